@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import { CommanderError } from 'commander';
+import { UsageError, WharfError } from '../core/errors.js';
+import { buildProgram } from './program.js';
+
+/**
+ * Exit codes: 0 success, 1 failure, 2 usage error (bad flag, bad config), 130 interrupted twice.
+ * A WharfError prints one sentence; anything else is a bug and prints its stack.
+ */
+async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // help and version "errors" are successes; commander already printed the message.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      if (error.code === 'commander.executeSubCommandAsync') return 1;
+      return 2;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`wharf: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof WharfError) {
+      process.stderr.write(`wharf: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`wharf: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    // Let pending stdout writes finish before exiting.
+    process.exitCode = code;
+    setImmediate(() => process.exit(code));
+  },
+  () => process.exit(1),
+);

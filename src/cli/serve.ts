@@ -1,0 +1,121 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isClusterWorker, onWorkerShutdown, reportWorkerFailed, reportWorkerListening, runClusterPrimary } from '../core/cluster.js';
+import { WharfError } from '../core/errors.js';
+import { ServiceHost } from '../core/host.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { formatAddress, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
+import { openStore, type Store } from '../store/index.js';
+import type { ResolvedConfig } from './config.js';
+
+export interface ServeOptions {
+  definitions: ReadonlyArray<ServiceDefinition<unknown>>;
+  config: ResolvedConfig;
+  /** Where the "listening" lines go (stdout). */
+  print?: (line: string) => void;
+  console?: boolean;
+}
+
+/** The line printed for each listening address: `echo tcp://127.0.0.1:7007`. */
+export function listeningLine(service: string, address: ListeningAddress): string {
+  return `${service} ${formatAddress(address)}`;
+}
+
+/**
+ * `wharf serve` and `wharf <service> serve`: start the services, print where they listen, run
+ * until SIGINT/SIGTERM, stop gracefully. With `workers > 1` this process becomes the cluster
+ * primary and the services run in the workers. Resolves with the process exit code.
+ */
+export async function serve(options: ServeOptions): Promise<number> {
+  const { config } = options;
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const logger = createLogger({ level: config.host.logLevel });
+  const dataDir = resolve(config.host.data);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    throw new WharfError('EDATA', `cannot create the data folder ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+
+  if (config.host.workers > 1 && !isClusterWorker()) {
+    logger.info({ workers: config.host.workers }, 'starting workers');
+    return runClusterPrimary({
+      workers: config.host.workers,
+      logger,
+      deadlineMs: config.host.shutdownDeadlineMs,
+      scheduling: config.host.scheduling,
+      onListening: (lines) => {
+        for (const line of lines) print(line);
+      },
+    });
+  }
+  return runInThisProcess(options, logger, dataDir, print);
+}
+
+async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: string, print: (line: string) => void): Promise<number> {
+  const { config, definitions } = options;
+  const needsStore = definitions.some((d) => d.uses?.includes('store'));
+  const resources: Record<string, unknown> = {};
+  let store: Store | undefined;
+  if (needsStore) {
+    store = await openStore({ dataDir, url: config.host.db, logger, accounts: config.host.accounts });
+    resources.store = store;
+  }
+  const host = new ServiceHost({ logger, dataDir, console: options.console ?? false, resources });
+  const lines: string[] = [];
+  try {
+    for (const definition of definitions) {
+      const running = await host.start(definition, config.services.get(definition.name));
+      for (const address of running.addresses) {
+        lines.push(listeningLine(definition.name, address));
+      }
+    }
+  } catch (error) {
+    await host.stop(0);
+    await store?.close();
+    if (isClusterWorker()) {
+      reportWorkerFailed(error instanceof Error ? error.message : String(error));
+      return 1;
+    }
+    throw error;
+  }
+  if (isClusterWorker()) {
+    // The primary prints; it needs the service names too.
+    reportWorkerListening(lines);
+  } else {
+    for (const line of lines) print(line);
+  }
+  logger.info({ services: definitions.map((d) => d.name) }, 'ready');
+  const logMetrics = () => logger.info({ metrics: host.metrics.snapshot() }, 'counters');
+  const metricsTimer = config.host.metricsIntervalMs > 0 ? setInterval(logMetrics, config.host.metricsIntervalMs) : undefined;
+  metricsTimer?.unref();
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (reason: string) => {
+      if (stopping) {
+        // A second Ctrl-C means "now".
+        logger.warn('stopping immediately');
+        resolveExit(130);
+        return;
+      }
+      stopping = true;
+      clearInterval(metricsTimer);
+      logger.info({ reason, deadlineMs: config.host.shutdownDeadlineMs }, 'stopping');
+      logMetrics();
+      host
+        .stop(config.host.shutdownDeadlineMs)
+        .then(() => store?.close())
+        .then(
+        () => resolveExit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while stopping');
+          resolveExit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    if (isClusterWorker()) onWorkerShutdown(() => stop('primary asked'));
+  });
+}

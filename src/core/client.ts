@@ -1,0 +1,139 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { WharfError, isErrnoException } from './errors.js';
+
+export type StreamTarget = { host: string; port: number } | { path: string };
+
+function describe(target: StreamTarget): string {
+  return 'path' in target ? target.path : `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+}
+
+/** Turn a connect failure into a sentence a user can act on. */
+export function connectError(error: unknown, where: string): WharfError {
+  if (isErrnoException(error)) {
+    switch (error.code) {
+      case 'ECONNREFUSED':
+        return new WharfError('ECONNREFUSED', `nothing is listening on ${where} (is the server running?)`, { cause: error });
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        return new WharfError('ENOTFOUND', `cannot resolve the host in ${where}`, { cause: error });
+      case 'ETIMEDOUT':
+        return new WharfError('ETIMEDOUT', `connecting to ${where} timed out`, { cause: error });
+      case 'ENOENT':
+        return new WharfError('ENOENT', `no socket at ${where}`, { cause: error });
+      default:
+    }
+  }
+  return new WharfError('ECONNECT', `cannot connect to ${where}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+/** Connect a TCP or Unix stream socket, with a connect timeout and a readable error. */
+export async function connectStream(target: StreamTarget, options: { timeoutMs?: number; noDelay?: boolean } = {}): Promise<net.Socket> {
+  const where = describe(target);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return new Promise((resolve, reject) => {
+    const socket = 'path' in target ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port, noDelay: options.noDelay ?? true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new WharfError('ETIMEDOUT', `connecting to ${where} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(connectError(error, where));
+    });
+  });
+}
+
+export interface DatagramRequestOptions {
+  /** How long to wait for each answer before resending. Default 1,000 ms. */
+  timeoutMs?: number;
+  /** How many times to send in all. Default 3. */
+  attempts?: number;
+}
+
+/**
+ * A UDP client socket for request/answer protocols: `request` sends a datagram and resolves with
+ * the next datagram from that server, resending on silence (UDP may lose either one).
+ */
+export class DatagramClient {
+  readonly #socket: dgram.Socket;
+  readonly #host: string;
+  readonly #port: number;
+  #waiter: ((message: Buffer) => void) | undefined;
+  readonly #listeners = new Set<(message: Buffer, from: dgram.RemoteInfo) => void>();
+
+  private constructor(socket: dgram.Socket, host: string, port: number) {
+    this.#socket = socket;
+    this.#host = host;
+    this.#port = port;
+    socket.on('message', (message, from) => {
+      for (const listener of this.#listeners) listener(message, from);
+      const waiter = this.#waiter;
+      if (waiter && from.port === this.#port) {
+        this.#waiter = undefined;
+        waiter(message);
+      }
+    });
+    socket.on('error', () => {
+      // ICMP unreachable surfaces here on Linux; the pending request times out with a clear message.
+    });
+  }
+
+  static async open(host: string, port: number, options: { localPort?: number; localHost?: string } = {}): Promise<DatagramClient> {
+    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ port: options.localPort ?? 0, ...(options.localHost ? { address: options.localHost } : {}) }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return new DatagramClient(socket, host, port);
+  }
+
+  get localPort(): number {
+    return this.#socket.address().port;
+  }
+
+  /** Every datagram that arrives, whoever sent it (chat rooms push without being asked). */
+  onMessage(listener: (message: Buffer, from: dgram.RemoteInfo) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  send(data: Buffer | string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#socket.send(data, this.#port, this.#host, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  async request(data: Buffer | string, options: DatagramRequestOptions = {}): Promise<Buffer> {
+    const timeoutMs = options.timeoutMs ?? 1_000;
+    const attempts = options.attempts ?? 3;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const answer = new Promise<Buffer | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#waiter = undefined;
+          resolve(undefined);
+        }, timeoutMs);
+        this.#waiter = (message) => {
+          clearTimeout(timer);
+          resolve(message);
+        };
+      });
+      await this.send(data);
+      const message = await answer;
+      if (message) return message;
+    }
+    throw new WharfError('ETIMEDOUT', `no answer from udp ${this.#host}:${this.#port} after ${attempts} tries (is the server running?)`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#socket.close(() => resolve()));
+  }
+}

@@ -1,0 +1,158 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { normaliseAddress } from './connection.js';
+import { listenError } from './tcp-server.js';
+import { silentLogger, type Logger } from './logger.js';
+import { ServiceMetrics } from './metrics.js';
+import type { ListeningAddress } from './service.js';
+
+/**
+ * Python's ForkingTCPServer for Node: one child process per connection, for handlers that need
+ * isolation (a crash, a leak or a blocking call in one session cannot touch another). The parent
+ * accepts and hands the socket to a fresh child over IPC; the child imports `handlerModule`,
+ * builds the handler with `handlerExport(options)`, serves that one connection and exits.
+ *
+ * It is honest about cost: a Node child takes tens of milliseconds and ~40 MB to start, so this
+ * model serves hundreds of sessions, not tens of thousands (docs/concurrency.md has numbers).
+ */
+export interface ForkingServerOptions {
+  host?: string;
+  port?: number;
+  backlog?: number;
+  /** Absolute file URL or path of the module that exports the handler factory. */
+  handlerModule: string;
+  /** Name of the export: `(options) => (connection) => StreamHandler`. */
+  handlerExport: string;
+  /** Structured-cloneable options passed to the factory in the child. */
+  handlerOptions?: unknown;
+  /** Children alive at once; the next connection is refused. Default 64. */
+  maxChildren?: number;
+  /** Per-connection limits applied in the child. */
+  idleTimeoutMs?: number;
+  refusal?: () => string | Buffer | undefined;
+  logger?: Logger;
+  metrics?: ServiceMetrics;
+}
+
+export interface ForkChildMessage {
+  type: 'wharf-fork-connection';
+  handlerModule: string;
+  handlerExport: string;
+  handlerOptions: unknown;
+  idleTimeoutMs: number;
+}
+
+const childEntry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './fork-child.ts' : './fork-child.js', import.meta.url));
+
+export class ForkingServer {
+  readonly #server: net.Server;
+  readonly #options: ForkingServerOptions;
+  readonly #logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly #children = new Set<ChildProcess>();
+  #address: ListeningAddress | undefined;
+  #stopping = false;
+
+  private constructor(options: ForkingServerOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger();
+    this.metrics = options.metrics ?? new ServiceMetrics('fork');
+    // pauseOnConnect: no byte may be read by the parent, or the child would miss it.
+    this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.#accept(socket));
+    this.#server.on('error', (error) => {
+      this.metrics.errors++;
+      this.#logger.error({ err: error }, 'accept failed');
+    });
+  }
+
+  static async listen(options: ForkingServerOptions): Promise<ForkingServer> {
+    const server = new ForkingServer(options);
+    const host = options.host ?? '127.0.0.1';
+    const port = options.port ?? 0;
+    await new Promise<void>((resolve, reject) => {
+      server.#server.once('error', (error) => reject(listenError(error, `${host}:${port}`)));
+      server.#server.listen({ host, port, backlog: options.backlog ?? 511 }, () => resolve());
+    });
+    const address = server.#server.address() as net.AddressInfo;
+    server.#address = { transport: 'tcp', address: address.address, port: address.port };
+    return server;
+  }
+
+  get addresses(): ListeningAddress[] {
+    return this.#address ? [this.#address] : [];
+  }
+
+  get childCount(): number {
+    return this.#children.size;
+  }
+
+  #accept(socket: net.Socket): void {
+    const metrics = this.metrics;
+    if (this.#stopping || this.#children.size >= (this.#options.maxChildren ?? 64)) {
+      metrics.connectionsRefused++;
+      socket.on('error', () => {});
+      const goodbye = this.#options.refusal?.();
+      if (goodbye !== undefined) socket.end(goodbye);
+      else socket.destroy();
+      return;
+    }
+    metrics.connectionsTotal++;
+    metrics.connectionsOpen++;
+    const peer = normaliseAddress(socket.remoteAddress ?? '');
+    const execArgv = childEntry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const child = fork(childEntry, [], { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    this.#children.add(child);
+    child.on('exit', (code, signal) => {
+      this.#children.delete(child);
+      metrics.connectionsOpen--;
+      if (code !== 0) {
+        metrics.errors++;
+        this.#logger.warn({ peer, code, signal }, 'connection process ended abnormally');
+      }
+      socket.destroy();
+    });
+    child.on('error', (error) => {
+      this.#logger.error({ err: error }, 'could not start connection process');
+      socket.destroy();
+    });
+    const message: ForkChildMessage = {
+      type: 'wharf-fork-connection',
+      handlerModule: this.#options.handlerModule,
+      handlerExport: this.#options.handlerExport,
+      handlerOptions: this.#options.handlerOptions ?? null,
+      idleTimeoutMs: this.#options.idleTimeoutMs ?? 300_000,
+    };
+    // keepOpen: false — the parent's copy is closed once the child has it.
+    child.send(message, socket, { keepOpen: false }, (error) => {
+      if (error) {
+        this.#logger.error({ err: error }, 'could not hand the connection to its process');
+        child.kill();
+      }
+    });
+  }
+
+  /** Stop accepting; ask children to finish (SIGTERM), and kill those still alive at the deadline. */
+  async stop(deadlineMs = 5_000): Promise<void> {
+    this.#stopping = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const exits = [...this.#children].map((child) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(exits),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          for (const child of this.#children) child.kill('SIGKILL');
+          resolve();
+        }, deadlineMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await Promise.all(exits);
+    await closed;
+  }
+}

@@ -1,0 +1,66 @@
+import type { z } from 'zod';
+import type { Logger } from './logger.js';
+import type { ServiceMetrics } from './metrics.js';
+
+/** Where a service listens, as printed on start: one line per address. */
+export interface ListeningAddress {
+  transport: 'tcp' | 'udp' | 'unix';
+  /** IP address (IPv4 or IPv6) for tcp/udp, the socket path for unix. */
+  address: string;
+  /** 0 for unix. */
+  port: number;
+}
+
+/**
+ * What the host (`wharf serve`, a test, a library user) owns and hands to every service.
+ * `store` is typed loosely here so that core does not depend on the store layer; services that
+ * need accounts read it through the store's own interface.
+ */
+export interface ServiceContext {
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** The data folder (`--data`, default ./wharf-data). Services keep their state below it. */
+  dataDir: string;
+  /** Aborted when the host begins to shut down. */
+  signal: AbortSignal;
+  /** Shared resources owned by the host (the store, for services that need accounts). */
+  resources: Record<string, unknown>;
+  /** True when stdin is an interactive console the service may read (the chat admin console). */
+  console?: boolean;
+}
+
+export interface RunningService {
+  readonly name: string;
+  readonly addresses: ListeningAddress[];
+  /**
+   * Graceful stop: stop accepting, let work in progress finish up to `deadlineMs`, then close
+   * whatever is left. Resolves when every socket is closed.
+   */
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+/**
+ * Every service exports one of these. `start` binds before it resolves, so a caller that passed
+ * port 0 reads the real port from `addresses`.
+ */
+export interface ServiceDefinition<Config = unknown> {
+  name: string;
+  summary: string;
+  /**
+   * Validates this service's section of the config and fills its defaults. The host composes
+   * every service's schema into one, so an error names the full key (`services.echo.port`).
+   */
+  configSchema: z.ZodType<Config>;
+  /**
+   * Shared resources this service needs from the host: 'store' opens the database (accounts,
+   * quotas, history) before start, available as `ctx.resources.store`.
+   */
+  uses?: ReadonlyArray<'store'>;
+  start(ctx: ServiceContext, config: Config): Promise<RunningService>;
+}
+
+export function formatAddress(a: ListeningAddress): string {
+  if (a.transport === 'unix') return `unix:${a.address}`;
+  const host = a.address.includes(':') ? `[${a.address}]` : a.address;
+  return `${a.transport}://${host}:${a.port}`;
+}
