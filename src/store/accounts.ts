@@ -1,0 +1,271 @@
+import type { Kysely, Selectable } from 'kysely';
+import { z } from 'zod';
+import { WharfError } from '../core/errors.js';
+import { RateLimiter } from '../core/rate-limiter.js';
+import { sizeSchema } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { LoginThrottle, throttleKeyForAddress, type LoginThrottleOptions } from './login-throttle.js';
+import { MAX_PASSWORD_LENGTH, dummyPasswordHash, hashPassword, verifyPassword } from './password.js';
+import type { AccountsTable, Role, Schema } from './schema.js';
+import { isUniqueViolation, toStoreError } from './store-errors.js';
+
+export type { Role };
+
+/** One GiB, as in the seed's FTP homework. */
+export const DEFAULT_QUOTA_BYTES = 1024 ** 3;
+export const MAX_NAME_LENGTH = 64;
+
+export interface Account {
+  name: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: Date;
+  quotaBytes: number;
+  bytesUsed: number;
+}
+
+export type VerifyResult =
+  | { ok: true; account: Account }
+  | {
+      ok: false;
+      reason: 'bad-credentials' | 'disabled' | 'throttled';
+      /** Wait this long before answering the client (0 when there is nothing to slow down). */
+      delayMs: number;
+      /** When throttled (or this failure caused a lock-out): how long until a retry may succeed. */
+      retryAfterMs?: number;
+    };
+
+/** The `accounts` section of the configuration. */
+export const accountsConfigSchema = z.object({
+  /** Let anyone on the network create an account (the seeds do; fine on a LAN). */
+  selfRegistration: z.boolean().default(true),
+  /** Self-registrations (attempts) allowed per client address per hour. */
+  registrationsPerIpPerHour: z.number().int().min(1).default(5),
+  /** Quota of a new account: bytes or a size such as `1G`. */
+  defaultQuota: sizeSchema.default(DEFAULT_QUOTA_BYTES),
+});
+export type AccountsConfig = z.output<typeof accountsConfigSchema>;
+
+export interface AccountsOptions extends Partial<AccountsConfig> {
+  throttle?: LoginThrottleOptions;
+  /** Milliseconds; drives the throttle and the registration limiter (tests pass a fake clock). */
+  now?: () => number;
+}
+
+/** What the store hands to Accounts and Quota: the database and how to name it in errors. */
+export interface StoreContext {
+  db: Kysely<Schema>;
+  /** A file path or a URL without its password. */
+  location: string;
+  busyTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** White space, control and format characters, lone surrogates (not valid UTF-8), slashes. */
+const FORBIDDEN_IN_NAME = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}/\\]/u;
+
+/**
+ * Checks and normalises (NFC) an account name: 1 to 64 characters (code points), no white
+ * space, control or format characters, no `/` or `\`, not `.` or `..` (a name becomes a home
+ * folder). Throws WharfError EINVAL with the reason.
+ */
+export function normalizeAccountName(name: string): string {
+  const reason = accountNameProblem(name);
+  if (reason) throw new WharfError('EINVAL', `invalid account name ${JSON.stringify(name.slice(0, 80))}: ${reason}`);
+  return name.normalize('NFC');
+}
+
+/** Why a name is not acceptable, or undefined when it is. */
+export function accountNameProblem(name: string): string | undefined {
+  const normalized = name.normalize('NFC');
+  const length = [...normalized].length;
+  if (length === 0) return 'it is empty';
+  if (length > MAX_NAME_LENGTH) return `it is longer than ${MAX_NAME_LENGTH} characters`;
+  if (FORBIDDEN_IN_NAME.test(normalized)) return 'it contains a space, a control character or a slash';
+  if (normalized === '.' || normalized === '..') return 'it is "." or ".."';
+  return undefined;
+}
+
+function checkPassword(password: string): void {
+  if (password.length === 0) throw new WharfError('EINVAL', 'the password is empty');
+  if (password.length > MAX_PASSWORD_LENGTH) throw new WharfError('EINVAL', `the password is longer than ${MAX_PASSWORD_LENGTH} characters`);
+}
+
+export function checkQuotaBytes(bytes: number): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new WharfError('EINVAL', `a quota is a whole number of bytes, 0 or more (got ${bytes})`);
+  return bytes;
+}
+
+function toAccount(row: Pick<Selectable<AccountsTable>, 'name' | 'role' | 'disabled' | 'created_at' | 'quota_bytes' | 'bytes_used'>): Account {
+  return {
+    name: row.name,
+    role: row.role === 'admin' ? 'admin' : 'user',
+    disabled: Number(row.disabled) !== 0,
+    createdAt: new Date(Number(row.created_at)),
+    quotaBytes: Number(row.quota_bytes),
+    bytesUsed: Number(row.bytes_used),
+  };
+}
+
+const ACCOUNT_COLUMNS = ['name', 'role', 'disabled', 'created_at', 'quota_bytes', 'bytes_used'] as const;
+
+/** The throttle key of every name that cannot be an account (it contains a character no name may). */
+const INVALID_NAME_KEY = '\u0000invalid name';
+
+/**
+ * The one user base. Services call `verify` and `register`; the admin CLI calls the rest.
+ * Expected failures are WharfErrors: EEXIST (name taken), ENOUSER (no such account), EINVAL
+ * (bad name, password or quota), EPERM (self-registration is off), ETHROTTLED (too many
+ * registrations from one address), ESTORE (the database itself failed).
+ */
+export class Accounts {
+  readonly throttle: LoginThrottle;
+  readonly #context: StoreContext;
+  readonly #config: AccountsConfig;
+  readonly #registrations: RateLimiter;
+
+  constructor(context: StoreContext, options: AccountsOptions = {}) {
+    this.#context = context;
+    this.#config = accountsConfigSchema.parse({
+      selfRegistration: options.selfRegistration,
+      registrationsPerIpPerHour: options.registrationsPerIpPerHour,
+      defaultQuota: options.defaultQuota,
+    });
+    const now = options.now ?? Date.now;
+    this.throttle = new LoginThrottle({ ...options.throttle, now: options.throttle?.now ?? now });
+    const perHour = this.#config.registrationsPerIpPerHour;
+    this.#registrations = new RateLimiter({ ratePerSecond: perHour / 3600, burst: perHour, now });
+  }
+
+  get selfRegistration(): boolean {
+    return this.#config.selfRegistration;
+  }
+
+  /** Create an account (the administrator's path: no switch, no rate limit). */
+  async add(name: string, password: string, options: { role?: Role; quota?: number } = {}): Promise<Account> {
+    const normalized = normalizeAccountName(name);
+    checkPassword(password);
+    const quota = checkQuotaBytes(options.quota ?? this.#config.defaultQuota);
+    const role = options.role ?? 'user';
+    if (role !== 'user' && role !== 'admin') throw new WharfError('EINVAL', `a role is "user" or "admin" (got ${JSON.stringify(role)})`);
+    const passwordHash = await hashPassword(password);
+    const createdAt = Date.now();
+    await this.#run(async (db) => {
+      try {
+        await db
+          .insertInto('accounts')
+          .values({ name: normalized, password_hash: passwordHash, role, disabled: 0, created_at: createdAt, quota_bytes: quota, bytes_used: 0 })
+          .execute();
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new WharfError('EEXIST', `the account name "${normalized}" is taken`, { cause: error });
+        throw error;
+      }
+    });
+    this.throttle.forgetName(normalized);
+    return { name: normalized, role, disabled: false, createdAt: new Date(createdAt), quotaBytes: quota, bytesUsed: 0 };
+  }
+
+  /**
+   * Self-registration over the network. Refused when `selfRegistration` is off (EPERM) or when
+   * the address has registered too often lately (ETHROTTLED). Two racing registrations of one
+   * name: the database's unique constraint lets exactly one win; the other gets EEXIST.
+   */
+  async register(name: string, password: string, clientIp: string): Promise<Account> {
+    if (!this.#config.selfRegistration) throw new WharfError('EPERM', 'self-registration is turned off on this server; ask an administrator for an account');
+    if (!this.#registrations.take(throttleKeyForAddress(clientIp))) {
+      throw new WharfError('ETHROTTLED', `too many registrations from ${clientIp}; try again later`);
+    }
+    const account = await this.add(name, password, { role: 'user' });
+    this.#context.logger?.info({ account: account.name, clientIp }, 'account registered');
+    return account;
+  }
+
+  /**
+   * Check a login. Unknown name and wrong password give the same answer in about the same
+   * time. On failure, wait `delayMs` before answering the client.
+   */
+  async verify(name: string, password: string, clientIp: string): Promise<VerifyResult> {
+    const nameIsValid = accountNameProblem(name) === undefined;
+    // Names that can never be accounts share one throttle key: no memory per junk string.
+    const key = nameIsValid ? name.normalize('NFC') : INVALID_NAME_KEY;
+    const gate = this.throttle.check(key, clientIp);
+    if (!gate.allowed) return { ok: false, reason: 'throttled', delayMs: 0, retryAfterMs: gate.retryAfterMs };
+
+    const passwordIsPlausible = password.length > 0 && password.length <= MAX_PASSWORD_LENGTH;
+    const row =
+      nameIsValid && passwordIsPlausible
+        ? await this.#run((db) => db.selectFrom('accounts').select([...ACCOUNT_COLUMNS, 'password_hash']).where('name', '=', key).executeTakeFirst())
+        : undefined;
+    // Always one scrypt: against the account's hash, or a dummy one for an unknown name.
+    const matches = await verifyPassword(passwordIsPlausible ? password : '', row?.password_hash ?? (await dummyPasswordHash()));
+    if (!row || !matches) {
+      const { delayMs, lockedForMs } = this.throttle.failure(key, clientIp);
+      this.#context.logger?.info({ account: nameIsValid ? key : undefined, clientIp, lockedForMs }, 'login failed');
+      return lockedForMs > 0 ? { ok: false, reason: 'bad-credentials', delayMs, retryAfterMs: lockedForMs } : { ok: false, reason: 'bad-credentials', delayMs };
+    }
+    this.throttle.success(key, clientIp);
+    const account = toAccount(row);
+    if (account.disabled) return { ok: false, reason: 'disabled', delayMs: 0 };
+    return { ok: true, account };
+  }
+
+  async get(name: string): Promise<Account | undefined> {
+    if (accountNameProblem(name) !== undefined) return undefined;
+    const row = await this.#run((db) => db.selectFrom('accounts').select(ACCOUNT_COLUMNS).where('name', '=', name.normalize('NFC')).executeTakeFirst());
+    return row && toAccount(row);
+  }
+
+  /** Every account, by name. */
+  async list(): Promise<Account[]> {
+    const rows = await this.#run((db) => db.selectFrom('accounts').select(ACCOUNT_COLUMNS).orderBy('name').execute());
+    return rows.map(toAccount);
+  }
+
+  async setPassword(name: string, password: string): Promise<void> {
+    const normalized = normalizeAccountName(name);
+    checkPassword(password);
+    const passwordHash = await hashPassword(password);
+    await this.#update(normalized, { password_hash: passwordHash });
+    this.throttle.forgetName(normalized);
+  }
+
+  /** Quota in bytes. Lowering it below what is used is allowed: uploads then fail until files go. */
+  async setQuota(name: string, bytes: number): Promise<void> {
+    await this.#update(normalizeAccountName(name), { quota_bytes: checkQuotaBytes(bytes) });
+  }
+
+  async setDisabled(name: string, disabled: boolean): Promise<void> {
+    await this.#update(normalizeAccountName(name), { disabled: disabled ? 1 : 0 });
+  }
+
+  async setRole(name: string, role: Role): Promise<void> {
+    if (role !== 'user' && role !== 'admin') throw new WharfError('EINVAL', `a role is "user" or "admin" (got ${JSON.stringify(role)})`);
+    await this.#update(normalizeAccountName(name), { role });
+  }
+
+  /** Delete the account (its files, if any, are the services' business). */
+  async remove(name: string): Promise<void> {
+    const normalized = normalizeAccountName(name);
+    const result = await this.#run((db) => db.deleteFrom('accounts').where('name', '=', normalized).executeTakeFirst());
+    if (result.numDeletedRows === 0n) throw noSuchAccount(normalized);
+    this.throttle.forgetName(normalized);
+  }
+
+  async #update(name: string, values: { password_hash?: string; quota_bytes?: number; disabled?: number; role?: Role }): Promise<void> {
+    const result = await this.#run((db) => db.updateTable('accounts').set(values).where('name', '=', name).executeTakeFirst());
+    // MySQL counts matched rows here (mysql2 sets CLIENT_FOUND_ROWS), so "0" means "no such name".
+    if (result.numUpdatedRows === 0n) throw noSuchAccount(name);
+  }
+
+  async #run<T>(query: (db: Kysely<Schema>) => Promise<T>): Promise<T> {
+    try {
+      return await query(this.#context.db);
+    } catch (error) {
+      throw toStoreError(error, this.#context.location, this.#context.busyTimeoutMs);
+    }
+  }
+}
+
+export function noSuchAccount(name: string): WharfError {
+  return new WharfError('ENOUSER', `there is no account named "${name}"`);
+}

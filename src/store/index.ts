@@ -1,0 +1,24 @@
+/**
+ * The data layer every service shares: one Kysely database (SQLite by default, PostgreSQL or
+ * MySQL/MariaDB by URL), its migrations, the accounts and their quotas. Services use `Store`'s
+ * `accounts` and `quota`, never SQL of their own on these tables.
+ */
+export { openStore, parseDatabaseUrl, DATABASE_FILE_NAME, type OpenStoreOptions, type Store, type StoreDialect, type DatabaseTarget } from './database.js';
+export {
+  Accounts,
+  accountsConfigSchema,
+  accountNameProblem,
+  normalizeAccountName,
+  DEFAULT_QUOTA_BYTES,
+  MAX_NAME_LENGTH,
+  type Account,
+  type AccountsConfig,
+  type AccountsOptions,
+  type Role,
+  type VerifyResult,
+} from './accounts.js';
+export { Quota, type QuotaUsage } from './quota.js';
+export { LoginThrottle, LOGIN_THROTTLE_DEFAULTS, throttleKeyForAddress, type LoginThrottleOptions, type ThrottleCheck, type ThrottleFailure } from './login-throttle.js';
+export { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './password.js';
+export { storeMigrations, type StoreMigration } from './migrations/index.js';
+export type { Schema, AccountsTable } from './schema.js';

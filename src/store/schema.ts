@@ -1,0 +1,33 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * A 64-bit integer column. The drivers disagree on how they return BIGINT (better-sqlite3 and
+ * mysql2 as a number, pg as a string), so reads go through `Number()` in the code that maps rows.
+ */
+export type BigIntColumn = ColumnType<number | string | bigint, number, number>;
+
+export type Role = 'user' | 'admin';
+
+/** `accounts`: one row per user, shared by every service (migration 0001_accounts). */
+export interface AccountsTable {
+  id: Generated<number>;
+  /** NFC-normalised, compared byte for byte (utf8mb4_bin on MySQL). */
+  name: string;
+  /** `scrypt$N$r$p$saltB64$hashB64`, see password.ts. */
+  password_hash: string;
+  role: Role;
+  /** 0 or 1: an integer on every dialect, so that rows read the same everywhere. */
+  disabled: number;
+  /** Milliseconds since the epoch (UTC). */
+  created_at: ColumnType<number | string | bigint, number, never>;
+  quota_bytes: BigIntColumn;
+  bytes_used: ColumnType<number | string | bigint, number | undefined, number>;
+}
+
+/**
+ * Every table wharf keeps. A migration that adds a table adds its interface here, so the
+ * services' queries are type-checked against the real schema.
+ */
+export interface Schema {
+  accounts: AccountsTable;
+}

@@ -1,0 +1,234 @@
+import { storeMigrations } from '../../src/store/migrations/index.js';
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WharfError } from '../../src/core/errors.js';
+import { DEFAULT_QUOTA_BYTES, openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
+import { testDatabases, type FreshDatabase } from './databases.js';
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof WharfError) return error.code;
+    throw error;
+  }
+  return 'resolved';
+}
+
+for (const database of testDatabases) {
+  describe.skipIf(!database.available)(`store on ${database.label}`, () => {
+    let fresh: FreshDatabase;
+    let store: Store;
+    const opened: Store[] = [];
+
+    async function open(extra: Partial<OpenStoreOptions> = {}): Promise<Store> {
+      const s = await openStore({ dataDir: fresh.dataDir, url: fresh.url, ...extra });
+      opened.push(s);
+      return s;
+    }
+
+    beforeEach(async () => {
+      fresh = await database.fresh();
+      store = await open();
+    });
+
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+      await fresh.drop();
+    });
+
+    it('opens with the right dialect and runs the migrations', () => {
+      expect(store.dialect).toBe(database.dialect);
+      expect(store.migrations).toEqual(storeMigrations.map(([name]) => name));
+    });
+
+    it('adds an account with the defaults and reads it back', async () => {
+      const before = Date.now();
+      const added = await store.accounts.add('alice', 'correct horse');
+      expect(added).toMatchObject({ name: 'alice', role: 'user', disabled: false, quotaBytes: DEFAULT_QUOTA_BYTES, bytesUsed: 0 });
+      const read = await store.accounts.get('alice');
+      expect(read).toEqual(added);
+      expect(read!.createdAt.getTime()).toBeGreaterThanOrEqual(before - 1);
+      expect(await store.accounts.get('nobody')).toBeUndefined();
+    });
+
+    it('stores an scrypt hash with a per-user salt, never the password', async () => {
+      await store.accounts.add('alice', 'same password');
+      await store.accounts.add('bob', 'same password');
+      const rows = await store.db.selectFrom('accounts').select(['name', 'password_hash']).orderBy('name').execute();
+      const [alice, bob] = rows.map((row) => row.password_hash);
+      expect(alice).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+      expect(alice).not.toContain('same password');
+      expect(alice).not.toBe(bob);
+    });
+
+    it('keeps roles, quotas, big numbers and Unicode names exactly', async () => {
+      await store.accounts.add('root', 'pw', { role: 'admin', quota: 5 * 1024 ** 4 });
+      await store.accounts.add('Zoë', 'pw');
+      await store.accounts.add('zoë', 'pw'); // case matters, as on a Unix system
+      await store.accounts.add('日本語の名前', 'pw');
+      const list = await store.accounts.list();
+      expect(list.map((account) => account.name).sort()).toEqual(['Zoë', 'root', 'zoë', '日本語の名前'].sort());
+      expect(list.find((account) => account.name === 'root')).toMatchObject({ role: 'admin', quotaBytes: 5 * 1024 ** 4 });
+      // NFC: a decomposed "ë" is the same account as the composed one.
+      expect(await codeOf(store.accounts.add('zoe\u0308', 'pw'))).toBe('EEXIST');
+      expect((await store.accounts.get('zoe\u0308'))?.name).toBe('zoë');
+    });
+
+    it('accepts 64-character names and refuses longer, spaced, control and slashed ones', async () => {
+      const longest = 'ü'.repeat(64);
+      await store.accounts.add(longest, 'pw');
+      expect((await store.accounts.get(longest))?.name).toBe(longest);
+      for (const bad of ['', 'ü'.repeat(65), 'a b', 'tab\there', 'nul\u0000', 'nb\u00a0sp', 'rtl\u202eoverride', 'a/b', 'a\\b', '..', 'lone\ud800']) {
+        expect(await codeOf(store.accounts.add(bad, 'pw')), JSON.stringify(bad)).toBe('EINVAL');
+      }
+      expect(await codeOf(store.accounts.add('ok', ''))).toBe('EINVAL');
+      expect(await codeOf(store.accounts.add('ok', 'x'.repeat(1025)))).toBe('EINVAL');
+      expect(await codeOf(store.accounts.add('ok', 'pw', { quota: -1 }))).toBe('EINVAL');
+    });
+
+    it('refuses a second account of the same name with EEXIST', async () => {
+      await store.accounts.add('alice', 'pw');
+      const error = await store.accounts.add('alice', 'other').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WharfError);
+      expect(error).toMatchObject({ code: 'EEXIST', message: 'the account name "alice" is taken' });
+    });
+
+    it('verifies passwords, answering alike for an unknown name and a wrong password', async () => {
+      await store.accounts.add('alice', 'right');
+      const good = await store.accounts.verify('alice', 'right', '10.0.0.1');
+      expect(good).toMatchObject({ ok: true, account: { name: 'alice' } });
+      const wrong = await store.accounts.verify('alice', 'wrong', '10.0.0.2');
+      const unknown = await store.accounts.verify('mallory', 'wrong', '10.0.0.3');
+      expect(wrong).toEqual({ ok: false, reason: 'bad-credentials', delayMs: 1000 });
+      expect(unknown).toEqual(wrong);
+      expect(await store.accounts.verify('', '', '10.0.0.4')).toEqual(wrong);
+    });
+
+    it('changes passwords, disables, re-enables, changes roles and removes accounts', async () => {
+      await store.accounts.add('alice', 'old');
+      await store.accounts.setPassword('alice', 'new');
+      expect((await store.accounts.verify('alice', 'old', '10.0.0.1')).ok).toBe(false);
+      expect((await store.accounts.verify('alice', 'new', '10.0.0.1')).ok).toBe(true);
+
+      await store.accounts.setDisabled('alice', true);
+      await store.accounts.setDisabled('alice', true); // same value again: still "found" on MySQL
+      expect(await store.accounts.verify('alice', 'new', '10.0.0.1')).toEqual({ ok: false, reason: 'disabled', delayMs: 0 });
+      // A disabled account with a wrong password looks like any wrong password.
+      expect(await store.accounts.verify('alice', 'bad', '10.0.0.1')).toMatchObject({ reason: 'bad-credentials' });
+      await store.accounts.setDisabled('alice', false);
+      expect((await store.accounts.verify('alice', 'new', '10.0.0.1')).ok).toBe(true);
+
+      await store.accounts.setRole('alice', 'admin');
+      expect((await store.accounts.get('alice'))?.role).toBe('admin');
+
+      await store.accounts.remove('alice');
+      expect(await store.accounts.get('alice')).toBeUndefined();
+      expect(await codeOf(store.accounts.remove('alice'))).toBe('ENOUSER');
+      expect(await codeOf(store.accounts.setPassword('alice', 'x'))).toBe('ENOUSER');
+      expect(await codeOf(store.accounts.setQuota('alice', 1))).toBe('ENOUSER');
+      expect(await codeOf(store.accounts.setDisabled('alice', true))).toBe('ENOUSER');
+    });
+
+    it('lets exactly one of many concurrent registrations of one name win', async () => {
+      const other = await open();
+      const attempts = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? store : other).accounts.register('bob', `pw${i}`, `10.1.0.${i}`));
+      const results = await Promise.allSettled(attempts);
+      const won = results.filter((result) => result.status === 'fulfilled');
+      const lost = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost.map((result) => (result.reason as WharfError).code)).toEqual(Array(7).fill('EEXIST'));
+      expect((await store.accounts.list()).map((account) => account.name)).toEqual(['bob']);
+    });
+
+    it('turns self-registration off with the switch and rate-limits it per address', async () => {
+      const closed = await open({ accounts: { selfRegistration: false } });
+      expect(await codeOf(closed.accounts.register('eve', 'pw', '10.2.0.1'))).toBe('EPERM');
+
+      let clock = 0;
+      const limited = await open({ accounts: { registrationsPerIpPerHour: 3, now: () => clock } });
+      for (let i = 0; i < 3; i++) await limited.accounts.register(`user${i}`, 'pw', '10.2.0.2');
+      expect(await codeOf(limited.accounts.register('user3', 'pw', '10.2.0.2'))).toBe('ETHROTTLED');
+      await limited.accounts.register('user3', 'pw', '10.2.0.3'); // another address is not affected
+      clock += 20 * 60_000; // one registration comes back every 20 minutes
+      await limited.accounts.register('user4', 'pw', '10.2.0.2');
+      expect(await codeOf(limited.accounts.register('user5', 'pw', '10.2.0.2'))).toBe('ETHROTTLED');
+    });
+
+    it('throttles failed logins: delays, a lock-out per address and name, and expiry', async () => {
+      let clock = 1_000_000;
+      const s = await open({ accounts: { now: () => clock } });
+      await s.accounts.add('alice', 'right');
+      const delays: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const result = await s.accounts.verify('alice', 'guess', '203.0.113.9');
+        expect(result.ok).toBe(false);
+        if (!result.ok) delays.push(result.delayMs);
+      }
+      expect(delays).toEqual([1000, 2000, 4000, 5000, 5000]);
+      // Locked for this address, even with the right password...
+      const locked = await s.accounts.verify('alice', 'right', '203.0.113.9');
+      expect(locked).toMatchObject({ ok: false, reason: 'throttled', retryAfterMs: 15 * 60_000 });
+      // ...but the real user elsewhere still gets in.
+      expect((await s.accounts.verify('alice', 'right', '198.51.100.7')).ok).toBe(true);
+      clock += 15 * 60_000;
+      expect((await s.accounts.verify('alice', 'right', '203.0.113.9')).ok).toBe(true);
+    });
+
+    it('reserves quota atomically, never past the quota, and releases it', async () => {
+      await store.accounts.add('alice', 'pw', { quota: 100 });
+      await store.quota.reserve('alice', 60);
+      const over = await store.quota.reserve('alice', 41).catch((e: unknown) => e);
+      expect(over).toMatchObject({ code: 'EQUOTA' });
+      expect((over as Error).message).toContain('uses 60 of 100 bytes');
+      await store.quota.reserve('alice', 40);
+      expect(await store.quota.usage('alice')).toEqual({ quotaBytes: 100, bytesUsed: 100, freeBytes: 0 });
+      await store.quota.reserve('alice', 0);
+      await store.quota.release('alice', 30);
+      expect((await store.quota.usage('alice')).bytesUsed).toBe(70);
+      await store.quota.release('alice', 1000);
+      expect((await store.quota.usage('alice')).bytesUsed).toBe(0);
+      expect(await codeOf(store.quota.reserve('nobody', 1))).toBe('ENOUSER');
+      expect(await codeOf(store.quota.release('nobody', 1))).toBe('ENOUSER');
+      expect(await codeOf(store.quota.reserve('alice', -1))).toBe('EINVAL');
+      expect(await codeOf(store.quota.reserve('alice', 1.5))).toBe('EINVAL');
+    });
+
+    it('handles quotas beyond 32 bits', async () => {
+      const tib = 1024 ** 4;
+      await store.accounts.add('big', 'pw', { quota: 3 * tib });
+      await store.quota.reserve('big', 2 * tib);
+      await store.quota.reserve('big', tib);
+      expect(await codeOf(store.quota.reserve('big', 1))).toBe('EQUOTA');
+      expect(await store.quota.usage('big')).toEqual({ quotaBytes: 3 * tib, bytesUsed: 3 * tib, freeBytes: 0 });
+      await store.accounts.setQuota('big', 4 * tib);
+      await store.quota.reserve('big', tib);
+    });
+
+    it('never goes over quota when two connections reserve at once', async () => {
+      const other = await open();
+      await store.accounts.add('alice', 'pw', { quota: 250 });
+      const attempts = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? store : other).quota.reserve('alice', 10));
+      const results = await Promise.allSettled(attempts);
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(25);
+      for (const result of results) if (result.status === 'rejected') expect(result.reason).toMatchObject({ code: 'EQUOTA' });
+      expect((await store.quota.usage('alice')).bytesUsed).toBe(250);
+    });
+
+    it('reopens an existing database without migrating again', async () => {
+      await store.accounts.add('alice', 'pw');
+      await store.close();
+      const again = await open();
+      expect(again.migrations).toEqual(storeMigrations.map(([name]) => name));
+      expect((await again.accounts.get('alice'))?.name).toBe('alice');
+    });
+
+    it('refuses a database whose schema is newer than this code', async () => {
+      await sql`insert into wharf_migration (name, timestamp) values (${'9999_from_the_future'}, ${new Date().toISOString()})`.execute(store.db);
+      const error = await openStore({ dataDir: fresh.dataDir, url: fresh.url }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WharfError);
+      expect(error).toMatchObject({ code: 'ESTORE' });
+      expect((error as Error).message).toMatch(/^database schema is newer than this wharf \(.*9999_from_the_future.*\); upgrade wharf$/);
+    });
+  });
+}
