@@ -1,0 +1,354 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, realpath, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { listenSchema, portSchema, sizeSchema } from '../../core/config.js';
+import { WharfError, isErrnoException } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import { normaliseAddress } from '../../core/connection.js';
+import { welcomePage } from './pages.js';
+import { combinedLogLine, DEFAULT_MAX_RANGES } from './protocol.js';
+import { StaticFiles, type AccessEntry, type WebRequest, type WebResponse } from './static-files.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const webConfigSchema = z
+  .object({
+    ...listenSchema,
+    port: portSchema.default(8000),
+    /** The folder to serve. Default: `<data>/www`, created with a welcome page the first time. */
+    root: z.string().min(1).optional(),
+    /** The file a folder URL serves (`/docs/` → `/docs/index.html`). */
+    index: z.string().regex(/^[^/\\]+$/, 'a file name, without slashes').default('index.html'),
+    /** List folders that have no index file. */
+    listing: z.boolean().default(false),
+    /** Cross-origin requests: `false`, `true` (any origin, `*`), or one origin (`https://app.example`). */
+    cors: z.union([z.boolean(), z.string().min(1)]).default(false),
+    /** `Cache-Control` on files. The default makes browsers revalidate (cheap: a 304). */
+    cacheControl: z.string().min(1).default('no-cache'),
+    /** Compress text on the fly (brotli or gzip, as the client prefers). */
+    compress: z.boolean().default(true),
+    /** Smaller files are not worth compressing. */
+    compressMinBytes: sizeSchema.default(256),
+    /** Larger files are not compressed on the fly (precompressed siblings still are served). */
+    compressMaxBytes: sizeSchema.default(4 * MiB),
+    /** Serve `name.br` / `name.gz` next to `name` to clients that accept them. */
+    precompressed: z.boolean().default(true),
+    /** Memory for cached small files (and their compressed forms). */
+    cacheMaxBytes: sizeSchema.default(64 * MiB),
+    /** Files up to this size are kept in memory; larger ones are streamed from disk. */
+    cacheMaxFileBytes: sizeSchema.default(1 * MiB),
+    /** A cached file is checked against the disk (one stat) when its last check is older than this. */
+    revalidateMs: z.number().int().min(0).default(1_000),
+    /** Watch folders of cached files (fs.watch) so edits show at once. */
+    watch: z.boolean().default(true),
+    /** More ranges than this in one `Range` header and the whole file is sent instead. */
+    maxRanges: z.number().int().positive().default(DEFAULT_MAX_RANGES),
+    /** Bytes read per disk read when streaming a large file. */
+    streamChunkBytes: sizeSchema.default(512 * KiB),
+    /** Read buffers of all large-file transfers together stay under this (each gets a smaller chunk when many run). */
+    streamMemoryBytes: sizeSchema.default(256 * MiB),
+    /** `pino` (a JSON line per request in the service log, at level info), `off`, or a file path (combined log format). */
+    accessLog: z.string().min(1).default('pino'),
+    /** PEM certificate chain and key files: with both, the server speaks HTTPS (and HTTP/2). */
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    /** With TLS, offer HTTP/2 (ALPN h2) besides HTTP/1.1. */
+    http2: z.boolean().default(true),
+    /** A client must send its request headers within this time (slow-loris defence). */
+    headersTimeoutMs: z.number().int().positive().default(10_000),
+    /** ... and its whole request within this. */
+    requestTimeoutMs: z.number().int().positive().default(30_000),
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: z.number().int().positive().default(5_000),
+    /** A connection with no traffic at all (a reader that stopped reading) is closed after this. */
+    idleTimeoutMs: z.number().int().min(0).default(120_000),
+    /** Largest request head (request line and headers); past it: 431. */
+    maxHeaderBytes: sizeSchema.default(16 * KiB),
+    maxConnections: z.number().int().positive().default(10_000),
+    /** Connections open at once from one IP address; 0 disables. */
+    maxConnectionsPerIp: z.number().int().min(0).default(512),
+  })
+  .strict()
+  .refine((c) => (c.cert === undefined) === (c.key === undefined), { message: 'cert and key go together: give both or neither', path: ['cert'] })
+  .refine((c) => c.headersTimeoutMs <= c.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs', path: ['headersTimeoutMs'] });
+
+export type WebConfig = z.infer<typeof webConfigSchema>;
+export type WebConfigInput = z.input<typeof webConfigSchema>;
+
+/** Create `root` with a welcome page if it does not exist yet (the default root of a fresh data folder). */
+export async function ensureWelcomeRoot(root: string): Promise<void> {
+  try {
+    await stat(root);
+    return;
+  } catch (error) {
+    if (!isErrnoException(error) || error.code !== 'ENOENT') throw error;
+  }
+  await mkdir(root, { recursive: true });
+  try {
+    await writeFile(join(root, 'index.html'), welcomePage(), { flag: 'wx' });
+  } catch (error) {
+    // Another worker wrote it first.
+    if (!isErrnoException(error) || error.code !== 'EEXIST') throw error;
+  }
+}
+
+async function resolveRoot(root: string): Promise<string> {
+  let real: string;
+  try {
+    real = await realpath(root);
+  } catch (error) {
+    throw new WharfError('EROOT', `the web root ${root} does not exist (${isErrnoException(error) ? error.code : String(error)}); create it or choose another with --root`);
+  }
+  if (!(await stat(real)).isDirectory()) throw new WharfError('EROOT', `the web root ${root} is not a folder`);
+  return real;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new WharfError('ETLS', `cannot read the TLS ${what} ${path}: ${isErrnoException(error) ? error.code : String(error)}`);
+  }
+}
+
+interface AccessLogger {
+  write(entry: AccessEntry): void;
+  close(): void;
+}
+
+function createAccessLog(target: string, logger: Logger, cwd: string): AccessLogger | undefined {
+  if (target === 'off') return undefined;
+  if (target === 'pino') {
+    if (!logger.isLevelEnabled('info')) return undefined;
+    return {
+      write({ request, status, bytes, startMs }) {
+        logger.info(
+          { peer: normaliseAddress(request.socket?.remoteAddress ?? ''), method: request.method, url: request.url, http: request.httpVersion, status, bytes, ms: Date.now() - startMs },
+          'request',
+        );
+      },
+      close() {},
+    };
+  }
+  const destination = pino.destination({ dest: resolve(cwd, target), append: true, mkdir: true, sync: false });
+  destination.on('error', (error: unknown) => logger.error({ err: error }, 'access log write failed'));
+  return {
+    write({ request, status, bytes, startMs }) {
+      const headers = request.headers;
+      destination.write(
+        `${combinedLogLine({
+          remote: normaliseAddress(request.socket?.remoteAddress ?? ''),
+          timeMs: startMs,
+          method: request.method ?? '-',
+          target: request.url ?? '-',
+          httpVersion: request.httpVersion,
+          status,
+          bytes,
+          referer: typeof headers.referer === 'string' ? headers.referer : undefined,
+          userAgent: typeof headers['user-agent'] === 'string' ? headers['user-agent'] : undefined,
+        })}\n`,
+      );
+    },
+    close() {
+      try {
+        destination.flushSync();
+      } catch {
+        // not open yet, or already closed
+      }
+      destination.end();
+    },
+  };
+}
+
+/** The listening web server: a Node http (or http2/https) server, the static handler, the limits. */
+export interface WebServerHandle extends RunningService {
+  readonly files: StaticFiles;
+  /** `http` or `https`. */
+  readonly scheme: 'http' | 'https';
+}
+
+export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir'>, config: WebConfig): Promise<WebServerHandle> {
+  const logger = ctx.logger;
+  const metrics = ctx.metrics;
+  let rootPath: string;
+  if (config.root === undefined) {
+    rootPath = resolve(ctx.dataDir, 'www');
+    await ensureWelcomeRoot(rootPath);
+  } else {
+    rootPath = resolve(config.root);
+  }
+  const root = await resolveRoot(rootPath);
+  const tls = config.cert !== undefined && config.key !== undefined ? { cert: readPem(config.cert, 'certificate'), key: readPem(config.key, 'key') } : undefined;
+  const accessLog = createAccessLog(config.accessLog, logger, process.cwd());
+  const files = new StaticFiles({
+    root,
+    index: config.index,
+    listing: config.listing,
+    cors: config.cors === false ? false : config.cors === true ? '*' : config.cors,
+    cacheControl: config.cacheControl,
+    compress: config.compress,
+    compressMinBytes: config.compressMinBytes,
+    compressMaxBytes: config.compressMaxBytes,
+    precompressed: config.precompressed,
+    cacheMaxBytes: config.cacheMaxBytes,
+    cacheMaxFileBytes: Math.min(config.cacheMaxFileBytes, config.cacheMaxBytes),
+    revalidateMs: config.revalidateMs,
+    watch: config.watch,
+    maxRanges: config.maxRanges,
+    streamChunkBytes: Math.max(4 * KiB, config.streamChunkBytes),
+    streamMemoryBytes: config.streamMemoryBytes,
+    logger,
+    metrics,
+    accessLog: accessLog === undefined ? undefined : (entry) => accessLog.write(entry),
+  });
+
+  const checkInterval = Math.max(100, Math.min(1_000, Math.floor(config.headersTimeoutMs / 2)));
+  const http1Options: http.ServerOptions = {
+    maxHeaderSize: config.maxHeaderBytes,
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: config.headersTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    connectionsCheckingInterval: checkInterval,
+    noDelay: true,
+  };
+  const handler = files.handle as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  let server: http.Server | https.Server | http2.Http2SecureServer;
+  if (tls && config.http2) {
+    server = http2.createSecureServer({ ...tls, allowHTTP1: true, handshakeTimeout: config.headersTimeoutMs, settings: { maxHeaderListSize: config.maxHeaderBytes } }, handler as never);
+  } else if (tls) {
+    server = https.createServer({ ...tls, handshakeTimeout: config.headersTimeoutMs, ...http1Options }, handler);
+  } else {
+    server = http.createServer(http1Options, handler);
+  }
+  if (server instanceof http.Server || server instanceof https.Server) {
+    server.headersTimeout = config.headersTimeoutMs;
+    server.requestTimeout = config.requestTimeoutMs;
+    server.keepAliveTimeout = config.keepAliveTimeoutMs;
+    server.maxHeadersCount = 200;
+  }
+  if (config.idleTimeoutMs > 0) server.setTimeout(config.idleTimeoutMs);
+  server.maxConnections = config.maxConnections;
+
+  // A request Node cannot parse, one over the header limit, or one too slow: answer and close; never throw.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    metrics.errors++;
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    logger.debug({ peer: socket.remoteAddress, code: error.code, status }, 'bad request');
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.destroySoon?.();
+  });
+
+  const sockets = new Set<Socket>();
+  const perIp = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const ip = normaliseAddress(socket.remoteAddress ?? '');
+    const count = (perIp.get(ip) ?? 0) + 1;
+    if (config.maxConnectionsPerIp > 0 && count > config.maxConnectionsPerIp) {
+      metrics.connectionsRefused++;
+      socket.destroy();
+      return;
+    }
+    perIp.set(ip, count);
+    sockets.add(socket);
+    metrics.connectionsTotal++;
+    metrics.connectionsOpen++;
+    socket.once('close', () => {
+      sockets.delete(socket);
+      metrics.connectionsOpen--;
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) perIp.delete(ip);
+      else perIp.set(ip, left);
+    });
+  });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  if (tls && config.http2) {
+    (server as http2.Http2SecureServer).on('session', (session: http2.ServerHttp2Session) => {
+      sessions.add(session);
+      session.on('error', () => {});
+      session.once('close', () => sessions.delete(session));
+    });
+    (server as http2.Http2SecureServer).on('sessionError', () => {
+      metrics.errors++;
+    });
+  }
+
+  await new Promise<void>((resolveListen, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const where = `${config.host}:${config.port}`;
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new WharfError('EADDRINUSE', `port ${config.port} on ${config.host} is already in use (choose another with --port)`, { cause: error })
+          : error.code === 'EACCES'
+            ? new WharfError('EACCES', `no permission to listen on ${where} (ports below 1024 need root)`, { cause: error })
+            : new WharfError(error.code ?? 'ELISTEN', `cannot listen on ${where}: ${error.message}`, { cause: error }),
+      );
+    };
+    server.once('error', onError);
+    server.listen({ host: config.host, port: config.port, backlog: 511 }, () => {
+      server.off('error', onError);
+      resolveListen();
+    });
+  });
+  server.on('error', (error) => {
+    metrics.errors++;
+    logger.error({ err: error }, 'web server error');
+  });
+  const bound = server.address();
+  const addresses: ListeningAddress[] = bound !== null && typeof bound === 'object' ? [{ transport: 'tcp', address: bound.address, port: bound.port }] : [];
+  logger.debug({ root, tls: tls !== undefined, http2: tls !== undefined && config.http2 }, 'web root');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    name: 'web',
+    addresses,
+    files,
+    scheme: tls ? 'https' : 'http',
+    stop(deadlineMs = 5_000) {
+      stopping ??= new Promise<void>((resolveStop) => {
+        server.close(() => resolveStop());
+        for (const session of sessions) session.close();
+        const idle = server as Partial<http.Server>;
+        idle.closeIdleConnections?.();
+        // Idle keep-alive connections go at once; busy ones get until the deadline.
+        const sweep = setInterval(() => idle.closeIdleConnections?.(), 50);
+        const hard = setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+          for (const session of sessions) session.destroy();
+        }, deadlineMs);
+        sweep.unref();
+        hard.unref();
+        server.once('close', () => {
+          clearInterval(sweep);
+          clearTimeout(hard);
+        });
+      }).finally(() => {
+        files.close();
+        accessLog?.close();
+      });
+      return stopping;
+    },
+  };
+}
+
+export const webService: ServiceDefinition<WebConfig> = {
+  name: 'web',
+  summary: 'static web server: HTTP/1.1 keep-alive, ranges, ETags, compression, HTTPS and HTTP/2 (the seeds\' WebServer)',
+  configSchema: webConfigSchema,
+  start(ctx: ServiceContext, config: WebConfig): Promise<RunningService> {
+    return startWebServer(ctx, config);
+  },
+};
+
+export type { WebRequest, WebResponse };

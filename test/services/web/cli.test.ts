@@ -1,0 +1,90 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { runWharf, startWharf, tempDataDir, type RunningWharf } from '../../helpers/cli.js';
+import { makeSite, request } from './support.js';
+
+const site = makeSite();
+const running: RunningWharf[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop()));
+});
+afterAll(() => rmSync(site.base, { recursive: true, force: true }));
+
+async function serve(args: string[], expectLines = 1): Promise<RunningWharf> {
+  const started = await startWharf(['web', 'serve', '--port', '0', ...args], { expectLines });
+  running.push(started);
+  return started;
+}
+
+describe('wharf web serve', () => {
+  it('serves a fresh data folder a welcome page', async () => {
+    const data = tempDataDir();
+    const wharf = await serve(['--data', data]);
+    expect(wharf.lines[0]).toMatch(/^web tcp:\/\/127\.0\.0\.1:\d+$/);
+    const res = await request(wharf.port('web', 'tcp'), '/');
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toContain('It works');
+    expect(existsSync(join(data, 'www', 'index.html'))).toBe(true);
+    expect(await wharf.stop()).toBe(0);
+  });
+
+  it('serves --root with --listing and --cors, and writes an access log file', async () => {
+    const log = join(site.base, 'cli-access.log');
+    const wharf = await serve(['--root', site.root, '--listing', '--cors', 'https://app.example', '--access-log', log, '--cache-control', 'max-age=60']);
+    const port = wharf.port('web', 'tcp');
+    const listing = await request(port, '/files/');
+    expect(listing.status).toBe(200);
+    expect(listing.body.toString()).toContain('one.txt');
+    const css = await request(port, '/style.css');
+    expect(css.headers['access-control-allow-origin']).toBe('https://app.example');
+    expect(css.headers['cache-control']).toBe('max-age=60');
+    expect(await wharf.stop()).toBe(0);
+    expect(readFileSync(log, 'utf8')).toContain('"GET /style.css HTTP/1.1" 200');
+  });
+
+  it('logs a JSON line per request with the default access log', async () => {
+    const wharf = await startWharf(['web', 'serve', '--port', '0', '--root', site.root], { expectLines: 1, env: { WHARF_LOG_LEVEL: 'info' } });
+    running.push(wharf);
+    await request(wharf.port('web', 'tcp'), '/app.js');
+    await new Promise((r) => setTimeout(r, 300));
+    const line = wharf.stderr().split('\n').find((l) => l.includes('"msg":"request"'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ method: 'GET', url: '/app.js', status: 200, service: 'web' });
+  });
+
+  it('runs --workers 2 processes on one port', async () => {
+    const wharf = await serve(['--root', site.root, '--workers', '2', '--log-level', 'warn']);
+    const port = wharf.port('web', 'tcp');
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => request(port, '/style.css').then((r) => r.status)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(await wharf.stop()).toBe(0);
+  });
+
+  it('serves HTTPS with --cert and --key', async () => {
+    const fixtures = join(import.meta.dirname, 'fixtures');
+    const wharf = await serve(['--root', site.root, '--cert', join(fixtures, 'localhost.crt'), '--key', join(fixtures, 'localhost.key')]);
+    const https = await import('node:https');
+    const status = await new Promise<number>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', servername: 'localhost', port: wharf.port('web', 'tcp'), path: '/', ca: readFileSync(join(fixtures, 'localhost.crt')), agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
+    });
+    expect(status).toBe(200);
+  });
+
+  it('explains a missing root and exits 1', async () => {
+    const result = await runWharf(['web', 'serve', '--port', '0', '--root', join(site.base, 'missing')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/web root .*missing does not exist/);
+  });
+
+  it('explains a bad setting and exits 2', async () => {
+    const result = await runWharf(['web', 'serve', '--port', '0', '--cert', 'only-a-cert.pem']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('services.web.cert: cert and key go together');
+  });
+});
