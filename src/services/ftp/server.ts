@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import tls from 'node:tls';
+import { UsageError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { ServiceMetrics } from '../../core/metrics.js';
+import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import { StreamServer } from '../../core/tcp-server.js';
+import type { Store, VerifyResult } from '../../store/index.js';
+import { ftpConfigSchema, type FtpConfig } from './config.js';
+import { PassivePortAllocator } from './data-channel.js';
+import { formatXferlogLine, parsePortRange, type XferlogRecord } from './protocol.js';
+import { FtpSession, type FtpServerContext } from './session.js';
+
+export { ftpConfigSchema, type FtpConfig, type FtpConfigInput } from './config.js';
+
+export interface FtpRunningService extends RunningService {
+  /** The control port (handy after listening on port 0). */
+  readonly port: number;
+  /** Sessions open now. */
+  readonly sessionCount: number;
+  /** Where the files are: `users/<name>/` and `public/` below it. */
+  readonly root: string;
+}
+
+/** What the FTP server needs from its host. */
+export type FtpServerHost = Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir'> & { store: Store };
+
+/** The transfer log: one xferlog line per transfer, appended (created with its folder). */
+class TransferLog {
+  readonly #stream: WriteStream;
+  #failed = false;
+
+  constructor(path: string, logger: Logger) {
+    this.#stream = createWriteStream(path, { flags: 'a', mode: 0o640 });
+    this.#stream.on('error', (error) => {
+      if (!this.#failed) logger.warn({ err: error.message, path }, 'cannot write the transfer log');
+      this.#failed = true;
+    });
+  }
+
+  write(record: XferlogRecord): void {
+    if (!this.#failed) this.#stream.write(`${formatXferlogLine(record)}\n`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((done) => this.#stream.end(() => done()));
+  }
+}
+
+/**
+ * Login checks cost one scrypt each (tens of milliseconds and 16 MiB). A client that opens many
+ * sessions at once (lftp --parallel, FileZilla, a script) sends the same name and password on each;
+ * verifications of the same address, name and password that are in flight together share one
+ * scrypt and one answer. Nothing is remembered once the answer is out: a later login verifies again.
+ */
+export function coalescedVerify(accounts: Pick<Store['accounts'], 'verify'>): (name: string, password: string, clientIp: string) => Promise<VerifyResult> {
+  const inFlight = new Map<string, Promise<VerifyResult>>();
+  return (name, password, clientIp) => {
+    const key = createHash('sha256').update(`${clientIp}\u0000${name}\u0000${password}`).digest('base64');
+    const pending = inFlight.get(key);
+    if (pending) return pending;
+    const verification = accounts.verify(name, password, clientIp).finally(() => inFlight.delete(key));
+    inFlight.set(key, verification);
+    return verification;
+  };
+}
+
+function loadSecureContext(config: FtpConfig): tls.SecureContext | undefined {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
+  try {
+    return tls.createSecureContext({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), minVersion: 'TLSv1.2' });
+  } catch (error) {
+    throw new UsageError(`ftp: cannot use the TLS certificate ${config.tlsCert} / key ${config.tlsKey}: ${(error as Error).message}`);
+  }
+}
+
+/** Start an FTP server (the `ftp` service without the host: tests and library users). */
+export async function startFtpServer(host: FtpServerHost, config: FtpConfig): Promise<FtpRunningService> {
+  const root = resolve(config.root ?? join(host.dataDir, 'files'));
+  const usersRoot = join(root, 'users');
+  const publicRoot = join(root, 'public');
+  await mkdir(usersRoot, { recursive: true });
+  if (config.anonymous) await mkdir(publicRoot, { recursive: true });
+  const range = parsePortRange(config.passivePorts);
+  if (!range) throw new UsageError(`ftp.passivePorts: expected MIN-MAX or 0, got ${JSON.stringify(config.passivePorts)}`);
+  const secureContext = loadSecureContext(config);
+  let transferLog: TransferLog | undefined;
+  if (config.xferlog !== '') {
+    const path = isAbsolute(config.xferlog) ? config.xferlog : join(host.dataDir, config.xferlog);
+    await mkdir(dirname(path), { recursive: true });
+    transferLog = new TransferLog(path, host.logger);
+  }
+  const ctx: FtpServerContext = {
+    config,
+    store: host.store,
+    verify: coalescedVerify(host.store.accounts),
+    logger: host.logger,
+    metrics: host.metrics,
+    usersRoot,
+    publicRoot,
+    passivePorts: new PassivePortAllocator(range),
+    uploadLocks: new Set(),
+    xferlog: transferLog ? (record) => transferLog.write(record) : undefined,
+    secureContext,
+    sessions: new Set(),
+  };
+  const server = await StreamServer.listen({
+    host: config.host,
+    port: config.port,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    idleTimeoutMs: config.idleTimeoutMs,
+    writeHighWaterBytes: config.writeHighWaterBytes,
+    maxWriteQueueBytes: config.maxWriteQueueBytes,
+    logger: host.logger,
+    metrics: host.metrics,
+    refusal: (reason) =>
+      reason === 'ip-full'
+        ? '421 Too many connections from your address; try again later.\r\n'
+        : reason === 'server-full'
+          ? '421 Too many users; try again later.\r\n'
+          : '421 Server shutting down.\r\n',
+    onConnection: (connection) => new FtpSession(connection, ctx).start(),
+  });
+  host.logger.info({ root, passivePorts: config.passivePorts, tls: secureContext !== undefined, anonymous: config.anonymous }, 'ftp ready');
+  return {
+    name: 'ftp',
+    addresses: server.addresses as ListeningAddress[],
+    port: server.port,
+    root,
+    get sessionCount() {
+      return ctx.sessions.size;
+    },
+    async stop(deadlineMs) {
+      await server.stop(deadlineMs);
+      await transferLog?.close();
+    },
+  };
+}
+
+export const ftpService: ServiceDefinition<FtpConfig> = {
+  name: 'ftp',
+  summary: 'FTP file server (RFC 959, EPSV/EPRT, MLSD, REST, explicit FTPS) with per-user homes and quotas',
+  configSchema: ftpConfigSchema,
+  uses: ['store'],
+  async start(ctx: ServiceContext, config: FtpConfig): Promise<RunningService> {
+    const store = ctx.resources.store as Store | undefined;
+    if (!store) throw new UsageError('ftp needs the store (accounts and quotas); the host did not open it');
+    return startFtpServer({ logger: ctx.logger, metrics: ctx.metrics ?? new ServiceMetrics('ftp'), dataDir: ctx.dataDir, store }, config);
+  },
+};
