@@ -1,0 +1,229 @@
+import { createInterface, type Interface } from 'node:readline';
+import { z } from 'zod';
+import { isClusterWorker } from '../../core/cluster.js';
+import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.js';
+import { WharfError } from '../../core/errors.js';
+import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import type { Store } from '../../store/index.js';
+import { noAccounts, storeAccounts, type ChatAccounts } from './accounts.js';
+import { MemoryHistory, SqlHistory, type HistoryStore } from './history.js';
+import { ADMIN_NAME, DEFAULT_MAX_CLIENT_FRAME_BYTES, DEFAULT_ROOM, roomProblem, textProblem } from './protocol.js';
+import { InProcessRoomBus, type RoomBus } from './room.js';
+import { TcpFrontEnd, type TcpStats } from './tcp-front-end.js';
+import { UdpFrontEnd, type UdpStats } from './udp-front-end.js';
+
+export const chatConfigSchema = z
+  .object({
+    ...listenSchema,
+    /** UDP port of the seed protocol (the seed's 8000). */
+    port: portSchema.default(8000),
+    /** TCP port of wharf's own protocol (TCP 8000 is the web service's). */
+    tcpPort: portSchema.default(8001),
+    udp: z.boolean().default(true),
+    tcp: z.boolean().default(true),
+    /** The room seed clients are in, and wharf clients join unless they name another. */
+    room: z.string().refine((room) => roomProblem(room) === undefined, { message: 'not a valid room name' }).default(DEFAULT_ROOM),
+    /** Read admin messages from standard input: `auto` when it is a terminal. */
+    console: z.enum(['auto', 'on', 'off']).default('auto'),
+    /** `store`: history in the database (survives a restart); `memory`: in this process only. */
+    history: z.enum(['store', 'memory']).default('store'),
+    /** Messages a wharf client is shown when it joins a room. */
+    historyOnJoin: z.number().int().min(0).max(1_000).default(20),
+    /** Most messages sent to a reconnecting client to catch up (the newest; older ones are reported missing). */
+    maxCatchUp: z.number().int().min(0).max(100_000).default(1_000),
+    /** Most messages one `/history` returns. */
+    historyLimit: z.number().int().min(1).max(1_000).default(200),
+    /** Messages per room kept in memory for joins and catch-ups. */
+    recentPerRoom: z.number().int().min(0).max(1_000_000).default(1_000),
+    /** Members at once, UDP and TCP together. */
+    maxMembers: z.number().int().positive().default(10_000),
+    /** Seed (UDP) members from one IP address at once. */
+    maxMembersPerIp: z.number().int().positive().default(1_000),
+    /** Rooms with members at once. */
+    maxRooms: z.number().int().positive().default(1_000),
+    /** Longest message, in bytes of UTF-8. */
+    maxTextBytes: z.number().int().positive().max(60_000).default(4_096),
+    /** Longer datagrams are dropped. */
+    maxDatagramBytes: z.number().int().positive().max(65_507).default(8_192),
+    /** Longest frame a wharf client may send. */
+    maxFrameBytes: z.number().int().positive().default(DEFAULT_MAX_CLIENT_FRAME_BYTES),
+    /** Messages a second per UDP address or TCP connection (login, chat, exit all count over UDP). */
+    ratePerSecond: z.number().positive().default(20),
+    /** Messages allowed at once above the rate. */
+    rateBurst: z.number().int().positive().default(40),
+    /** A seed member that sends nothing for this long is dropped and the room told (0: never). */
+    memberIdleMs: z.number().int().min(0).default(30 * 60_000),
+    /** SO_RCVBUF / SO_SNDBUF of the UDP socket: a big receive buffer rides out bursts. */
+    receiveBufferBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    sendBufferBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /**
+     * How the fan-out sends datagrams: `worker` (a worker thread whose sends leave 20 per system
+     * call), `inline` (one call per datagram, on the main thread), `auto` (worker when this Node
+     * allows it).
+     */
+    udpSend: z.enum(['auto', 'worker', 'inline']).default('auto'),
+    /** Datagrams waiting to be sent before more are dropped (UDP may drop them anyway). */
+    maxSendQueue: z.number().int().positive().default(50_000),
+    ...streamLimitsSchema,
+    /** A wharf client owing more than this (bytes sent to it and not yet taken) is behind. */
+    writeHighWaterBytes: z.number().int().positive().default(256 * 1024),
+    /** A wharf client owing more than this is not reading: it is disconnected. */
+    maxWriteQueueBytes: z.number().int().positive().default(1024 * 1024),
+    /** A wharf client behind for this long is not reading: it is disconnected. */
+    slowReaderMs: z.number().int().positive().default(10_000),
+  })
+  .strict()
+  .refine((c) => c.tcp || c.udp, { message: 'at least one of tcp and udp must be on', path: ['tcp'] });
+
+export type ChatConfig = z.infer<typeof chatConfigSchema>;
+
+export interface ChatStats {
+  /** How the seed room's datagrams are sent: batched from a worker thread, or one call each. */
+  udpSendMode: 'worker' | 'inline' | undefined;
+  udp: UdpStats | undefined;
+  tcp: TcpStats | undefined;
+  historyWriteFailures: number;
+}
+
+/** The running chat: the usual handle, plus the room and its counters for tests and embedders. */
+export interface RunningChat extends RunningService {
+  readonly bus: RoomBus;
+  readonly stats: ChatStats;
+  /** Members here now, seed and wharf clients together. */
+  memberCount(): number;
+  /** Send `text` to every room as `管理员消息` (what a line typed on the console does). */
+  announce(text: string): Promise<void>;
+}
+
+export interface ChatStartOptions {
+  /** The room state; default: a new InProcessRoomBus over the store's history. */
+  bus?: RoomBus;
+  accounts?: ChatAccounts;
+  /** Where console lines come from (default process.stdin). */
+  consoleInput?: NodeJS.ReadableStream;
+}
+
+/** Start the chat with explicit parts (tests, embedders); the service definition calls this. */
+export async function startChat(ctx: ServiceContext, config: ChatConfig, options: ChatStartOptions = {}): Promise<RunningChat> {
+  if (isClusterWorker()) {
+    throw new WharfError('ECLUSTER', 'the chat keeps its room in one process: run it without --workers (or with --workers 1)');
+  }
+  const logger = ctx.logger;
+  const store = ctx.resources.store as Store | undefined;
+  const history: HistoryStore = config.history === 'store' && store ? new SqlHistory(store, logger) : new MemoryHistory({ maxPerRoom: Math.max(config.recentPerRoom, 10_000) });
+  const accounts = options.accounts ?? (store ? storeAccounts(store) : noAccounts);
+  const ownBus = options.bus === undefined;
+  const inProcess = new InProcessRoomBus({ history, logger, maxMembers: config.maxMembers, maxRooms: config.maxRooms, recentPerRoom: config.recentPerRoom });
+  const bus: RoomBus = options.bus ?? inProcess;
+  if (ownBus) await inProcess.open(config.room);
+
+  let udp: UdpFrontEnd | undefined;
+  let tcp: TcpFrontEnd | undefined;
+  try {
+    if (config.udp) {
+      udp = await UdpFrontEnd.start({
+        bus,
+        accounts,
+        room: config.room,
+        host: config.host,
+        port: config.port,
+        maxDatagramBytes: config.maxDatagramBytes,
+        maxTextBytes: config.maxTextBytes,
+        ratePerSecond: config.ratePerSecond,
+        rateBurst: config.rateBurst,
+        maxMembersPerIp: config.maxMembersPerIp,
+        memberIdleMs: config.memberIdleMs,
+        receiveBufferBytes: config.receiveBufferBytes,
+        sendBufferBytes: config.sendBufferBytes,
+        sendMode: config.udpSend,
+        maxSendQueue: config.maxSendQueue,
+        logger,
+        metrics: ctx.metrics,
+      });
+    }
+    if (config.tcp) {
+      tcp = await TcpFrontEnd.start({
+        bus,
+        accounts,
+        defaultRoom: config.room,
+        host: config.host,
+        port: config.tcpPort,
+        maxFrameBytes: config.maxFrameBytes,
+        maxTextBytes: config.maxTextBytes,
+        historyOnJoin: config.historyOnJoin,
+        maxCatchUp: config.maxCatchUp,
+        historyLimit: config.historyLimit,
+        ratePerSecond: config.ratePerSecond,
+        rateBurst: config.rateBurst,
+        maxConnections: config.maxConnections,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        idleTimeoutMs: config.idleTimeoutMs,
+        writeHighWaterBytes: config.writeHighWaterBytes,
+        maxWriteQueueBytes: config.maxWriteQueueBytes,
+        slowReaderMs: config.slowReaderMs,
+        logger,
+        metrics: ctx.metrics,
+      });
+    }
+  } catch (error) {
+    await udp?.stop();
+    await tcp?.stop(0);
+    if (ownBus) await bus.close();
+    throw error;
+  }
+
+  const announce = async (text: string): Promise<void> => {
+    const problem = textProblem(text, config.maxTextBytes);
+    if (problem) throw new WharfError('EINVAL', problem);
+    const rooms = new Set(await bus.rooms());
+    rooms.add(config.room);
+    for (const room of rooms) await bus.publish(room, { kind: 'admin', from: ADMIN_NAME, text });
+  };
+
+  let consoleReader: Interface | undefined;
+  if (config.console === 'on' || (config.console === 'auto' && ctx.console === true)) {
+    consoleReader = createInterface({ input: options.consoleInput ?? process.stdin, terminal: false });
+    consoleReader.on('line', (line) => {
+      if (line.trim() === '') return;
+      announce(line).catch((error: unknown) => logger.warn({ err: error instanceof WharfError ? error.message : error }, 'admin message not sent'));
+    });
+    logger.info('chat console: each line typed here goes to everyone as 管理员消息');
+  }
+
+  const addresses: ListeningAddress[] = [...(udp?.addresses ?? []), ...(tcp?.addresses ?? [])];
+  const stats: ChatStats = {
+    udpSendMode: udp?.sendMode,
+    udp: udp?.stats,
+    tcp: tcp?.stats,
+    get historyWriteFailures() {
+      return inProcess.historyWriteFailures;
+    },
+  };
+  let stopped: Promise<void> | undefined;
+  return {
+    name: 'chat',
+    addresses,
+    bus,
+    stats,
+    memberCount: () => (udp?.memberCount ?? 0) + (tcp?.memberCount ?? 0),
+    announce,
+    stop(deadlineMs) {
+      stopped ??= (async () => {
+        consoleReader?.close();
+        if (consoleReader && !options.consoleInput) process.stdin.pause();
+        await Promise.all([udp?.stop(), tcp?.stop(deadlineMs)]);
+        if (ownBus) await bus.close();
+        logger.info({ udp: udp?.stats, tcp: tcp?.stats, udpSendMode: udp?.sendMode, historyWriteFailures: inProcess.historyWriteFailures }, 'chat counters');
+      })();
+      return stopped;
+    },
+  };
+}
+
+export const chatService: ServiceDefinition<ChatConfig> = {
+  name: 'chat',
+  summary: "chat room: the seed's UDP protocol (port 8000) and wharf's own over TCP (8001), one room for both",
+  configSchema: chatConfigSchema,
+  uses: ['store'],
+  start: (ctx, config) => startChat(ctx, config),
+};

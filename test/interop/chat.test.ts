@@ -1,0 +1,214 @@
+/**
+ * The seed's own Python chat programs (seed 000 §8) against wharf, both ways:
+ * - the seed client in wharf's room, chatting with a wharf (TCP) client;
+ * - wharf's seed-protocol client (`wharf chat --seed-protocol`) and library against the seed server.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatClient, SeedChatClient } from '../../src/services/chat/client.js';
+import type { ChatMessage } from '../../src/services/chat/protocol.js';
+import { WHARF_BIN, runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
+import { skipReason } from '../helpers/tools.js';
+import { startTestChat, stopAllChats } from '../services/chat/support.js';
+
+const seedPrograms = resolve(import.meta.dirname, 'seed-programs');
+const noPython = skipReason('python3');
+const noBuild = existsSync(WHARF_BIN) ? undefined : `${WHARF_BIN} is missing (npm run build)`;
+
+/** A long-running program whose output we watch and whose input we type over time. */
+class Program {
+  output = '';
+  exited: Promise<number | null>;
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.on('data', (d: Buffer) => (this.output += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (this.output += d.toString('utf8')));
+    child.stdin.on('error', () => {});
+    this.exited = new Promise((done) => child.on('exit', (code) => done(code)));
+  }
+
+  /** In a process group of its own: the seed programs fork (multiprocessing), and all must go. */
+  static start(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Program {
+    return new Program(spawn(command, args, { env: { ...process.env, ...env }, detached: true }));
+  }
+
+  type(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  async waitFor(text: string, timeoutMs = 10_000): Promise<void> {
+    const start = Date.now();
+    while (!this.output.includes(text)) {
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${JSON.stringify(text)}; output so far: ${JSON.stringify(this.output)}`);
+      if (this.child.exitCode !== null) throw new Error(`exited (${this.child.exitCode}) before ${JSON.stringify(text)}; output: ${JSON.stringify(this.output)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  kill(): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGKILL'); // the program and the processes it forked
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const programs: Program[] = [];
+const clients: ChatClient[] = [];
+const servers: RunningWharf[] = [];
+afterEach(async () => {
+  for (const p of programs.splice(0)) p.kill();
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await stopAllChats();
+});
+
+async function until(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A free UDP port on 127.0.0.1 for the seed server (it takes its port from argv). */
+async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((done) => socket.bind(0, '127.0.0.1', done));
+  const { port } = socket.address();
+  await new Promise<void>((done) => socket.close(done));
+  return port;
+}
+
+/** Start the seed server and wait until it answers a login. */
+async function startSeedServer(): Promise<{ server: Program; port: number }> {
+  const port = await freeUdpPort();
+  const server = Program.start('python3', ['-u', resolve(seedPrograms, 'chat_server.py'), String(port), '127.0.0.1']);
+  programs.push(server);
+  const probe = await SeedChatClient.open({ port });
+  try {
+    // The seed server answers L with OK or FAIL once it is up (resent until it is).
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if (await probe.login(`probe${attempt}`, { timeoutMs: 200, attempts: 1 }).catch(() => false)) break;
+    }
+  } finally {
+    await probe.close();
+  }
+  return { server, port };
+}
+
+describe('chat interop with the seed\'s Python programs', () => {
+  it.skipIf(noPython)(`the seed's client chats with a wharf client through wharf's room${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
+    const { udp, tcp, chat } = await startTestChat();
+    const seed = Program.start('python3', ['-u', resolve(seedPrograms, 'chat_client.py'), '127.0.0.1', String(udp), '0']);
+    programs.push(seed);
+    seed.type('管理员');
+    await seed.waitFor('该用户已存在'); // FAIL: the seed client says "the user exists" for any refusal
+    seed.type('小明');
+    await seed.waitFor('您已进入聊天室');
+
+    const wharf = new ChatClient({ port: tcp, name: 'alice' });
+    clients.push(wharf);
+    const heard: ChatMessage[] = [];
+    wharf.on('message', (m) => heard.push(m));
+    const welcome = await wharf.connect();
+    expect(welcome.members.map((m) => `${m.name}/${m.via}`).sort()).toEqual(['alice/tcp', '小明/udp']);
+    await seed.waitFor('\n欢迎 alice 进入聊天室\n发言:');
+
+    await wharf.say('你好，小明 👋');
+    await seed.waitFor('\nalice : 你好，小明 👋\n发言:');
+    seed.type('你好 alice, from the seed client 🐍');
+    await until(() => heard.some((m) => m.from === '小明'), 10_000, 'the seed client\'s message');
+    expect(heard.find((m) => m.from === '小明')?.text).toBe('你好 alice, from the seed client 🐍');
+
+    await chat.announce('五分钟后重启');
+    await seed.waitFor('\n管理员消息 : 五分钟后重启\n发言:');
+    await until(() => heard.some((m) => m.kind === 'admin'), 10_000, 'the admin message');
+
+    const left = new Promise<string>((done) => wharf.on('presence', (p) => p.left.length > 0 && done(p.left[0]!.name)));
+    seed.type('exit');
+    expect(await left).toBe('小明');
+    expect(await seed.exited).toBe(1); // sys.exit("您已退出聊天室") exits with status 1
+    expect(seed.output).toContain('您已退出聊天室');
+  }, 45_000);
+
+  it.skipIf(noPython)(`wharf's seed-protocol client library speaks to the seed's server${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
+    const { server, port } = await startSeedServer();
+    const alice = await SeedChatClient.open({ port });
+    const bob = await SeedChatClient.open({ port });
+    try {
+      const aliceLines: string[] = [];
+      alice.on('line', (l) => aliceLines.push(l));
+      expect(await alice.login('alice')).toBe(true);
+      expect(await bob.login('alice')).toBe(false);
+      expect(await bob.login('bob')).toBe(true);
+      await bob.say('hello alice 你好');
+      await until(() => aliceLines.includes('bob : hello alice 你好'), 10_000, 'bob\'s message at alice');
+      expect(aliceLines).toContain('欢迎 bob 进入聊天室');
+      server.type('server notice');
+      await until(() => aliceLines.includes('管理员消息 : server notice'), 10_000, 'the admin message');
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  }, 45_000);
+
+  it.skipIf(noPython || noBuild)(
+    `\`wharf chat --seed-protocol\` and the seed's client chat through the seed's server${noPython || noBuild ? ` (skipped: ${noPython ?? noBuild})` : ''}`,
+    async () => {
+      const { server, port } = await startSeedServer();
+      const seed = Program.start('python3', ['-u', resolve(seedPrograms, 'chat_client.py'), '127.0.0.1', String(port), '0']);
+      programs.push(seed);
+      seed.type('小明');
+      await seed.waitFor('您已进入聊天室');
+
+      const wharf = Program.start(process.execPath, [WHARF_BIN, 'chat', '--seed-protocol', '--port', String(port), '--name', 'alice'], { WHARF_LOG_LEVEL: 'warn' });
+      programs.push(wharf);
+      await wharf.waitFor('you are alice', 15_000);
+      await seed.waitFor('欢迎 alice 进入聊天室');
+      wharf.type('hello from wharf 🚢');
+      await seed.waitFor('\nalice : hello from wharf 🚢\n发言:');
+      seed.type('hi wharf');
+      await wharf.waitFor('小明 : hi wharf');
+      server.type('admin here');
+      await wharf.waitFor('管理员消息 : admin here');
+      wharf.type('exit');
+      expect(await wharf.exited).toBe(0);
+      await seed.waitFor('alice 退出了群聊');
+    },
+    45_000,
+  );
+
+  it.skipIf(noPython || noBuild)(
+    `the seed's client against \`wharf chat serve\`, with \`wharf chat send\` and the console${noPython || noBuild ? ` (skipped: ${noPython ?? noBuild})` : ''}`,
+    async () => {
+      const data = tempDataDir();
+      const server = await startWharf(['chat', 'serve', '--port', '0', '--tcp-port', '0', '--console', '--data', data], { expectLines: 2 });
+      servers.push(server);
+      const udp = server.port('chat', 'udp');
+      const tcp = server.port('chat', 'tcp');
+      const seed = Program.start('python3', ['-u', resolve(seedPrograms, 'chat_client.py'), '127.0.0.1', String(udp), '0']);
+      programs.push(seed);
+      seed.type('小明');
+      await seed.waitFor('您已进入聊天室');
+
+      const sent = await runWharf(['chat', 'send', '--port', String(tcp), '--name', 'bob', '来自脚本的消息 📜'], { cwd: data });
+      expect(sent.stderr).toBe('');
+      expect(sent.code).toBe(0);
+      expect(sent.stdout).toBe('lobby #1\n');
+      await seed.waitFor('\nbob : 来自脚本的消息 📜\n发言:');
+
+      server.child.stdin.write('大家注意\n');
+      await seed.waitFor('\n管理员消息 : 大家注意\n发言:');
+      seed.type('exit');
+      await seed.exited;
+      expect(await server.stop()).toBe(0);
+    },
+    45_000,
+  );
+});

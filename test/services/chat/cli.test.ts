@@ -1,0 +1,52 @@
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WHARF_BIN, runWharf } from '../../helpers/cli.js';
+import { SeedPeer, startTestChat, stopAllChats } from './support.js';
+
+const noBuild = existsSync(WHARF_BIN) ? undefined : `${WHARF_BIN} is missing (npm run build)`;
+afterEach(() => stopAllChats());
+
+describe.skipIf(noBuild)(`wharf chat (the command)${noBuild ? ` (skipped: ${noBuild})` : ''}`, () => {
+  it('in a pipe: says each line, answers commands in order, and leaves at the end of input', async () => {
+    const { tcp, udp } = await startTestChat();
+    const seed = await SeedPeer.open(udp);
+    try {
+      expect(await seed.login('小红')).toBe('OK');
+      const result = await runWharf(['chat', '--port', String(tcp), '--name', 'bot'], { input: 'hello 你好 🌊\n/who\n/history 1\n/msg nobody x\n/msg 小红 悄悄话\n/nope\n' });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const lines = result.stdout.trimEnd().split('\n').map((line) => line.replace(/^\d\d:\d\d /, ''));
+      expect(lines).toEqual([
+        '* you are bot in lobby; /help for commands',
+        '* 2 in lobby: bot, 小红 (seed)',
+        'bot : hello 你好 🌊',
+        '* 2 in lobby: bot, 小红 (seed)',
+        '--- 1 message of lobby ---',
+        'bot : hello 你好 🌊',
+        '---',
+        '! nobody called "nobody" is here',
+        '[private] you → 小红 : 悄悄话',
+        'unknown command /nope; /help lists them',
+      ]);
+      await seed.waitForLine('bot : hello 你好 🌊');
+      await seed.waitForLine('bot (私聊) : 悄悄话');
+      await seed.waitForLine('bot 退出了群聊');
+    } finally {
+      seed.close();
+    }
+  });
+
+  it('explains what is wrong: no name, a bad name, no server', async () => {
+    const [noName, badName, noServer] = await Promise.all([
+      runWharf(['chat', 'send', 'hi']),
+      runWharf(['chat', 'send', '--name', '管理员', 'hi']),
+      runWharf(['chat', 'send', '--port', '1', '--name', 'bot', 'hi']),
+    ]);
+    expect(noName.code).toBe(2);
+    expect(noName.stderr).toContain('chat send needs --name');
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toContain('reserved for the administrator');
+    expect(noServer.code).toBe(1);
+    expect(noServer.stderr).toContain('nothing is listening on 127.0.0.1:1');
+  });
+});
