@@ -271,9 +271,14 @@ abstract class Engine {
   /** End in failure; `tellPeer` is the ERROR code to send, or undefined to send nothing. */
   protected fail(error: Error, tellPeer: number | undefined, message?: string): void {
     if (this.finished) return;
-    const told = tellPeer !== undefined ? this.sendFinal(formatError(tellPeer, message ?? error.message)) : Promise.resolve();
     this.#end();
-    void told.then(() => this.cleanup(false)).finally(() => this.#reject(error));
+    // Clean up first (an upload's temporary file goes), then tell the peer: once it has our
+    // ERROR, what it finds on the server is final.
+    const packet = tellPeer !== undefined ? formatError(tellPeer, message ?? error.message) : undefined;
+    void this.cleanup(false)
+      .catch(() => {})
+      .then(() => (packet ? this.sendFinal(packet) : undefined))
+      .finally(() => this.#reject(error));
   }
 
   protected succeed(result: Omit<TransferResult, 'durationMs' | 'retransmits'>): void {
