@@ -18,6 +18,8 @@ const benchmarks: Record<string, () => Promise<Benchmark>> = {
   tftp: () => import('./tftp.js'),
   diary: () => import('./diary.js'),
   concurrency: () => import('./concurrency.js'),
+  ftp: () => import('./ftp.js'),
+  chat: () => import('./chat.js'),
 };
 
 function usage(message?: string): never {
