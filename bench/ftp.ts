@@ -391,6 +391,12 @@ export async function run(options: BenchOptions): Promise<void> {
     'Settings: every server with its defaults, except wharf\'s per-address connection limit (64 by default) lifted to match the ' +
       'anchors, which have none. wharf checks passwords with scrypt (N=16384, about 16 MiB and tens of ms per login, on the ' +
       'libuv thread pool); pyftpdlib\'s DummyAuthorizer compares plain text; vsftpd uses PAM (crypt) in a process per session.',
+    '',
+    'Why STOR trails: Node reads an accepted socket 64 KiB at a time into new buffers, about 500 MB/s here against 2,400 for ' +
+      'Python\'s recv loop, before anything is written (docs/ftp.md, "Upload speed", and bench/experiments/tcp-receive.mts). ' +
+      'Why memory trails: a Node process starts near 40 MiB before any code of wharf\'s, and the 300 scrypt checks leave their ' +
+      '16 MiB blocks in glibc\'s per-thread arenas (docs/ftp.md, "Performance and memory"). vsftpd errors, where listed, come ' +
+      'from its 300-session rows: it forks two processes per session and starts refusing (421), and a round that follows can time out.',
   ];
   if (errors.length) doc.push('', `Errors: ${errors.join('; ')}.`);
   if (notes.length) doc.push('', ...notes.map((n) => `Note: ${n}`));
