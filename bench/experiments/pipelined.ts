@@ -7,8 +7,10 @@
  *          [--rounds 5] [--duration 2] [--no-perf] [--concurrent]
  * --concurrent loads all variants at the same time (one generator each) and reports throughput as
  * a median of per-round ratios to the first variant: background load then hits every variant alike.
- * Variants: see VARIANTS below (wharf-A+B: the experiment copy with switches A, B; NAME#2: a
- * second process of the same variant). Cases: CxK (C connections × K in flight, 64 B, one write
+ * Variants: see VARIANTS below (NAME#2: a second process of the same variant). The copies of
+ * src/core with experimental switches (wharf-copy, wharf-sweep, wharfu-no-cb, ...) were removed once
+ * their findings were taken into src/core or rejected (docs/benchmarks.md); they are in git history
+ * at commit 35bda47, under bench/experiments/core/. Cases: CxK (C connections × K in flight, 64 B, one write
  * per batch), CxKs (the same, one write per message), stream, udpNxK (N sockets × K datagrams).
  */
 import { existsSync } from 'node:fs';
@@ -24,15 +26,12 @@ import { wharfCli } from '../lib/wharf.js';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const node = (args: string[]) => ({ command: process.execPath, args });
-const tsx = (args: string[]) => ({ command: process.execPath, args: ['--import', 'tsx', ...args] });
 
 type Launch = { command: string; args: string[]; env?: NodeJS.ProcessEnv; udp?: boolean };
 const VARIANTS: Record<string, (port: number) => Launch> = {
   'node-udp': (p) => ({ ...node([join(benchDir, 'anchors', 'node-udp-echo.mjs'), String(p)]), udp: true }),
   'python-udp': (p) => ({ command: PYTHON, args: [join(benchDir, 'anchors', 'py-udp-echo.py'), String(p)], udp: true }),
   'wharf-udp': (p) => ({ ...node([wharfCli, 'echo', 'serve', '--port', String(p), '--no-tcp', '--log-level', 'warn', '--data', join(tmpDir, 'wharf-data')]), udp: true }),
-  'wharfu-copy': (p) => ({ ...tsx([join(benchDir, 'experiments', 'wharf-udp-echo.ts'), 'copy', String(p)]), udp: true }),
-  'wharfu-no-cb': (p) => ({ ...tsx([join(benchDir, 'experiments', 'wharf-udp-echo.ts'), 'no-cb', String(p)]), udp: true }),
   node: (p) => node([join(benchDir, 'anchors', 'node-echo.mjs'), String(p)]),
   'node-nodelay': (p) => node([join(benchDir, 'experiments', 'variants.mjs'), 'nodelay', String(p)]),
   'node-cork': (p) => node([join(benchDir, 'experiments', 'variants.mjs'), 'cork', String(p)]),
@@ -45,11 +44,6 @@ const VARIANTS: Record<string, (port: number) => Launch> = {
     env: { ...process.env, MALLOC_MMAP_THRESHOLD_: String(1 << 20) },
   }),
   wharf: (p) => node([wharfCli, 'echo', 'serve', '--port', String(p), '--no-udp', '--log-level', 'warn', '--data', join(tmpDir, 'wharf-data')]),
-  'wharf-copy': (p) => tsx([join(benchDir, 'experiments', 'wharf-echo.ts'), 'copy', String(p)]),
-  'wharf-nagle': (p) => tsx([join(benchDir, 'experiments', 'wharf-echo.ts'), 'nagle', String(p)]),
-  'wharf-no-timer': (p) => tsx([join(benchDir, 'experiments', 'wharf-echo.ts'), 'no-timer', String(p)]),
-  'wharf-hwm8': (p) => tsx([join(benchDir, 'experiments', 'wharf-echo.ts'), 'hwm8', String(p)]),
-  'wharf-sweep': (p) => tsx([join(benchDir, 'experiments', 'wharf-echo.ts'), 'sweep', String(p)]),
 };
 
 function parseCase(id: string): EchoLoad {
@@ -98,10 +92,9 @@ const warmup = 0.5;
 const servers = new Map<string, { server: ServerProcess; port: number }>();
 try {
   for (const name of variants) {
-    // wharf-X+Y: the experiment copy with switches X and Y (see wharf-echo.ts)
     // NAME#2: a second process of the same variant (is a difference the code, or the process?)
     const base = name.replace(/#.*$/, '');
-    const make = VARIANTS[base] ?? (base.startsWith('wharf-') ? (p: number): Launch => tsx([join(benchDir, 'experiments', 'wharf-echo.ts'), base.slice(6), String(p)]) : undefined);
+    const make = VARIANTS[base];
     if (!make) throw new Error(`unknown variant ${name}; known: ${Object.keys(VARIANTS).join(', ')}`);
     const port = await freePort();
     const launch = make(port);
