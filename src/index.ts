@@ -16,6 +16,7 @@ export * from './core/client.js';
 export * from './core/host.js';
 export * from './core/cluster.js';
 export * from './core/rate-limiter.js';
+export * from './core/busy-poll.js';
 export * from './core/protocol-harness.js';
 export * from './core/lossy-udp-relay.js';
 export * from './codec/index.js';
