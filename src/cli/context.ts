@@ -59,6 +59,12 @@ export function positiveInt(text: string): number {
   return n;
 }
 
+export function nonNegativeInt(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgument(`expected a whole number of at least 0, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 export function port(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgument(`expected a port number from 0 to 65535, got ${JSON.stringify(text)}`);

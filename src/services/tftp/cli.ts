@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { addHostOptions, port, positiveInt, type CliContext } from '../../cli/context.js';
+import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
+import { addHostOptions, nonNegativeInt, port, positiveInt, type CliContext } from '../../cli/context.js';
 import { parseSize } from '../../core/config.js';
 import { WharfError } from '../../core/errors.js';
 import { TftpClient, type TftpClientOptions, type TftpClientResult } from './client.js';
@@ -15,6 +16,7 @@ interface ClientFlags {
   timeout: number;
   retries: number;
   tsize: boolean;
+  busyPoll: number;
   output?: string;
   as?: string;
   quiet?: boolean;
@@ -29,6 +31,13 @@ function blockSize(text: string): number {
 function windowSize(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`expected a window size from 1 to 65535, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** Microseconds of busy polling: 0 (off) to 10,000. */
+function busyPoll(text: string): number {
+  const n = nonNegativeInt(text);
+  if (n > 10_000) throw new InvalidArgumentError(`expected microseconds from 0 to 10000, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -49,6 +58,7 @@ function addClientOptions(command: Command): Command {
     .addOption(new Option('--timeout <ms>', 'first retransmission interval (doubles on each retry)').argParser(positiveInt).default(1_000))
     .addOption(new Option('--retries <n>', 'retransmissions in a row before giving up').argParser(positiveInt).default(5))
     .option('--no-tsize', 'do not ask for or announce the transfer size')
+    .addOption(new Option('--busy-poll <us>', 'stay awake this many microseconds after each send while the server answers that fast (0: off)').argParser(busyPoll).default(DEFAULT_BUSY_POLL_MICROS))
     .option('-q, --quiet', 'no progress bar or summary');
 }
 
@@ -62,6 +72,7 @@ function clientOptions(host: string, flags: ClientFlags, onProgress?: TftpClient
     timeoutMs: flags.timeout,
     retries: flags.retries,
     transferSize: flags.tsize,
+    busyPollMicros: flags.busyPoll,
     onProgress,
   };
 }
@@ -122,7 +133,8 @@ export function registerTftpCli(program: Command, ctx: CliContext): void {
     .option('--allow-write', 'accept uploads (new files only, unless --allow-overwrite)')
     .option('--allow-overwrite', 'let uploads replace existing files')
     .addOption(new Option('--max-upload <size>', 'largest upload, e.g. 64M (default 256M)').argParser(size))
-    .addOption(new Option('--max-transfers <n>', 'transfers at once (default 256)').argParser(positiveInt));
+    .addOption(new Option('--max-transfers <n>', 'transfers at once (default 256)').argParser(positiveInt))
+    .addOption(new Option('--busy-poll <us>', `stay awake this many microseconds after each send while the client answers that fast (default ${DEFAULT_BUSY_POLL_MICROS}; 0: off)`).argParser(busyPoll));
   addHostOptions(serveCommand).action(async (flags: Record<string, unknown>, command: Command) => {
     await ctx.serve(['tftp'], command, {
       tftp: {
@@ -133,6 +145,7 @@ export function registerTftpCli(program: Command, ctx: CliContext): void {
         allowOverwrite: flags.allowOverwrite === true ? true : undefined,
         maxUploadBytes: flags.maxUpload,
         maxTransfers: flags.maxTransfers,
+        busyPollMicros: flags.busyPoll,
       },
     });
   });

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { open, stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
 import { WharfError } from '../../core/errors.js';
 import { FileBlockSink, FileBlockSource, NetasciiBlockSource, StreamBlockSink, type BlockSink, type BlockSource } from './files.js';
 import {
@@ -41,6 +42,11 @@ export interface TftpClientOptions {
   timeoutMs?: number;
   /** Retransmissions in a row before giving up. Default 5. */
   retries?: number;
+  /**
+   * Microseconds to keep the event loop awake after each send for the server's answer, while
+   * it answers that fast (core/busy-poll.ts). Default 50; 0 turns it off.
+   */
+  busyPollMicros?: number;
   /** Called as the transfer progresses: bytes so far and the total when known. */
   onProgress?: (bytes: number, total: number | undefined) => void;
   signal?: AbortSignal;
@@ -63,6 +69,7 @@ interface Settings {
   windowSize: number;
   transferSize: boolean;
   timing: TransferTiming;
+  busyPollMicros: number;
   onProgress: ((bytes: number, total: number | undefined) => void) | undefined;
   signal: AbortSignal | undefined;
 }
@@ -83,6 +90,7 @@ function settingsFrom(options: TftpClientOptions): Settings {
     windowSize,
     transferSize: options.transferSize ?? true,
     timing: { timeoutMs, maxTimeoutMs: Math.max(timeoutMs, Math.min(8 * timeoutMs, 10_000)), retries: options.retries ?? 5 },
+    busyPollMicros: options.busyPollMicros ?? DEFAULT_BUSY_POLL_MICROS,
     onProgress: options.onProgress,
     signal: options.signal,
   };
@@ -133,6 +141,7 @@ export class TftpClient {
         peer,
         peerRole: 'server',
         timing: settings.timing,
+        busyPollMicros: settings.busyPollMicros,
         sink,
         blockSize: parameters.blockSize,
         windowSize: parameters.windowSize,
@@ -195,6 +204,7 @@ export class TftpClient {
         peer,
         peerRole: 'server',
         timing: settings.timing,
+        busyPollMicros: settings.busyPollMicros,
         source: blocks,
         windowSize: parameters.windowSize,
         onProgress: settings.onProgress ? (bytes) => settings.onProgress!(bytes, total) : undefined,

@@ -10,7 +10,7 @@
  * - The result goes through realpath and must still be inside the root's realpath, so a symlink
  *   that points out of the root is refused while one that stays inside is followed.
  */
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import { lstat, open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { TftpErrorCode } from './protocol.js';
@@ -55,6 +55,8 @@ function errnoCode(error: unknown): string | undefined {
 export interface OpenedFile {
   handle: FileHandle;
   size: number;
+  /** The open file's own status (identity and version, for the file cache). */
+  info: Stats;
   /** Resolved path, for logs. */
   path: string;
 }
@@ -86,7 +88,7 @@ export async function openForRead(root: string, name: string): Promise<OpenedFil
   try {
     const info = await handle.stat();
     if (!info.isFile()) throw new TftpRefusal(info.isDirectory() ? TftpErrorCode.FILE_NOT_FOUND : TftpErrorCode.ACCESS_VIOLATION, info.isDirectory() ? 'file not found (that is a directory)' : 'access violation: not a regular file');
-    return { handle, size: info.size, path: real };
+    return { handle, size: info.size, info, path: real };
   } catch (error) {
     await handle.close().catch(() => {});
     throw error;

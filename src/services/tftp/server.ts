@@ -4,11 +4,12 @@ import { mkdir, realpath } from 'node:fs/promises';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
 import { listenSchema, portSchema, sizeSchema } from '../../core/config.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
-import { FileBlockSink, FileBlockSource, NetasciiBlockSource, type BlockSource } from './files.js';
+import { FileBlockSink, FileBlockSource, FileCache, NetasciiBlockSource, type BlockSource } from './files.js';
 import { TftpRefusal, openForRead, resolveWriteTarget } from './paths.js';
 import {
   MAX_BLOCK_SIZE,
@@ -53,6 +54,17 @@ export const tftpConfigSchema = z
     maxTimeoutMs: z.number().int().positive().default(8_000),
     /** Timeouts in a row before a transfer is dropped. */
     retries: z.number().int().min(0).max(100).default(5),
+    /**
+     * Microseconds to keep the event loop awake after each send for the client's answer, while
+     * the client answers that fast (a client on the same host); 0 turns it off. Lockstep speed on
+     * loopback is mostly the cost of waking up; see core/busy-poll.ts and docs/tftp.md.
+     */
+    busyPollMicros: z.number().int().min(0).max(10_000).default(DEFAULT_BUSY_POLL_MICROS),
+    /**
+     * Memory for files kept after a download, so that the next downloads of them are sent from
+     * memory (files up to half of it; octet mode). 0 turns it off.
+     */
+    fileCacheBytes: sizeSchema.default(128 * 1024 * 1024),
     /** Socket buffers of a transfer whose window needs more than the kernel default. */
     socketBufferBytes: z.number().int().positive().default(4 * 1024 * 1024),
   })
@@ -66,6 +78,8 @@ export interface TftpRunningService extends RunningService {
   readonly root: string;
   /** Transfers in progress (including uploads waiting to re-acknowledge their last block). */
   readonly activeTransfers: number;
+  /** Files held in memory for downloads (`fileCacheBytes`), and downloads sent from them. */
+  readonly fileCache: { files: number; bytes: number; hits: number };
 }
 
 interface TransferSockets {
@@ -104,6 +118,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
   setMaxListeners(0, stopping.signal);
   let closed = false;
 
+  const fileCache = config.fileCacheBytes > 0 ? new FileCache(config.fileCacheBytes) : undefined;
   const limits = { maxBlockSize: config.maxBlockSize, maxWindowSize: config.maxWindowSize, maxUploadBytes: config.maxUploadBytes };
 
   const main = await DatagramServer.bind({
@@ -284,6 +299,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
   async function sendFile(request: RequestPacket, netascii: boolean, peer: DatagramPeer, active: ActiveTransfer): Promise<void> {
     const file = await openForRead(root, request.filename);
     let source: BlockSource | undefined;
+    let caching: Promise<void> | undefined;
     let sockets: TransferSockets | undefined;
     try {
       // tsize: not for netascii (its size on the wire is not the file's), and not 0: curl (7.88)
@@ -291,7 +307,13 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
       const negotiation = negotiateOptions('RRQ', request.options, limits, netascii || file.size === 0 ? undefined : file.size);
       if (!negotiation.ok) throw new TftpRefusal(negotiation.code, negotiation.message);
       const { parameters, oack } = negotiation;
-      source = netascii ? new NetasciiBlockSource(parameters.blockSize, file.handle) : new FileBlockSource(parameters.blockSize, file);
+      const cached = netascii ? undefined : fileCache?.get(file.info);
+      if (netascii) source = new NetasciiBlockSource(parameters.blockSize, file.handle);
+      else if (cached) source = new FileBlockSource(parameters.blockSize, { data: cached });
+      else {
+        source = new FileBlockSource(parameters.blockSize, file);
+        caching = fileCache?.fill(file.handle, file.info);
+      }
       sockets = await openTransfer(parameters.blockSize * parameters.windowSize, peer);
       if (stopping.signal.aborted) throw new TftpTransferError('the server is shutting down', { code: 'EABORTED' });
       const engine = new SendTransfer({
@@ -305,6 +327,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
         windowSize: parameters.windowSize,
         oack: oack.length > 0 ? formatOack(oack) : undefined,
         allowStrayReply,
+        busyPollMicros: config.busyPollMicros,
         signal: stopping.signal,
         onProgress: undefined,
       });
@@ -317,8 +340,9 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
         'sent',
       );
     } finally {
-      if (source) await source.close();
-      else await file.handle.close().catch(() => {});
+      await caching; // it reads through the same handle
+      await source?.close();
+      await file.handle.close().catch(() => {}); // a source from memory does not own the handle
       if (sockets) await closeTransfer(sockets);
     }
   }
@@ -355,6 +379,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
         maxBytes: config.maxUploadBytes,
         dallyMs: Math.min(Math.max(3 * timing.timeoutMs, 1_000), 10_000),
         allowStrayReply,
+        busyPollMicros: config.busyPollMicros,
         signal: stopping.signal,
         onCommitted(result) {
           metrics.bytesIn += result.bytes;
@@ -377,6 +402,9 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
     name: 'tftp',
     addresses,
     root,
+    get fileCache() {
+      return fileCache?.stats ?? { files: 0, bytes: 0, hits: 0 };
+    },
     get activeTransfers() {
       return transfers.size;
     },

@@ -9,8 +9,9 @@
  */
 import type dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { AnswerSpin } from '../../core/busy-poll.js';
 import { WharfError } from '../../core/errors.js';
-import { SINK_HIGH_WATER_BYTES, type BlockSink, type BlockSource } from './files.js';
+import { SINK_HIGH_WATER_BYTES, packetBytes, type BlockSink, type BlockSource, type DataPacket } from './files.js';
 import { TftpRefusal } from './paths.js';
 import {
   Opcode,
@@ -97,6 +98,11 @@ interface EngineOptions {
   allowStrayReply?: (address: string) => boolean;
   /** Progress in bytes; called as acknowledgements (or data) arrive. */
   onProgress?: (bytes: number) => void;
+  /**
+   * After each send, keep the event loop awake this many microseconds for the peer's answer,
+   * while the peer answers that fast (core/busy-poll.ts). 0: never. Default 0.
+   */
+  busyPollMicros?: number;
   signal?: AbortSignal;
 }
 
@@ -112,6 +118,7 @@ abstract class Engine {
   protected readonly onProgress: ((bytes: number) => void) | undefined;
   readonly #allowStrayReply: ((address: string) => boolean) | undefined;
   readonly #signal: AbortSignal | undefined;
+  readonly #spin: AnswerSpin;
   readonly #listener = (message: Buffer, from: dgram.RemoteInfo) => this.#onDatagram(message, from);
   /**
    * A connected socket hears the ICMP "port unreachable" of a peer that has closed its socket
@@ -143,6 +150,7 @@ abstract class Engine {
     this.onProgress = options.onProgress;
     this.#allowStrayReply = options.allowStrayReply;
     this.#signal = options.signal;
+    this.#spin = new AnswerSpin(options.busyPollMicros ?? 0);
     this.done = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -171,6 +179,7 @@ abstract class Engine {
       }
       return;
     }
+    this.#spin.answered();
     try {
       this.onPeerDatagram(message);
     } catch (error) {
@@ -211,13 +220,15 @@ abstract class Engine {
     this.fail(new TftpTransferError(`the ${this.peerRole} sent an unexpected ${packet.type} packet`, { tftpCode: TftpErrorCode.ILLEGAL_OPERATION }), TftpErrorCode.ILLEGAL_OPERATION, `unexpected ${packet.type} packet`);
   }
 
-  protected send(packet: Buffer): void {
+  protected send(packet: DataPacket): void {
     try {
       if (this.#connected) this.socket.send(packet);
       else this.socket.send(packet, this.peerPort, this.peerAddress);
     } catch {
       // The socket is closing; the transfer is ending anyway.
+      return;
     }
+    this.#spin.sent();
   }
 
   /** A datagram to someone other than the peer (an ERROR 5). */
@@ -426,7 +437,7 @@ export class SendTransfer extends Engine {
         return;
       }
       this.send(packet);
-      if (n === last) this.#lastBlockBytes = packet.length - 4;
+      if (n === last) this.#lastBlockBytes = packetBytes(packet) - 4;
       window.markSent(n);
       this.#next = n + 1;
     }

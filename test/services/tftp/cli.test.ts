@@ -50,6 +50,12 @@ describe('wharf tftp (the command)', () => {
     const flag = await runWharf(['tftp', 'get', '127.0.0.1', 'x', '--blksize', '7']);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/block size from 8 to 65464/);
+
+    for (const bad of ['-1', '20000', 'soon']) {
+      const spin = await runWharf(['tftp', 'get', '127.0.0.1', 'x', '--busy-poll', bad]);
+      expect(spin.code, bad).toBe(2);
+      expect(spin.stderr, bad).toMatch(/--busy-poll/);
+    }
   });
 
   it('wharf tftp serve: root under the data folder by default, --allow-write, --max-upload', async () => {

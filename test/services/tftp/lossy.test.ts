@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LossyUdpRelay } from '../../../src/core/lossy-udp-relay.js';
 import { TftpClient } from '../../../src/services/tftp/client.js';
-import { sha256, startTestServer, stopTestServers } from './support.js';
+import { sha256, startTestServer, stopTestServers, waitUntil } from './support.js';
 
 const relays: LossyUdpRelay[] = [];
 afterEach(async () => {
@@ -44,7 +44,7 @@ const timing = { timeoutMs: 40, retries: 12 };
 describe('tftp through a lossy network (5% loss, duplicates, reordering)', () => {
   for (const [blockSize, windowSize] of [[512, 1], [1468, 8]] as const) {
     it(`downloads byte for byte, blksize ${blockSize}, windowsize ${windowSize}`, async () => {
-      const { root, port } = await startTestServer({ timeoutMs: 40, maxTimeoutMs: 200, retries: 12 });
+      const { root, port, service } = await startTestServer({ timeoutMs: 40, maxTimeoutMs: 200, retries: 12 });
       const data = randomBytes(blockSize === 512 ? 80_000 : 300_000);
       await writeFile(join(root, 'firmware.bin'), data);
       const relay = await badNetwork(port, 1000 + blockSize + windowSize);
@@ -59,6 +59,13 @@ describe('tftp through a lossy network (5% loss, duplicates, reordering)', () =>
       // In lockstep a held-back datagram rarely has a successor to overtake it; with windows it does.
       if (windowSize > 1) expect(stats.reordered).toBeGreaterThan(0);
       expect(result!.bytes).toBe(data.length);
+
+      // Again, now sent from the server's file cache (header and bytes from memory, resends too).
+      await waitUntil(() => service.fileCache.files === 1, 5_000, 'the file to be cached');
+      const out2 = new PassThrough();
+      const received2 = await collect(out2, () => client.get('firmware.bin', out2));
+      expect(sha256(received2), `relay seed ${relay.seed}`).toBe(sha256(data));
+      expect(service.fileCache.hits).toBe(1);
     });
 
     it(`uploads byte for byte, blksize ${blockSize}, windowsize ${windowSize}`, async () => {

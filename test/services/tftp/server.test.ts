@@ -1,9 +1,12 @@
-import { readdir, readFile, symlink, mkdir, writeFile, mkdtemp } from 'node:fs/promises';
+import { open, readdir, readFile, rename, symlink, mkdir, truncate, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { busyPoller } from '../../../src/core/busy-poll.js';
 import { TftpClient } from '../../../src/services/tftp/client.js';
+import { FileCache } from '../../../src/services/tftp/files.js';
+import { tftpConfigSchema } from '../../../src/services/tftp/server.js';
 import { formatAck, formatData, formatError, formatRequest, parsePacket, type TftpOption } from '../../../src/services/tftp/protocol.js';
 import { TftpTransferError } from '../../../src/services/tftp/transfer.js';
 import { RawPeer, sha256, startTestServer, stopTestServers, waitUntil, writeRandomFile } from './support.js';
@@ -111,6 +114,28 @@ describe('tftp server: downloads', () => {
     expect(parsePacket((await other.next())!.message)).toEqual({ type: 'OACK', options: opts({ tsize: '4' }) });
   });
 
+  it('busy-polls for the answers during a transfer, stops afterwards, and not at all with busyPollMicros 0', async () => {
+    const spinning = await startTestServer();
+    const data = await writeRandomFile(spinning.root, 'f', 300_000);
+    const before = busyPoller.turns;
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await new TftpClient({ host: '127.0.0.1', port: spinning.port, blockSize: 1468, busyPollMicros: 0 }).get('f', out);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    expect(busyPoller.turns).toBeGreaterThan(before); // the server spun (the client was told not to)
+    await waitUntil(() => !busyPoller.spinning, 2_000, 'the spinning to stop');
+
+    const still = await startTestServer({ busyPollMicros: 0 });
+    await writeRandomFile(still.root, 'f', 300_000);
+    const idle = busyPoller.turns;
+    await new TftpClient({ host: '127.0.0.1', port: still.port, blockSize: 1468, busyPollMicros: 0 }).get('f', new PassThrough().resume());
+    expect(busyPoller.turns).toBe(idle);
+
+    // A bad setting is refused when the config is read, before anything listens.
+    for (const bad of [-1, 10_001, 1.5, '50']) expect(tftpConfigSchema.safeParse({ busyPollMicros: bad }).success, String(bad)).toBe(false);
+  });
+
   it('sends a 40 MiB file at blksize 512: block numbers roll over past 65535', async () => {
     const { root, port } = await startTestServer();
     const size = 40 * 1024 * 1024;
@@ -120,6 +145,83 @@ describe('tftp server: downloads', () => {
     expect(result.blocks).toBe(size / 512 + 1);
     expect(sha256(await readFile(join(dir, 'big.bin')))).toBe(sha256(data));
   }, 60_000);
+});
+
+describe('tftp server: file cache', () => {
+  async function download(port: number, name: string, blockSize = 1468): Promise<Buffer> {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await new TftpClient({ host: '127.0.0.1', port, blockSize }).get(name, out);
+    return Buffer.concat(chunks);
+  }
+
+  it('sends later downloads from memory, byte for byte, at every block size', async () => {
+    const { root, port, service } = await startTestServer();
+    const data = await writeRandomFile(root, 'kernel', 200_000);
+    expect(await download(port, 'kernel')).toEqual(data);
+    await waitUntil(() => service.fileCache.files === 1, 5_000, 'the file to be cached');
+    expect(service.fileCache.bytes).toBe(data.length);
+    for (const blockSize of [512, 1468, 8, 65464]) expect(sha256(await download(port, 'kernel', blockSize)), `blksize ${blockSize}`).toBe(sha256(data));
+    expect(service.fileCache.hits).toBe(4);
+  });
+
+  it('never serves a stale copy: a rewritten or replaced file is read again', async () => {
+    const { root, port, service } = await startTestServer();
+    await writeRandomFile(root, 'boot.img', 50_000);
+    await download(port, 'boot.img');
+    await waitUntil(() => service.fileCache.files === 1, 5_000, 'the file to be cached');
+    // Rewritten in place, same size.
+    const rewritten = await writeRandomFile(root, 'boot.img', 50_000);
+    expect(await download(port, 'boot.img')).toEqual(rewritten);
+    // Replaced by rename (another inode), as package managers and rsync do.
+    await writeFile(join(root, 'boot.img.new'), 'new contents');
+    await rename(join(root, 'boot.img.new'), join(root, 'boot.img'));
+    expect((await download(port, 'boot.img')).toString()).toBe('new contents');
+    expect(service.fileCache.hits).toBe(0);
+  });
+
+  it('keeps within its budget: too large files are not kept, the least recently used go first, 0 turns it off', async () => {
+    const { root, port, service } = await startTestServer({ fileCacheBytes: 100_000 });
+    // A transfer ends (activeTransfers) only after its file is in the cache.
+    const settled = () => waitUntil(() => service.activeTransfers === 0, 5_000, 'the transfer to end');
+    await writeRandomFile(root, 'big', 60_000); // more than half the budget
+    await download(port, 'big');
+    await settled();
+    expect(service.fileCache.files).toBe(0);
+    for (const name of ['a', 'b', 'c']) {
+      await writeRandomFile(root, name, 40_000);
+      await download(port, name);
+      await settled();
+    }
+    expect(service.fileCache).toEqual({ files: 2, bytes: 80_000, hits: 0 });
+    await download(port, 'c'); // kept (most recent)
+    await download(port, 'a'); // evicted: read from disk
+    expect(service.fileCache.hits).toBe(1);
+
+    const off = await startTestServer({ fileCacheBytes: 0 });
+    await writeRandomFile(off.root, 'f', 10_000);
+    await download(off.port, 'f');
+    await download(off.port, 'f');
+    expect(off.service.fileCache).toEqual({ files: 0, bytes: 0, hits: 0 });
+  });
+
+  it('does not keep a file that became shorter than it was when opened', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-tftp-cache-'));
+    const path = join(dir, 'f');
+    await writeFile(path, Buffer.alloc(10_000, 7));
+    const handle = await open(path, 'r');
+    try {
+      const info = await handle.stat();
+      await truncate(path, 5_000);
+      const cache = new FileCache(1_000_000);
+      await cache.fill(handle, info);
+      expect(cache.stats.files).toBe(0);
+      expect(cache.get(info)).toBeUndefined();
+    } finally {
+      await handle.close();
+    }
+  });
 });
 
 describe('tftp server: uploads', () => {
@@ -370,6 +472,18 @@ describe('tftp server: bad input', () => {
     expect(elapsed).toBeGreaterThanOrEqual(300);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await openFds()).toBe(fdsBefore + 1); // only the raw peer's own socket
+
+    // The same, for a download sent from the file cache (the abandoned one above filled it).
+    expect(service.fileCache.files).toBe(1);
+    const second = await rawPeer();
+    second.send(formatRequest('RRQ', 'f', 'octet'), port);
+    await waitUntil(() => service.fileCache.hits === 1, 5_000, 'the download from memory to start');
+    await waitUntil(() => service.activeTransfers === 0, 5_000, 'the transfer to be dropped');
+    const again = (await second.collect(20)).map((r) => parsePacket(r.message));
+    expect(again.filter((p) => p.type === 'DATA')).toHaveLength(4);
+    expect(again.at(-1)).toMatchObject({ type: 'ERROR', code: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await openFds()).toBe(fdsBefore + 2); // the two raw peers' sockets
   });
 
   it('ends a transfer at once when the client has closed its socket (port unreachable)', async () => {
