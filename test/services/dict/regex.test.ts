@@ -51,7 +51,7 @@ describe('POSIX extended regular expressions (MATCH re)', () => {
     for (const pattern of ['^(a+)+$', '^(a|aa)*$', '(a*)*b', '^(a|a?)+$', '(.*a){12}b']) {
       const started = performance.now();
       expect(ere(pattern).test(text)).toBe(false);
-      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(performance.now() - started).toBeLessThan(5_000); // backtracking would take years
     }
   });
 

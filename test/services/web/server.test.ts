@@ -362,21 +362,22 @@ describe('compression', () => {
 
 describe('the cache follows the disk', () => {
   it('sees edits at once with fs.watch', async () => {
+    // The time-based check is an hour away, so only the watcher can show the new version in time.
+    const watched = await another({ revalidateMs: 3_600_000 });
     const path = join(site.root, 'live.txt');
     writeFileSync(path, 'version 1');
-    expect((await request(web.port, '/live.txt')).body.toString()).toBe('version 1');
+    expect((await request(watched.port, '/live.txt')).body.toString()).toBe('version 1');
     writeFileSync(path, 'version 2, longer');
     let body = '';
     const start = Date.now();
-    while (Date.now() - start < 2_000) {
-      body = (await request(web.port, '/live.txt')).body.toString();
+    while (Date.now() - start < 10_000) {
+      body = (await request(watched.port, '/live.txt')).body.toString();
       if (body === 'version 2, longer') break;
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(body).toBe('version 2, longer');
-    expect(Date.now() - start).toBeLessThan(900); // faster than the 1 s revalidation bound: the watcher did it
     unlinkSync(path);
-    await expectEventually(web.port, '/live.txt', 404);
+    await expectEventually(watched.port, '/live.txt', 404);
   });
 
   it('without watchers, revalidates within revalidateMs, also for same-size edits', async () => {
@@ -701,8 +702,8 @@ describe('stopping', () => {
     const agent = new http.Agent({ keepAlive: true });
     await new Promise<void>((resolve) => http.get({ port: server.port, host: '127.0.0.1', path: '/', agent }, (res) => res.resume().on('end', () => resolve())));
     const started = Date.now();
-    await server.host.stop(3_000);
-    expect(Date.now() - started).toBeLessThan(1_000);
+    await server.host.stop(60_000);
+    expect(Date.now() - started).toBeLessThan(10_000); // it did not wait out the 60 s grace for them
     agent.destroy();
   });
 });
