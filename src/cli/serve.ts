@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isClusterWorker, onWorkerShutdown, reportWorkerFailed, reportWorkerListening, runClusterPrimary } from '../core/cluster.js';
+import { isClusterWorker, joinSiblings, onWorkerShutdown, reportWorkerFailed, reportWorkerListening, runClusterPrimary, type SiblingChannel } from '../core/cluster.js';
 import { WharfError } from '../core/errors.js';
 import { ServiceHost } from '../core/host.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { formatAddress, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, type Store, type ThrottleEvent } from '../store/index.js';
 import type { ResolvedConfig } from './config.js';
 
 export interface ServeOptions {
@@ -57,9 +57,16 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
   const needsStore = definitions.some((d) => d.uses?.includes('store'));
   const resources: Record<string, unknown> = {};
   let store: Store | undefined;
+  let throttleChannel: SiblingChannel<ThrottleEvent> | undefined;
   if (needsStore) {
     store = await openStore({ dataDir, url: config.host.db, logger, accounts: config.host.accounts });
     resources.store = store;
+    if (isClusterWorker()) {
+      // Every worker counts every failed login, or N workers would give a guesser N allowances.
+      const throttle = store.accounts.throttle;
+      throttleChannel = await joinSiblings<ThrottleEvent>('login-throttle', (event) => throttle.apply(event));
+      throttle.share((event) => throttleChannel?.publish(event));
+    }
   }
   const host = new ServiceHost({ logger, dataDir, console: options.console ?? false, resources });
   const lines: string[] = [];
@@ -72,6 +79,7 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
     }
   } catch (error) {
     await host.stop(0);
+    throttleChannel?.close();
     await store?.close();
     if (isClusterWorker()) {
       reportWorkerFailed(error instanceof Error ? error.message : String(error));
@@ -105,7 +113,10 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
       logMetrics();
       host
         .stop(config.host.shutdownDeadlineMs)
-        .then(() => store?.close())
+        .then(() => {
+          throttleChannel?.close();
+          return store?.close();
+        })
         .then(
         () => resolveExit(0),
         (error: unknown) => {

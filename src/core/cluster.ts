@@ -10,6 +10,12 @@ import type { Logger } from './logger.js';
  *   worker → primary  { type: 'wharf-listening', lines }       once its services listen (one line per address)
  *   worker → primary  { type: 'wharf-failed', message }          it could not start (no restart)
  *   primary → worker  { type: 'wharf-shutdown', deadlineMs }     graceful stop
+ *
+ * and, for state the workers keep together (the login throttle's counters; see `joinSiblings`):
+ *   worker → primary  { type: 'wharf-join', topic }             send me the topic's log
+ *   primary → worker  { type: 'wharf-replay', topic, events }    the log, oldest first
+ *   worker → primary  { type: 'wharf-event', topic, event }     log it and pass it to the others
+ *   primary → worker  { type: 'wharf-event', topic, event }     one of the others saw this
  */
 export interface ClusterOptions {
   workers: number;
@@ -27,7 +33,17 @@ export interface ClusterOptions {
   scheduling?: 'round-robin' | 'kernel';
 }
 
-type WorkerMessage = { type: 'wharf-listening'; lines: string[] } | { type: 'wharf-failed'; message: string };
+type WorkerMessage =
+  | { type: 'wharf-listening'; lines: string[] }
+  | { type: 'wharf-failed'; message: string }
+  | { type: 'wharf-join'; topic: string }
+  | { type: 'wharf-event'; topic: string; event: unknown };
+
+/**
+ * How many events the primary keeps per topic for workers that start later (a restart). The
+ * oldest go first; for the login throttle, 20,000 failures are hours of a determined attack.
+ */
+export const SIBLING_LOG_LIMIT = 20_000;
 
 export const isClusterWorker = (): boolean => cluster.isWorker;
 
@@ -47,6 +63,27 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
     let restartDelayMs = 1_000;
     let healthyTimer: NodeJS.Timeout | undefined;
     const live = new Set<Worker>();
+    const logs = new Map<string, unknown[]>();
+    // Only workers that joined a topic get its events: a joining worker gets the log instead, and
+    // the events after it, so it sees each event exactly once.
+    const members = new Map<string, Set<Worker>>();
+    const join = (worker: Worker, topic: string) => {
+      if (!worker.isConnected()) return;
+      worker.send({ type: 'wharf-replay', topic, events: logs.get(topic) ?? [] });
+      let set = members.get(topic);
+      if (!set) members.set(topic, (set = new Set()));
+      set.add(worker);
+    };
+    const relay = (from: Worker, topic: string, event: unknown) => {
+      let log = logs.get(topic);
+      if (!log) logs.set(topic, (log = []));
+      log.push(event);
+      // Trim in batches, so that a long log costs O(1) per event.
+      if (log.length > SIBLING_LOG_LIMIT * 1.1) log.splice(0, log.length - SIBLING_LOG_LIMIT);
+      for (const worker of members.get(topic) ?? []) {
+        if (worker !== from && worker.isConnected()) worker.send({ type: 'wharf-event', topic, event });
+      }
+    };
 
     const spawn = () => {
       const worker = cluster.fork({ WHARF_WORKER: '1' });
@@ -63,10 +100,15 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
         } else if (message?.type === 'wharf-failed') {
           failed = message.message;
           shutdown(1);
+        } else if (message?.type === 'wharf-join') {
+          join(worker, message.topic);
+        } else if (message?.type === 'wharf-event') {
+          relay(worker, message.topic, message.event);
         }
       });
       worker.on('exit', (code, signal) => {
         live.delete(worker);
+        for (const set of members.values()) set.delete(worker);
         ready.delete(worker.id);
         if (stopping || failed) {
           if (live.size === 0) finish();
@@ -133,5 +175,55 @@ export function reportWorkerFailed(message: string): void {
 export function onWorkerShutdown(handler: (deadlineMs: number) => void): void {
   process.on('message', (message: { type?: string; deadlineMs?: number }) => {
     if (message?.type === 'wharf-shutdown') handler(message.deadlineMs ?? 5_000);
+  });
+}
+
+/** A worker's end of state it keeps together with its siblings. */
+export interface SiblingChannel<T> {
+  /** Tell the other workers (and the primary's log, for workers that start later). */
+  publish(event: T): void;
+  /** Stop listening. */
+  close(): void;
+}
+
+/**
+ * In a worker: share a topic's events with the sibling workers, through the primary. Resolves
+ * once the events published before this worker started have been handed to `onEvent` (or after
+ * `timeoutMs`, if the primary does not answer), so a restarted worker starts with what the others
+ * know. Outside a cluster it is a channel to nobody.
+ *
+ * Delivery is asynchronous: two workers may each act on an event before hearing of the other's,
+ * so state kept this way must tolerate a few milliseconds of lag (counters do).
+ */
+export function joinSiblings<T>(topic: string, onEvent: (event: T) => void, timeoutMs = 2_000): Promise<SiblingChannel<T>> {
+  if (!cluster.isWorker || !process.send) return Promise.resolve({ publish: () => {}, close: () => {} });
+  return new Promise((resolve) => {
+    let replayed = false;
+    const channel: SiblingChannel<T> = {
+      publish: (event) => {
+        if (process.connected) process.send?.({ type: 'wharf-event', topic, event });
+      },
+      close: () => {
+        process.off('message', onMessage);
+        clearTimeout(timer);
+      },
+    };
+    const ready = () => {
+      if (replayed) return;
+      replayed = true;
+      clearTimeout(timer);
+      resolve(channel);
+    };
+    const onMessage = (message: { type?: string; topic?: string; event?: T; events?: T[] }) => {
+      if (message?.topic !== topic) return;
+      if (message.type === 'wharf-event') onEvent(message.event as T);
+      else if (message.type === 'wharf-replay' && !replayed) {
+        for (const event of message.events ?? []) onEvent(event);
+        ready();
+      }
+    };
+    const timer = setTimeout(ready, timeoutMs);
+    process.on('message', onMessage);
+    process.send?.({ type: 'wharf-join', topic });
   });
 }

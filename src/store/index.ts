@@ -18,7 +18,7 @@ export {
   type VerifyResult,
 } from './accounts.js';
 export { Quota, type QuotaUsage } from './quota.js';
-export { LoginThrottle, LOGIN_THROTTLE_DEFAULTS, throttleKeyForAddress, type LoginThrottleOptions, type ThrottleCheck, type ThrottleFailure } from './login-throttle.js';
+export { LoginThrottle, LOGIN_THROTTLE_DEFAULTS, throttleKeyForAddress, type LoginThrottleOptions, type ThrottleCheck, type ThrottleEvent, type ThrottleFailure } from './login-throttle.js';
 export { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './password.js';
 export { storeMigrations, type StoreMigration } from './migrations/index.js';
 export type { Schema, AccountsTable } from './schema.js';

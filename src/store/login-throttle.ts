@@ -1,8 +1,9 @@
 import { isIPv6 } from 'node:net';
 
 /**
- * Login throttling, kept in memory per process (see docs/accounts.md for the policy and how it
- * compares with vsftpd and pyftpdlib).
+ * Login throttling, kept in memory (see docs/accounts.md for the policy and how it compares with
+ * vsftpd and pyftpdlib). Processes that serve one user base together (`--workers N`) share their
+ * counters by exchanging `ThrottleEvent`s: see `share` and `apply`.
  *
  * - Every failure earns a delay the caller applies before it answers: 1 s, 2 s, 4 s, then 5 s
  *   for each further failure of that name from that address.
@@ -58,6 +59,15 @@ export interface ThrottleFailure {
   lockedForMs: number;
 }
 
+/**
+ * What one process tells the others, so that every process counts every failure. A failure
+ * carries its time, so that replaying a log of events rebuilds the same counters.
+ */
+export type ThrottleEvent =
+  | { kind: 'failure'; name: string; clientIp: string; at: number }
+  | { kind: 'success'; name: string; clientIp: string }
+  | { kind: 'forget'; name: string };
+
 interface Counter {
   failures: number;
   firstFailureAt: number;
@@ -85,6 +95,7 @@ export class LoginThrottle {
   readonly #byIp = new Map<string, Counter>();
   readonly #byPair = new Map<string, Counter>();
   readonly #byName = new Map<string, Counter>();
+  #publish: ((event: ThrottleEvent) => void) | undefined;
 
   constructor(options: LoginThrottleOptions = {}) {
     const { now, ...rest } = options;
@@ -101,7 +112,33 @@ export class LoginThrottle {
   }
 
   failure(name: string, clientIp: string): ThrottleFailure {
-    const now = this.#now();
+    const at = this.#now();
+    const result = this.#failure(name, clientIp, at);
+    this.#publish?.({ kind: 'failure', name, clientIp, at });
+    return result;
+  }
+
+  success(name: string, clientIp: string): void {
+    this.#success(name, clientIp);
+    this.#publish?.({ kind: 'success', name, clientIp });
+  }
+
+  /**
+   * Send every failure, success and forgetting of this throttle to `publish` from now on, for
+   * the other processes to `apply`. Events that come in through `apply` are not sent again.
+   */
+  share(publish: (event: ThrottleEvent) => void): void {
+    this.#publish = publish;
+  }
+
+  /** Count what another process saw. Unknown kinds are ignored (a newer sibling, say). */
+  apply(event: ThrottleEvent): void {
+    if (event.kind === 'failure') this.#failure(event.name, event.clientIp, event.at);
+    else if (event.kind === 'success') this.#success(event.name, event.clientIp);
+    else if (event.kind === 'forget') this.#forgetName(event.name);
+  }
+
+  #failure(name: string, clientIp: string, now: number): ThrottleFailure {
     const options = this.#options;
     const ip = throttleKeyForAddress(clientIp);
     const nameCounter = this.#bump(this.#byName, name, Number.POSITIVE_INFINITY, now);
@@ -112,7 +149,7 @@ export class LoginThrottle {
     return { delayMs, lockedForMs: Math.max(pair.lockedForMs, address.lockedForMs) };
   }
 
-  success(name: string, clientIp: string): void {
+  #success(name: string, clientIp: string): void {
     const ip = throttleKeyForAddress(clientIp);
     const key = pairKey(name, ip);
     const pair = this.#byPair.get(key);
@@ -126,6 +163,11 @@ export class LoginThrottle {
 
   /** Forget everything about a name (an administrator reset its password or deleted it). */
   forgetName(name: string): void {
+    this.#forgetName(name);
+    this.#publish?.({ kind: 'forget', name });
+  }
+
+  #forgetName(name: string): void {
     this.#byName.delete(name);
     const suffix = `\u0000${name}`;
     for (const key of this.#byPair.keys()) if (key.endsWith(suffix)) this.#byPair.delete(key);
@@ -154,7 +196,8 @@ export class LoginThrottle {
     }
     map.set(key, counter);
     counter.failures += 1;
-    counter.lastFailureAt = now;
+    // Another process's failure may arrive after a later one of ours: time only moves forward.
+    counter.lastFailureAt = Math.max(counter.lastFailureAt, now);
     let lockedForMs = 0;
     if (counter.failures >= limit && counter.lockedUntil <= now) {
       lockedForMs = Math.min(options.lockoutMs * 2 ** Math.min(30, counter.lockouts), options.maxLockoutMs);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoginThrottle, throttleKeyForAddress } from '../../src/store/index.js';
+import { LoginThrottle, throttleKeyForAddress, type ThrottleEvent } from '../../src/store/index.js';
 
 const MINUTE = 60_000;
 
@@ -108,5 +108,75 @@ describe('LoginThrottle', () => {
     const { t } = throttle({ maxEntries: 1000 });
     for (let i = 0; i < 10_000; i++) t.failure(`name${i}`, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
     expect(t.size).toBeLessThanOrEqual(3000);
+  });
+});
+
+describe('LoginThrottle shared between processes', () => {
+  /** Two throttles wired as two workers are: each one's events applied by the other, and logged. */
+  function pair(): { a: LoginThrottle; b: LoginThrottle; clock: { now: number }; log: ThrottleEvent[] } {
+    const clock = { now: 0 };
+    const log: ThrottleEvent[] = [];
+    const a = new LoginThrottle({ now: () => clock.now });
+    const b = new LoginThrottle({ now: () => clock.now });
+    a.share((event) => {
+      log.push(event);
+      b.apply(event);
+    });
+    b.share((event) => {
+      log.push(event);
+      a.apply(event);
+    });
+    return { a, b, clock, log };
+  }
+
+  it('counts failures seen by either process: five and five lock the address in both', () => {
+    const { a, b } = pair();
+    for (let i = 0; i < 5; i++) expect(a.failure(`name${i}`, '10.0.0.1').lockedForMs).toBe(0);
+    for (let i = 5; i < 9; i++) expect(b.failure(`name${i}`, '10.0.0.1').lockedForMs).toBe(0);
+    expect(b.failure('name9', '10.0.0.1').lockedForMs).toBe(15 * MINUTE);
+    expect(a.check('anyone', '10.0.0.1')).toEqual({ allowed: false, retryAfterMs: 15 * MINUTE });
+    expect(b.check('anyone', '10.0.0.1')).toEqual({ allowed: false, retryAfterMs: 15 * MINUTE });
+    // The delay grows with the pair's failures wherever they happened.
+    expect(a.failure('alice', '10.0.0.2').delayMs).toBe(1000);
+    expect(b.failure('alice', '10.0.0.2').delayMs).toBe(2000);
+  });
+
+  it('a success or a forgotten name in one process clears it in the other', () => {
+    const { a, b } = pair();
+    fail(a, 'alice', '10.0.0.1', 4);
+    b.success('alice', '10.0.0.1');
+    expect(a.failure('alice', '10.0.0.1').delayMs).toBe(1000); // forgiven: the count starts over
+    fail(b, 'bob', '10.0.0.3', 5);
+    expect(a.check('bob', '10.0.0.3').allowed).toBe(false);
+    a.forgetName('bob');
+    expect(b.check('bob', '10.0.0.3').allowed).toBe(true);
+  });
+
+  it('does not send on what it was told (no echo between processes)', () => {
+    const { a, b, log } = pair();
+    a.failure('alice', '10.0.0.1');
+    b.success('alice', '10.0.0.1');
+    a.forgetName('alice');
+    expect(log.map((event) => event.kind)).toEqual(['failure', 'success', 'forget']);
+  });
+
+  it('rebuilds the same state from a replayed log, lock times included', () => {
+    const { a, clock, log } = pair();
+    fail(a, 'alice', '10.0.0.1', 5);
+    clock.now += MINUTE;
+    fail(a, 'carol', '10.0.0.2', 3);
+    a.success('carol', '10.0.0.2');
+    const late = new LoginThrottle({ now: () => clock.now });
+    for (const event of log) late.apply(event);
+    expect(late.check('alice', '10.0.0.1')).toEqual(a.check('alice', '10.0.0.1'));
+    expect(late.check('alice', '10.0.0.1')).toEqual({ allowed: false, retryAfterMs: 14 * MINUTE });
+    expect(late.size).toBe(a.size);
+    expect(late.failure('carol', '10.0.0.2').delayMs).toBe(a.failure('carol', '10.0.0.2').delayMs);
+  });
+
+  it('ignores events of a kind it does not know', () => {
+    const { t } = throttle();
+    t.apply({ kind: 'something-new' } as unknown as ThrottleEvent);
+    expect(t.size).toBe(0);
   });
 });
