@@ -22,16 +22,16 @@
  * (2,000 datagrams/s by default) is raised for the run, since every client is on 127.0.0.1.
  */
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { DiaryClient } from '../src/services/diary/client.js';
 import type { BenchOptions } from './lib/options.js';
 import { repoRoot, tmpDir } from './lib/paths.js';
-import { freePort, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, machineInfo, writeSection } from './lib/report.js';
-import { median, rotate, spread } from './lib/stats.js';
+import { cpuSeconds, freePort, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
+import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { median, pairedRatios, rotate, spread } from './lib/stats.js';
 import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 import { ensureWharfBuilt } from './lib/wharf.js';
 
@@ -95,21 +95,6 @@ interface CellResult extends LoadResult {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** utime + stime of a process tree, in seconds. */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks / 100;
-}
 
 /** Entry texts: unique, about the size of a diary line, with a bit of Chinese. */
 const entryText = (prefix: string, client: number, n: number) => `${prefix} c${client} n${n} 今天天气很好，写一篇日记`;
@@ -357,6 +342,7 @@ export async function run(options: BenchOptions): Promise<void> {
   // ---- aggregate ----
   const ok = (caseId: string, key: string) => cells.filter((c) => c.caseId === caseId && c.contender === key && !c.result.error);
   const columns: ValueColumn[] = contenders.map((c) => ({ key: c.key, title: c.title }));
+  const ratios = RATIOS.filter((r) => contenders.some((c) => c.key === r.numerator) && contenders.some((c) => c.key === r.denominator));
   const rows: ResultRow[] = CASES.map((testCase) => ({
     label: testCase.label,
     unit: 'entries/s',
@@ -366,8 +352,8 @@ export async function run(options: BenchOptions): Promise<void> {
         return [c.key, list.length ? median(list) : undefined];
       }),
     ),
+    ratios: pairedRatios(ratios, rounds, (key, round) => ok(testCase.id, key).find((cell) => cell.round === round)?.result.entriesPerSecond),
   }));
-  const ratios = RATIOS.filter((r) => contenders.some((c) => c.key === r.numerator) && contenders.some((c) => c.key === r.denominator));
   const results = resultsGrid({ rowHeader: 'entries stored per second', columns, ratios, rows });
 
   const sum = (list: Array<{ result: CellResult }>, pick: (r: CellResult) => number) => list.reduce((a, c) => a + pick(c.result), 0);
@@ -424,7 +410,7 @@ export async function run(options: BenchOptions): Promise<void> {
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const method =
     `${rounds} round${rounds > 1 ? 's' : ''}, contenders interleaved, ${durationSeconds} s counted per cell after ${warmupSeconds} s of warm-up; ` +
-    `each figure is the median over the rounds. Load average of the machine: ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after ` +
+    `each figure is the median over the rounds, each ratio the median of the per-round ratios. Load average of the machine: ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after ` +
     `(on ${machineInfo().nproc} cores: other work shares them, so CPU per entry is the steadier figure).`;
   const targetLine = verdicts.length
     ? `Targets missed: ${verdicts.join('; ')}.`
@@ -433,14 +419,6 @@ export async function run(options: BenchOptions): Promise<void> {
       : '';
 
   const out = ['', `diary benchmark — ${describeMachine(machine)} — ${method}`, '', renderText(results), '', renderText(lossGrid), '', renderText(cpuGrid), '', targetLine];
-  if (spreadNotes.length) out.push('', 'Noisy cells (rounds more than 25% apart):', ...spreadNotes.map((v) => `  ${v}`));
-  if (errors.length) out.push('', 'Errors:', ...errors.map((v) => `  ${v}`));
-  if (notes.length) out.push('', ...notes.map((n) => `Note: ${n}`));
-  out.push('', `Took ${minutes} min.`);
-  process.stdout.write(`${out.join('\n')}\n`);
-  writeFileSync(join(tmpDir, 'diary-results.json'), JSON.stringify({ machine, command, rounds, durationSeconds, warmupSeconds, cells }, null, 2));
-
-  if (!options.write) return;
   const doc: string[] = [
     '## diary',
     '',
@@ -471,9 +449,14 @@ export async function run(options: BenchOptions): Promise<void> {
     '',
     renderMarkdown(cpuGrid),
   ];
-  if (spreadNotes.length) doc.push('', `Noisy cells (rounds more than 25% apart): ${spreadNotes.join('; ')}.`);
-  if (errors.length) doc.push('', `Errors: ${errors.join('; ')}.`);
-  if (notes.length) doc.push('', ...notes.map((n) => `Note: ${n}`));
-  writeSection('diary', doc.join('\n'));
-  process.stdout.write('Wrote the diary section of docs/benchmarks.md.\n');
+  finishReport({
+    name: 'diary',
+    terminal: out,
+    doc,
+    remarks: { noisy: spreadNotes, errors, notes },
+    minutes,
+    results: { machine, command, rounds, durationSeconds, warmupSeconds, cells },
+    resultsDir: tmpDir,
+    write: options.write,
+  });
 }

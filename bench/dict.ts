@@ -20,8 +20,8 @@ import { compileC } from './lib/c-build.js';
 import type { BenchOptions } from './lib/options.js';
 import { tmpDir } from './lib/paths.js';
 import { freePort, run as runCommand, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, machineInfo, writeSection } from './lib/report.js';
-import { median, rotate, spread } from './lib/stats.js';
+import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { median, pairedRatios, rotate, spread } from './lib/stats.js';
 import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 import { ensureWharfBuilt } from './lib/wharf.js';
 
@@ -495,6 +495,7 @@ export async function run(options: BenchOptions): Promise<void> {
     label: testCase.label,
     unit: 'queries/s',
     values: Object.fromEntries(all.map((c) => [c.key, ok(testCase.id, c.key).length ? median(ok(testCase.id, c.key).map((cell) => cell.result.queriesPerSecond)) : undefined])),
+    ratios: pairedRatios(ratios, rounds, (key, round) => ok(testCase.id, key).find((cell) => cell.round === round)?.result.queriesPerSecond),
   }));
   const throughput = resultsGrid({ rowHeader: 'same database (dict-wn)', columns, ratios, rows });
   const latencyRows: ResultRow[] = [
@@ -547,17 +548,9 @@ export async function run(options: BenchOptions): Promise<void> {
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const method =
     `${rounds} round${rounds > 1 ? 's' : ''}, servers interleaved, ${durationSeconds} s counted per cell after ${warmupSeconds} s of warm-up; ` +
-    'each figure is the median over the rounds. Every connection keeps one command in flight.';
+    'each figure is the median over the rounds, each ratio the median of the per-round ratios. Every connection keeps one command in flight.';
 
   const out = ['', `dict benchmark — ${describeMachine(machine)} — ${method}`, '', renderText(throughput), '', renderText(latency), '', renderText(cpuGrid), '', renderText(costGrid), '', ...verdicts];
-  if (spreadNotes.length) out.push('', 'Noisy cells (rounds more than 25% apart):', ...spreadNotes.map((v) => `  ${v}`));
-  if (errors.length) out.push('', 'Errors:', ...errors.map((v) => `  ${v}`));
-  if (notes.length) out.push('', ...notes.map((n) => `Note: ${n}`));
-  out.push('', `Took ${minutes} min.`);
-  process.stdout.write(`${out.join('\n')}\n`);
-  writeFileSync(join(tmpDir, 'dict-results.json'), JSON.stringify({ machine, command, rounds, durationSeconds, warmupSeconds, cells }, null, 2));
-
-  if (!options.write) return;
   const doc = [
     '## dict',
     '',
@@ -585,11 +578,16 @@ export async function run(options: BenchOptions): Promise<void> {
       'the delayed ACK of the previous segment: that, not its lookups, is what holds it near 23 queries/s per ' +
       'connection. wharf writes each answer, or all the answers to one read of pipelined commands, in one write.',
   ];
-  if (spreadNotes.length) doc.push('', `Noisy cells (rounds more than 25% apart): ${spreadNotes.join('; ')}.`);
-  if (errors.length) doc.push('', `Errors: ${errors.join('; ')}.`);
-  if (notes.length) doc.push('', ...notes.map((n) => `Note: ${n}`));
-  writeSection('dict', doc.join('\n'));
-  process.stdout.write('Wrote the dict section of docs/benchmarks.md.\n');
+  finishReport({
+    name: 'dict',
+    terminal: out,
+    doc,
+    remarks: { noisy: spreadNotes, errors, notes },
+    minutes,
+    results: { machine, command, rounds, durationSeconds, warmupSeconds, cells },
+    resultsDir: tmpDir,
+    write: options.write,
+  });
 }
 
 function medianOf(values: number[]): number | undefined {

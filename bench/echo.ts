@@ -8,14 +8,14 @@
  * machine is shared and noisy. The generator samples its own CPU and the server's, which the
  * report prints to show that the generator is not the limit.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { echoLoadBinary, runEchoLoad, type EchoLoad, type EchoLoadResult } from './lib/echo-load.js';
 import type { BenchOptions } from './lib/options.js';
 import { benchDir, tmpDir } from './lib/paths.js';
 import { freePort, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, machineInfo, writeSection } from './lib/report.js';
-import { median, rotate, spread } from './lib/stats.js';
+import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { median, pairedRatios, rotate, spread } from './lib/stats.js';
 import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 import { machineBusyPercent } from './lib/machine-load.js';
 import { ensureWharfBuilt } from './lib/wharf.js';
@@ -212,18 +212,6 @@ export async function run(options: BenchOptions): Promise<void> {
   // ---- aggregate ----
   const cellsOf = (caseId: string, key: string) => cells.filter((c) => c.caseId === caseId && c.contender === key && !c.result.error);
   const columns: ValueColumn[] = all.map((c) => ({ key: c.key, title: c.title }));
-  // A ratio is the median of per-round ratios: the two figures of a pair were measured seconds
-  // apart, so slow swings in the machine's load cancel out.
-  const pairedRatio = (testCase: Case, ratio: RatioColumn): number | undefined => {
-    const perRound: number[] = [];
-    for (let round = 0; round < rounds; round++) {
-      const pick = (key: string) => cells.find((c) => c.caseId === testCase.id && c.contender === key && c.round === round && !c.result.error)?.result[testCase.metric];
-      const a = pick(ratio.numerator);
-      const b = pick(ratio.denominator);
-      if (a !== undefined && b !== undefined && b > 0) perRound.push(a / b);
-    }
-    return perRound.length > 0 ? median(perRound) : undefined;
-  };
   const rows: ResultRow[] = CASES.map((testCase) => ({
     label: testCase.label,
     unit: testCase.unit,
@@ -233,7 +221,7 @@ export async function run(options: BenchOptions): Promise<void> {
         return [c.key, values.length > 0 ? median(values) : undefined];
       }),
     ),
-    ratios: Object.fromEntries(RATIOS.map((ratio) => [ratio.title, pairedRatio(testCase, ratio)])),
+    ratios: pairedRatios(RATIOS, rounds, (key, round) => cells.find((c) => c.caseId === testCase.id && c.contender === key && c.round === round && !c.result.error)?.result[testCase.metric]),
   }));
   const results = resultsGrid({ rowHeader: 'echo, 64-byte messages', columns, ratios: RATIOS, rows });
 
@@ -324,16 +312,8 @@ export async function run(options: BenchOptions): Promise<void> {
   if (verdicts.length) out.push('', 'Targets missed (a "!" in the table):', ...verdicts.map((v) => `  ${v}`));
   else if (build.ok) out.push('', 'Targets met: wharf ≥ 0.9× node and ≥ 1.0× python in every row.');
   out.push('', renderText(spreadGrid), '("~": rounds more than 25% apart)');
-  if (lossNotes.length) out.push('', `UDP datagrams lost (median over rounds): ${lossNotes.join('; ')}.`);
-  if (errors.length) out.push('', 'Errors:', ...errors.map((v) => `  ${v}`));
-  if (notes.length) out.push('', ...notes.map((n) => `Note: ${n}`));
-  out.push('', `Took ${minutes} min.`);
-  process.stdout.write(`${out.join('\n')}\n`);
-
-  writeFileSync(join(tmpDir, 'echo-results.json'), JSON.stringify({ machine, command, rounds, durationSeconds, warmupSeconds, cells }, null, 2));
 
   // ---- docs/benchmarks.md ----
-  if (!options.write) return;
   const doc: string[] = [
     '## echo',
     '',
@@ -359,9 +339,14 @@ export async function run(options: BenchOptions): Promise<void> {
     renderMarkdown(costGrid),
   ];
   doc.push('', 'How far apart the rounds were ("~": more than 25%, read that cell with care):', '', renderMarkdown(spreadGrid));
-  if (lossNotes.length) doc.push('', `UDP datagrams lost (median over rounds): ${lossNotes.join('; ')}.`);
-  if (errors.length) doc.push('', `Errors: ${errors.join('; ')}.`);
-  if (notes.length) doc.push('', ...notes.map((n) => `Note: ${n}`));
-  writeSection('echo', doc.join('\n'));
-  process.stdout.write(`Wrote the echo section of docs/benchmarks.md.\n`);
+  finishReport({
+    name: 'echo',
+    terminal: out,
+    doc,
+    remarks: { extra: [{ heading: 'UDP datagrams lost (median over rounds)', items: lossNotes }], errors, notes },
+    minutes,
+    results: { machine, command, rounds, durationSeconds, warmupSeconds, cells },
+    resultsDir: tmpDir,
+    write: options.write,
+  });
 }

@@ -13,7 +13,7 @@
  * default). Rounds interleave the servers; figures are medians over the rounds.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,7 +23,7 @@ import { machineBusyPercent } from './lib/machine-load.js';
 import type { BenchOptions } from './lib/options.js';
 import { tmpDir } from './lib/paths.js';
 import { processTree, run as runCommand, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, machineInfo, writeSection } from './lib/report.js';
+import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
 import { median, rotate } from './lib/stats.js';
 import { formatNumber, renderMarkdown, renderText, resultsGrid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 import { ensureWharfBuilt } from './lib/wharf.js';
@@ -363,13 +363,6 @@ export async function run(options: BenchOptions): Promise<void> {
     'Ratios are wharf\'s advantage (the median of per-round ratios, inverted for seconds and MiB): above 1 wharf did better.';
 
   const out = ['', `ftp benchmark — ${describeMachine(machine)} — ${method}`, '', renderText(grid), '', ...verdicts.map((v) => `  ${v}`), '', `Resident memory with no session: ${baseline}.`];
-  if (errors.length) out.push('', 'Errors:', ...errors.map((e) => `  ${e}`));
-  if (notes.length) out.push('', ...notes.map((n) => `Note: ${n}`));
-  out.push('', `Took ${minutes} min.`);
-  process.stdout.write(`${out.join('\n')}\n`);
-  writeFileSync(join(tmpDir, 'ftp-results.json'), JSON.stringify({ machine, command, rounds, cells, errors, notes }, null, 2));
-
-  if (!options.write) return;
   const doc = [
     '## ftp',
     '',
@@ -398,8 +391,14 @@ export async function run(options: BenchOptions): Promise<void> {
       '16 MiB blocks in glibc\'s per-thread arenas (docs/ftp.md, "Performance and memory"). vsftpd errors, where listed, come ' +
       'from its 300-session rows: it forks two processes per session and starts refusing (421), and a round that follows can time out.',
   ];
-  if (errors.length) doc.push('', `Errors: ${errors.join('; ')}.`);
-  if (notes.length) doc.push('', ...notes.map((n) => `Note: ${n}`));
-  writeSection('ftp', doc.join('\n'));
-  process.stdout.write('Wrote the ftp section of docs/benchmarks.md.\n');
+  finishReport({
+    name: 'ftp',
+    terminal: out,
+    doc,
+    remarks: { errors, notes },
+    minutes,
+    results: { machine, command, rounds, cells, errors, notes },
+    resultsDir: tmpDir,
+    write: options.write,
+  });
 }

@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -23,9 +23,9 @@ import { pathToFileURL } from 'node:url';
 import { TftpClient } from '../src/services/tftp/client.js';
 import type { BenchOptions } from './lib/options.js';
 import { tmpDir } from './lib/paths.js';
-import { freePort, killAll, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, machineInfo, writeSection } from './lib/report.js';
-import { median, spread } from './lib/stats.js';
+import { cpuSeconds, freePort, killAll, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
+import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { median, pairedRatios, spread } from './lib/stats.js';
 import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 import { ensureWharfBuilt } from './lib/wharf.js';
 
@@ -131,17 +131,6 @@ function sha256File(path: string): Promise<string> {
   });
 }
 
-/** CPU time (user + system, all threads) of a process so far, in ms. */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return Number.NaN;
-  }
-}
-
 function runClient(command: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -226,11 +215,11 @@ async function measureRow(
     const tally = tallies.get(contender.key) as Tally;
     try {
       if (!server.running) throw new Error(`server exited:\n${server.output}`);
-      const cpuBefore = cpuMs(server.pid);
+      const cpuBefore = cpuSeconds([server.pid]) * 1000;
       const started = performance.now();
       const measured = await download(row, port, '/dev/null');
       tally.seconds += measured ?? (performance.now() - started) / 1000;
-      tally.cpuMs += cpuMs(server.pid) - cpuBefore;
+      tally.cpuMs += cpuSeconds([server.pid]) * 1000 - cpuBefore;
       tally.transfers++;
     } catch (error) {
       tallies.set(contender.key, error instanceof Error ? error : new Error(String(error)));
@@ -330,6 +319,7 @@ export async function run(options: BenchOptions): Promise<void> {
         return [c.key, values.length > 0 ? median(values) : undefined];
       }),
     ),
+    ratios: pairedRatios(RATIOS, rounds, (key, round) => cellsOf(row.id, key).find((cell) => cell.round === round)?.megabytesPerSecond),
   }));
   const results = resultsGrid({ rowHeader: '32 MiB download', columns, ratios: RATIOS, rows: resultRows });
   const cpuGrid: Grid = {
@@ -379,21 +369,12 @@ export async function run(options: BenchOptions): Promise<void> {
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const method =
     `${rounds} round${rounds > 1 ? 's' : ''}; in each round and row the downloads alternate between the servers, one 32 MiB transfer at a time, ` +
-    `until each server has had at least ${durationSeconds} s of them; each figure is the median over the rounds. ` +
+    `until each server has had at least ${durationSeconds} s of them; each figure is the median over the rounds, each ratio the median of the per-round ratios. ` +
     'curl times its own transfers (%{time_total}, without its process start-up of about 25 ms); atftp transfers are timed from its start to its exit.';
 
   const out: string[] = ['', `tftp benchmark — ${describeMachine(machine)} — ${method} ${load}`, '', renderText(results), '', renderText(pairedGrid), '', renderText(cpuGrid)];
   if (verdicts.length) out.push('', 'Targets missed (a "!" in the table):', ...verdicts.map((v) => `  ${v}`));
   else if (build.ok && contenders.length === CONTENDERS.length) out.push('', 'Target met: wharf ≥ atftpd in every row.');
-  if (spreadNotes.length) out.push('', 'Noisy cells (rounds more than 25% apart):', ...spreadNotes.map((v) => `  ${v}`));
-  if (errors.length) out.push('', 'Errors:', ...errors.map((v) => `  ${v}`));
-  if (notes.length) out.push('', ...notes.map((n) => `Note: ${n}`));
-  out.push('', `Took ${minutes} min.`);
-  process.stdout.write(`${out.join('\n')}\n`);
-
-  writeFileSync(join(tmpDir, 'tftp-results.json'), JSON.stringify({ machine, command, rounds, durationSeconds, cells }, null, 2));
-
-  if (!options.write) return;
   const doc: string[] = [
     '## tftp',
     '',
@@ -416,11 +397,16 @@ export async function run(options: BenchOptions): Promise<void> {
     '',
     renderMarkdown(cpuGrid),
   ];
-  if (spreadNotes.length) doc.push('', `Noisy cells (rounds more than 25% apart): ${spreadNotes.join('; ')}.`);
-  if (errors.length) doc.push('', `Errors: ${errors.join('; ')}.`);
-  if (notes.length) doc.push('', ...notes.map((n) => `Note: ${n}`));
-  writeSection('tftp', doc.join('\n'));
-  process.stdout.write('Wrote the tftp section of docs/benchmarks.md.\n');
+  finishReport({
+    name: 'tftp',
+    terminal: out,
+    doc,
+    remarks: { noisy: spreadNotes, errors, notes },
+    minutes,
+    results: { machine, command, rounds, durationSeconds, cells },
+    resultsDir: tmpDir,
+    write: options.write,
+  });
 }
 
 // Standalone: `node --import tsx bench/tftp.ts [--quick] [--rounds N] [--duration S] [--no-write] [--build]`.

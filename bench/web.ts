@@ -14,14 +14,14 @@
  * `WHARF_BENCH_NODE_BIN=DIR` looks for serve, sirv and http-server in DIR when the repository's
  * node_modules/.bin does not have them.
  */
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import { join } from 'node:path';
 import type { BenchOptions } from './lib/options.js';
 import { repoRoot, tmpDir } from './lib/paths.js';
-import { freePort, run as runCommand, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, machineInfo, writeSection } from './lib/report.js';
-import { median, rotate, spread } from './lib/stats.js';
+import { cpuSeconds, freePort, run as runCommand, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
+import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { median, pairedRatios, rotate, spread } from './lib/stats.js';
 import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 import { ensureWharfBuilt } from './lib/wharf.js';
 
@@ -146,21 +146,6 @@ export function parseWrk(output: string): Omit<WrkResult, 'serverCpuPercent'> {
   return result;
 }
 
-/** utime + stime of these processes, in seconds. */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // exited
-    }
-  }
-  return ticks / 100; // USER_HZ is 100 on Linux
-}
-
 async function runWrk(port: number, testCase: Case, seconds: number, server: ServerProcess): Promise<WrkResult> {
   const url = `http://127.0.0.1:${port}${testCase.path}`;
   const args = ['-t1', `-c${testCase.connections}`, `-d${seconds}s`, '--timeout', '10s', url];
@@ -269,12 +254,10 @@ export async function run(options: BenchOptions): Promise<void> {
         return [c.key, values.length > 0 ? median(values) : undefined];
       }),
     ),
+    ratios: pairedRatios(ratiosOf(testCase), rounds, (key, round) => cellsOf(testCase.id, key).find((cell) => cell.round === round)?.result[testCase.metric]),
   });
-  const tables = CASES.map((testCase) => ({
-    testCase,
-    row: rowOf(testCase),
-    ratios: testCase.id === 'small' ? SMALL_RATIOS : BIG_RATIOS,
-  }));
+  const ratiosOf = (testCase: Case): RatioColumn[] => (testCase.id === 'small' ? SMALL_RATIOS : BIG_RATIOS);
+  const tables = CASES.map((testCase) => ({ testCase, row: rowOf(testCase), ratios: ratiosOf(testCase) }));
   const grids = tables.map(({ row, ratios }) => resultsGrid({ rowHeader: 'case', columns, ratios, rows: [row] }));
 
   const costGrid: Grid = {
@@ -319,23 +302,13 @@ export async function run(options: BenchOptions): Promise<void> {
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const method =
     `${rounds} round${rounds > 1 ? 's' : ''}, servers interleaved, ${durationSeconds} s counted per cell after ${warmupSeconds} s of warm-up; ` +
-    'each figure is the median over the rounds.';
+    'each figure is the median over the rounds, each ratio the median of the per-round ratios.';
 
   const out: string[] = ['', `web benchmark — ${describeMachine(machine)} — ${method}`];
   for (const grid of grids) out.push('', renderText(grid));
   out.push('', renderText(costGrid));
   if (verdicts.length) out.push('', 'Targets missed (a "!" in the table):', ...verdicts.map((v) => `  ${v}`));
   else if (build.ok && servers.has('nginx')) out.push('', 'Targets met: 1 KiB ≥ 0.65× nginx and ahead of every Node server; 100 MiB ≥ 0.9× nginx.');
-  if (spreadNotes.length) out.push('', 'Noisy cells (rounds more than 25% apart):', ...spreadNotes.map((v) => `  ${v}`));
-  if (socketNotes.length) out.push('', 'wrk socket errors:', ...socketNotes.map((v) => `  ${v}`));
-  if (errors.length) out.push('', 'Errors:', ...errors.map((v) => `  ${v}`));
-  if (notes.length) out.push('', ...notes.map((n) => `Note: ${n}`));
-  out.push('', `Took ${minutes} min.`);
-  process.stdout.write(`${out.join('\n')}\n`);
-
-  writeFileSync(join(tmpDir, 'web-results.json'), JSON.stringify({ machine, command, rounds, durationSeconds, warmupSeconds, cells }, null, 2));
-
-  if (!options.write) return;
   const doc: string[] = [
     '## web',
     '',
@@ -359,10 +332,14 @@ export async function run(options: BenchOptions): Promise<void> {
     '',
     renderMarkdown(costGrid),
   );
-  if (spreadNotes.length) doc.push('', `Noisy cells (rounds more than 25% apart): ${spreadNotes.join('; ')}.`);
-  if (socketNotes.length) doc.push('', `wrk socket errors: ${socketNotes.join('; ')}.`);
-  if (errors.length) doc.push('', `Errors: ${errors.join('; ')}.`);
-  if (notes.length) doc.push('', ...notes.map((n) => `Note: ${n}`));
-  writeSection('web', doc.join('\n'));
-  process.stdout.write('Wrote the web section of docs/benchmarks.md.\n');
+  finishReport({
+    name: 'web',
+    terminal: out,
+    doc,
+    remarks: { noisy: spreadNotes, extra: [{ heading: 'wrk socket errors', items: socketNotes }], errors, notes },
+    minutes,
+    results: { machine, command, rounds, durationSeconds, warmupSeconds, cells },
+    resultsDir: tmpDir,
+    write: options.write,
+  });
 }

@@ -228,6 +228,24 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   throw new Error('no free port found');
 }
 
+/**
+ * CPU time (user + system, all threads) these processes have spent so far, in seconds, from
+ * /proc/PID/stat; a process that has exited counts 0.
+ */
+export function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // exited
+    }
+  }
+  return ticks / 100; // in clock ticks: USER_HZ is 100 on Linux
+}
+
 /** `pid` and all its descendants, from /proc. */
 export function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();

@@ -62,3 +62,63 @@ export function writeSection(name: string, body: string, file = benchmarksDoc): 
   else next = `${current.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, next);
 }
+
+/** Remarks on a run, listed after its tables; an empty list is left out. */
+export interface RunRemarks {
+  /** Cells whose rounds were more than 25% apart. */
+  noisy?: readonly string[];
+  /** Other lists, each under its own heading (e.g. "wrk socket errors"). */
+  extra?: ReadonlyArray<{ heading: string; items: readonly string[] }>;
+  errors?: readonly string[];
+  notes?: readonly string[];
+}
+
+function remarkLists(remarks: RunRemarks): Array<{ heading: string; items: readonly string[] }> {
+  return [
+    { heading: 'Noisy cells (rounds more than 25% apart)', items: remarks.noisy ?? [] },
+    ...(remarks.extra ?? []),
+    { heading: 'Errors', items: remarks.errors ?? [] },
+  ].filter((list) => list.items.length > 0);
+}
+
+/** The remarks as terminal lines: a heading, then one indented line per item. */
+export function remarksForTerminal(remarks: RunRemarks): string[] {
+  const lines: string[] = [];
+  for (const { heading, items } of remarkLists(remarks)) lines.push('', `${heading}:`, ...items.map((item) => `  ${item}`));
+  if (remarks.notes?.length) lines.push('', ...remarks.notes.map((note) => `Note: ${note}`));
+  return lines;
+}
+
+/** The remarks as Markdown paragraphs: a heading, then the items in one sentence. */
+export function remarksForDoc(remarks: RunRemarks): string[] {
+  const lines: string[] = [];
+  for (const { heading, items } of remarkLists(remarks)) lines.push('', `${heading}: ${items.join('; ')}.`);
+  if (remarks.notes?.length) lines.push('', ...remarks.notes.map((note) => `Note: ${note}`));
+  return lines;
+}
+
+export interface Report {
+  /** The benchmark's name: its section in docs/benchmarks.md and its results file. */
+  name: string;
+  /** What the terminal shows before the remarks. */
+  terminal: readonly string[];
+  /** The docs section before the remarks, starting with its `## name` heading. */
+  doc: readonly string[];
+  remarks: RunRemarks;
+  /** How long the run took, already formatted. */
+  minutes: string;
+  /** Every measurement, kept as `<resultsDir>/<name>-results.json` for a closer look. */
+  results: object;
+  resultsDir: string;
+  /** False with `--no-write`: docs/benchmarks.md is left alone. */
+  write: boolean;
+}
+
+/** The end of every benchmark: print the report, keep the raw results, write the docs section. */
+export function finishReport(report: Report): void {
+  process.stdout.write(`${[...report.terminal, ...remarksForTerminal(report.remarks), '', `Took ${report.minutes} min.`].join('\n')}\n`);
+  writeFileSync(join(report.resultsDir, `${report.name}-results.json`), JSON.stringify(report.results, null, 2));
+  if (!report.write) return;
+  writeSection(report.name, [...report.doc, ...remarksForDoc(report.remarks)].join('\n'));
+  process.stdout.write(`Wrote the ${report.name} section of docs/benchmarks.md.\n`);
+}

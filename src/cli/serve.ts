@@ -5,7 +5,7 @@ import { WharfError } from '../core/errors.js';
 import { ServiceHost } from '../core/host.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { formatAddress, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
-import { openStore, type Store, type ThrottleEvent } from '../store/index.js';
+import { openStore, type AccountsEvent, type Store } from '../store/index.js';
 import type { ResolvedConfig } from './config.js';
 
 export interface ServeOptions {
@@ -57,15 +57,16 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
   const needsStore = definitions.some((d) => d.uses?.includes('store'));
   const resources: Record<string, unknown> = {};
   let store: Store | undefined;
-  let throttleChannel: SiblingChannel<ThrottleEvent> | undefined;
+  let accountsChannel: SiblingChannel<AccountsEvent> | undefined;
   if (needsStore) {
     store = await openStore({ dataDir, url: config.host.db, logger, accounts: config.host.accounts });
     resources.store = store;
     if (isClusterWorker()) {
-      // Every worker counts every failed login, or N workers would give a guesser N allowances.
-      const throttle = store.accounts.throttle;
-      throttleChannel = await joinSiblings<ThrottleEvent>('login-throttle', (event) => throttle.apply(event));
-      throttle.share((event) => throttleChannel?.publish(event));
+      // Every worker counts every failed login and registration, or N workers would give N allowances.
+      const accounts = store.accounts;
+      const channel = await joinSiblings<AccountsEvent>('accounts', (event) => accounts.apply(event));
+      accounts.share((event) => channel.publish(event));
+      accountsChannel = channel;
     }
   }
   const host = new ServiceHost({ logger, dataDir, console: options.console ?? false, resources });
@@ -79,7 +80,7 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
     }
   } catch (error) {
     await host.stop(0);
-    throttleChannel?.close();
+    accountsChannel?.close();
     await store?.close();
     if (isClusterWorker()) {
       reportWorkerFailed(error instanceof Error ? error.message : String(error));
@@ -114,7 +115,7 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
       host
         .stop(config.host.shutdownDeadlineMs)
         .then(() => {
-          throttleChannel?.close();
+          accountsChannel?.close();
           return store?.close();
         })
         .then(

@@ -20,19 +20,33 @@ export class RateLimiter {
 
   /** Take one token for `key`; false means "over the limit, drop it". */
   take(key: string, cost = 1): boolean {
-    const now = this.#now();
+    const bucket = this.#refill(key, this.#now());
+    if (bucket.tokens < cost) return false;
+    bucket.tokens -= cost;
+    return true;
+  }
+
+  /**
+   * Count a take that another process allowed at time `at` (same clock), so that processes
+   * sharing one limit (`--workers N`) do not each grant the whole of it. The bucket may go below
+   * zero: the key then waits until the refill covers what was spent everywhere.
+   */
+  spent(key: string, at: number, cost = 1): void {
+    this.#refill(key, at).tokens -= cost;
+  }
+
+  #refill(key: string, now: number): { tokens: number; updated: number } {
     let bucket = this.#buckets.get(key);
     if (!bucket) {
       if (this.#buckets.size >= this.#maxKeys) this.#evict(now);
       bucket = { tokens: this.#burst, updated: now };
       this.#buckets.set(key, bucket);
-    } else {
+    } else if (now > bucket.updated) {
+      // A take from another process can be a little older than the last one here: no refill.
       bucket.tokens = Math.min(this.#burst, bucket.tokens + ((now - bucket.updated) / 1000) * this.#rate);
       bucket.updated = now;
     }
-    if (bucket.tokens < cost) return false;
-    bucket.tokens -= cost;
-    return true;
+    return bucket;
   }
 
   get size(): number {

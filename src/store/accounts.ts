@@ -4,7 +4,7 @@ import { WharfError } from '../core/errors.js';
 import { RateLimiter } from '../core/rate-limiter.js';
 import { sizeSchema } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { LoginThrottle, throttleKeyForAddress, type LoginThrottleOptions } from './login-throttle.js';
+import { LoginThrottle, throttleKeyForAddress, type LoginThrottleOptions, type ThrottleEvent } from './login-throttle.js';
 import { MAX_PASSWORD_LENGTH, dummyPasswordHash, hashPassword, verifyPassword } from './password.js';
 import type { AccountsTable, Role, Schema } from './schema.js';
 import { isUniqueViolation, toStoreError } from './store-errors.js';
@@ -109,6 +109,12 @@ function toAccount(row: Pick<Selectable<AccountsTable>, 'name' | 'role' | 'disab
 
 const ACCOUNT_COLUMNS = ['name', 'role', 'disabled', 'created_at', 'quota_bytes', 'bytes_used'] as const;
 
+/**
+ * What one process serving these accounts tells the others (`--workers N`): the login throttle's
+ * events, and each self-registration, which counts against its address's hourly allowance.
+ */
+export type AccountsEvent = ThrottleEvent | { kind: 'registration'; clientIp: string; at: number };
+
 /** The throttle key of every name that cannot be an account (it contains a character no name may). */
 const INVALID_NAME_KEY = '\u0000invalid name';
 
@@ -123,6 +129,8 @@ export class Accounts {
   readonly #context: StoreContext;
   readonly #config: AccountsConfig;
   readonly #registrations: RateLimiter;
+  readonly #now: () => number;
+  #publish: ((event: AccountsEvent) => void) | undefined;
 
   constructor(context: StoreContext, options: AccountsOptions = {}) {
     this.#context = context;
@@ -132,9 +140,25 @@ export class Accounts {
       defaultQuota: options.defaultQuota,
     });
     const now = options.now ?? Date.now;
+    this.#now = now;
     this.throttle = new LoginThrottle({ ...options.throttle, now: options.throttle?.now ?? now });
     const perHour = this.#config.registrationsPerIpPerHour;
     this.#registrations = new RateLimiter({ ratePerSecond: perHour / 3600, burst: perHour, now });
+  }
+
+  /**
+   * Send this process's login failures, successes, resets and registrations to `publish`, for the
+   * other processes that serve the same accounts to `apply`; what they apply is not sent again.
+   */
+  share(publish: (event: AccountsEvent) => void): void {
+    this.#publish = publish;
+    this.throttle.share(publish);
+  }
+
+  /** Count what another process saw. */
+  apply(event: AccountsEvent): void {
+    if (event.kind === 'registration') this.#registrations.spent(throttleKeyForAddress(event.clientIp), event.at);
+    else this.throttle.apply(event);
   }
 
   get selfRegistration(): boolean {
@@ -175,6 +199,7 @@ export class Accounts {
     if (!this.#registrations.take(throttleKeyForAddress(clientIp))) {
       throw new WharfError('ETHROTTLED', `too many registrations from ${clientIp}; try again later`);
     }
+    this.#publish?.({ kind: 'registration', clientIp, at: this.#now() });
     const account = await this.add(name, password, { role: 'user' });
     this.#context.logger?.info({ account: account.name, clientIp }, 'account registered');
     return account;

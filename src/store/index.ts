@@ -13,6 +13,7 @@ export {
   MAX_NAME_LENGTH,
   type Account,
   type AccountsConfig,
+  type AccountsEvent,
   type AccountsOptions,
   type Role,
   type VerifyResult,

@@ -21,6 +21,17 @@ async function tryLogin(port: number, name: string): Promise<{ code: number; tex
   }
 }
 
+/** `SITE REGISTER` on a fresh connection: 200 registered, 450 too many from this address. */
+async function register(port: number, name: string): Promise<number> {
+  const control = await RawControl.open(port);
+  try {
+    expect((await control.next(10_000))?.code).toBe(220);
+    return (await control.cmd(`SITE REGISTER ${name} a-password`, 10_000)).code;
+  } finally {
+    control.close();
+  }
+}
+
 async function until(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (!condition()) {
@@ -59,6 +70,19 @@ describe('--workers', () => {
       const locked = await tryLogin(port, `later${i}`);
       expect(locked.code, locked.text).toBe(421);
     }
+    expect(await server.stop('SIGTERM')).toBe(0);
+    running.pop();
+  }, 60_000);
+
+  it('shares the self-registration allowance: five per address per hour for the whole server', async () => {
+    const server = await startWharf(['ftp', 'serve', '--port', '0', '--workers', '2'], { expectLines: 1 });
+    running.push(server);
+    const port = server.port('ftp', 'tcp');
+    // One at a time, dealt round-robin over the two workers: alone each would allow five.
+    const codes: number[] = [];
+    for (let i = 0; i < 8; i++) codes.push(await register(port, `newcomer${i}`));
+    expect(codes.slice(0, 5).every((code) => code >= 200 && code < 300), codes.join(' ')).toBe(true);
+    expect(codes.slice(5)).toEqual([450, 450, 450]);
     expect(await server.stop('SIGTERM')).toBe(0);
     running.pop();
   }, 60_000);

@@ -155,6 +155,28 @@ for (const database of testDatabases) {
       expect(await codeOf(limited.accounts.register('user5', 'pw', '10.2.0.2'))).toBe('ETHROTTLED');
     });
 
+    it('shares the registration allowance and the login throttle between processes that apply each other\'s events', async () => {
+      let clock = 5_000_000;
+      const first = await open({ accounts: { registrationsPerIpPerHour: 3, now: () => clock } });
+      const second = await open({ accounts: { registrationsPerIpPerHour: 3, now: () => clock } });
+      first.accounts.share((event) => second.accounts.apply(event));
+      second.accounts.share((event) => first.accounts.apply(event));
+      await first.accounts.register('shared1', 'pw', '10.3.0.1');
+      await second.accounts.register('shared2', 'pw', '10.3.0.1');
+      await first.accounts.register('shared3', 'pw', '10.3.0.1');
+      // Three between them: both refuse the fourth, as one process would.
+      expect(await codeOf(second.accounts.register('shared4', 'pw', '10.3.0.1'))).toBe('ETHROTTLED');
+      expect(await codeOf(first.accounts.register('shared4', 'pw', '10.3.0.1'))).toBe('ETHROTTLED');
+      clock += 20 * 60_000;
+      await second.accounts.register('shared4', 'pw', '10.3.0.1');
+      expect(await codeOf(first.accounts.register('shared5', 'pw', '10.3.0.1'))).toBe('ETHROTTLED');
+
+      // Failed logins: the delay grows across the two.
+      expect(await first.accounts.verify('shared1', 'wrong', '10.3.0.9')).toMatchObject({ delayMs: 1000 });
+      expect(await second.accounts.verify('shared1', 'wrong', '10.3.0.9')).toMatchObject({ delayMs: 2000 });
+      expect(await first.accounts.verify('shared1', 'wrong', '10.3.0.9')).toMatchObject({ delayMs: 4000 });
+    });
+
     it('throttles failed logins: delays, a lock-out per address and name, and expiry', async () => {
       let clock = 1_000_000;
       const s = await open({ accounts: { now: () => clock } });
