@@ -77,6 +77,20 @@ describe('RateLimiter', () => {
     expect(limiter.take('a')).toBe(false);
   });
 
+  it('counts takes made elsewhere (spent), older ones included, without refilling backwards', () => {
+    let now = 1_000;
+    const limiter = new RateLimiter({ ratePerSecond: 10, burst: 5, now: () => now });
+    for (let i = 0; i < 3; i++) limiter.spent('a', now);
+    expect(limiter.take('a')).toBe(true);
+    expect(limiter.take('a')).toBe(true);
+    expect(limiter.take('a')).toBe(false); // 3 spent elsewhere + 2 here = the burst
+    limiter.spent('a', now - 50); // older than the last take here: no refill from it
+    now += 100; // one token back, which the late take already used
+    expect(limiter.take('a')).toBe(false);
+    now += 100;
+    expect(limiter.take('a')).toBe(true);
+  });
+
   it('stays bounded under a flood of distinct keys', () => {
     let now = 0;
     const limiter = new RateLimiter({ ratePerSecond: 1, burst: 1, maxKeys: 100, now: () => now });
