@@ -18,4 +18,6 @@ export const SERVICES: ServiceEntry[] = [
   { definition: (await import('../services/dict/server.js')).dictService as ServiceDefinition<unknown>, registerCli: (await import('../services/dict/cli.js')).registerDictCli },
   { definition: (await import('../services/chat/server.js')).chatService as ServiceDefinition<unknown>, registerCli: (await import('../services/chat/cli.js')).registerChatCli },
   { definition: (await import('../services/ftp/server.js')).ftpService as ServiceDefinition<unknown>, registerCli: (await import('../services/ftp/cli.js')).registerFtpCli },
+  // Last, so that its answers list every service started before it.
+  { definition: (await import('../services/discovery/server.js')).discoveryService as ServiceDefinition<unknown>, registerCli: (await import('../services/discovery/cli.js')).registerDiscoveryCli },
 ];

@@ -35,6 +35,7 @@ export class ServiceHost {
         signal: this.#abort.signal,
         resources: resources ?? {},
         console: console ?? false,
+        services: () => this.running.map((running) => ({ name: running.name, addresses: running.addresses })),
       },
       config,
     );

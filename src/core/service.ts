@@ -27,6 +27,11 @@ export interface ServiceContext {
   resources: Record<string, unknown>;
   /** True when stdin is an interactive console the service may read (the chat admin console). */
   console?: boolean;
+  /**
+   * The services this host runs at the moment of the call (the caller included, once started),
+   * with where they listen: what a discovery service announces. Absent outside a host.
+   */
+  services?: () => ReadonlyArray<{ readonly name: string; readonly addresses: readonly ListeningAddress[] }>;
 }
 
 export interface RunningService {
