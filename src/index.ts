@@ -44,3 +44,6 @@ export { InProcessRoomBus, type RoomBus, type RoomEvent, type MemberInfo } from 
 export { MemoryHistory, SqlHistory, type HistoryStore } from './services/chat/history.js';
 export * as chatProtocol from './services/chat/protocol.js';
 export * from './services/ftp/index.js';
+export { discoveryService, discoveryConfigSchema, DEFAULT_DISCOVERY_PORT, type DiscoveryConfig, type DiscoveryRunningService } from './services/discovery/server.js';
+export { discover, type DiscoverOptions, type FoundServer } from './services/discovery/client.js';
+export * as discoveryProtocol from './services/discovery/protocol.js';

@@ -1,4 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 /** Is `tool` on PATH? Interop tests skip with a reason when not (CI installs every tool). */
 export function hasTool(tool: string): boolean {
@@ -39,4 +42,24 @@ export function runTool(command: string, args: string[], options: { input?: stri
     child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** A Python 2.7 interpreter (the seeds' own language): WHARF_PYTHON2, python2.7 / python2 on PATH, or pyenv's 2.7. */
+export function findPython2(): string | undefined {
+  const pyenv = join(homedir(), '.pyenv', 'versions');
+  const candidates = [
+    process.env.WHARF_PYTHON2,
+    'python2.7',
+    'python2',
+    ...(existsSync(pyenv) ? readdirSync(pyenv).filter((v) => v.startsWith('2.7')).map((v) => join(pyenv, v, 'bin', 'python')) : []),
+  ].filter((c): c is string => c !== undefined && c !== '');
+  for (const candidate of candidates) {
+    try {
+      execFileSync(candidate, ['-c', 'import sys; sys.exit(0 if sys.version_info[:2] == (2, 7) else 1)'], { stdio: 'ignore', timeout: 10_000 });
+      return candidate;
+    } catch {
+      // not there, or not 2.7 (a pyenv shim with no 2.7 selected fails too)
+    }
+  }
+  return undefined;
 }

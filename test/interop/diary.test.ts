@@ -1,12 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DiaryClient } from '../../src/services/diary/client.js';
 import { READ_FOOTER, READ_HEADER, SEED_REPLIES } from '../../src/services/diary/protocol.js';
 import { startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
-import { runTool, skipReason } from '../helpers/tools.js';
+import { findPython2, runTool, skipReason } from '../helpers/tools.js';
 import { openClient, startDiary, stopAll } from '../services/diary/support.js';
 
 /**
@@ -17,26 +14,6 @@ import { openClient, startDiary, stopAll } from '../services/diary/support.js';
  */
 
 const seedPrograms = resolve(import.meta.dirname, 'seed-programs');
-
-/** A Python 2.7 interpreter: WHARF_PYTHON2, python2.7 / python2 on PATH, or pyenv's 2.7. */
-function findPython2(): string | undefined {
-  const pyenv = join(homedir(), '.pyenv', 'versions');
-  const candidates = [
-    process.env.WHARF_PYTHON2,
-    'python2.7',
-    'python2',
-    ...(existsSync(pyenv) ? readdirSync(pyenv).filter((v) => v.startsWith('2.7')).map((v) => join(pyenv, v, 'bin', 'python')) : []),
-  ].filter((c): c is string => c !== undefined && c !== '');
-  for (const candidate of candidates) {
-    try {
-      execFileSync(candidate, ['-c', 'import sys; sys.exit(0 if sys.version_info[:2] == (2, 7) else 1)'], { stdio: 'ignore', timeout: 10_000 });
-      return candidate;
-    } catch {
-      // not there, or not 2.7 (a pyenv shim with no 2.7 selected fails too)
-    }
-  }
-  return undefined;
-}
 
 const python2 = findPython2();
 const noPython3 = skipReason('python3');
