@@ -178,7 +178,7 @@ export class Accounts {
       try {
         await db
           .insertInto('accounts')
-          .values({ name: normalized, password_hash: passwordHash, role, disabled: 0, created_at: createdAt, quota_bytes: quota, bytes_used: 0 })
+          .values({ name: normalized, password_hash: passwordHash, role, disabled: 0, created_at: createdAt, quota_bytes: quota, bytes_used: 0, password_changed_at: this.#now() })
           .execute();
       } catch (error) {
         if (isUniqueViolation(error)) throw new WharfError('EEXIST', `the account name "${normalized}" is taken`, { cause: error });
@@ -213,7 +213,13 @@ export class Accounts {
     const nameIsValid = accountNameProblem(name) === undefined;
     // Names that can never be accounts share one throttle key: no memory per junk string.
     const key = nameIsValid ? name.normalize('NFC') : INVALID_NAME_KEY;
-    const gate = this.throttle.check(key, clientIp);
+    let gate = this.throttle.check(key, clientIp);
+    if (!gate.allowed && nameIsValid && (await this.#passwordChangedSinceLock(key, clientIp))) {
+      // The lock was earned against a password that has since been replaced (an administrator's
+      // reset, maybe from another process): it no longer protects anything.
+      this.throttle.success(key, clientIp);
+      gate = this.throttle.check(key, clientIp);
+    }
     if (!gate.allowed) return { ok: false, reason: 'throttled', delayMs: 0, retryAfterMs: gate.retryAfterMs };
 
     const passwordIsPlausible = password.length > 0 && password.length <= MAX_PASSWORD_LENGTH;
@@ -250,7 +256,7 @@ export class Accounts {
     const normalized = normalizeAccountName(name);
     checkPassword(password);
     const passwordHash = await hashPassword(password);
-    await this.#update(normalized, { password_hash: passwordHash });
+    await this.#update(normalized, { password_hash: passwordHash, password_changed_at: this.#now() });
     this.throttle.forgetName(normalized);
   }
 
@@ -276,7 +282,15 @@ export class Accounts {
     this.throttle.forgetName(normalized);
   }
 
-  async #update(name: string, values: { password_hash?: string; quota_bytes?: number; disabled?: number; role?: Role }): Promise<void> {
+  /** Is this name locked for this address (the address itself is not) by failures older than its password? */
+  async #passwordChangedSinceLock(name: string, clientIp: string): Promise<boolean> {
+    const lockedAt = this.throttle.nameLockedAt(name, clientIp);
+    if (lockedAt === undefined) return false;
+    const row = await this.#run((db) => db.selectFrom('accounts').select('password_changed_at').where('name', '=', name).executeTakeFirst());
+    return row !== undefined && Number(row.password_changed_at) > lockedAt;
+  }
+
+  async #update(name: string, values: { password_hash?: string; password_changed_at?: number; quota_bytes?: number; disabled?: number; role?: Role }): Promise<void> {
     const result = await this.#run((db) => db.updateTable('accounts').set(values).where('name', '=', name).executeTakeFirst());
     // MySQL counts matched rows here (mysql2 sets CLIENT_FOUND_ROWS), so "0" means "no such name".
     if (result.numUpdatedRows === 0n) throw noSuchAccount(name);

@@ -70,6 +70,8 @@ export type ThrottleEvent =
 
 interface Counter {
   failures: number;
+  /** When the current lock began (meaningful while lockedUntil is in the future). */
+  lockedAt: number;
   firstFailureAt: number;
   lastFailureAt: number;
   lockedUntil: number;
@@ -109,6 +111,19 @@ export class LoginThrottle {
     const ip = throttleKeyForAddress(clientIp);
     const until = Math.max(this.#byIp.get(ip)?.lockedUntil ?? 0, this.#byPair.get(pairKey(name, ip))?.lockedUntil ?? 0);
     return until > now ? { allowed: false, retryAfterMs: until - now } : { allowed: true };
+  }
+
+  /**
+   * When this name was locked for this address, if that lock alone stands in the way (the
+   * address itself is not locked); otherwise undefined. Accounts uses it to lift a lock that a
+   * password change has made pointless.
+   */
+  nameLockedAt(name: string, clientIp: string): number | undefined {
+    const now = this.#now();
+    const ip = throttleKeyForAddress(clientIp);
+    if ((this.#byIp.get(ip)?.lockedUntil ?? 0) > now) return undefined;
+    const pair = this.#byPair.get(pairKey(name, ip));
+    return pair && pair.lockedUntil > now ? pair.lockedAt : undefined;
   }
 
   failure(name: string, clientIp: string): ThrottleFailure {
@@ -192,7 +207,7 @@ export class LoginThrottle {
       }
     } else {
       if (map.size >= options.maxEntries) this.#evict(map);
-      counter = { failures: 0, firstFailureAt: now, lastFailureAt: now, lockedUntil: 0, lockouts: 0 };
+      counter = { failures: 0, firstFailureAt: now, lastFailureAt: now, lockedUntil: 0, lockedAt: 0, lockouts: 0 };
     }
     map.set(key, counter);
     counter.failures += 1;
@@ -202,6 +217,7 @@ export class LoginThrottle {
     if (counter.failures >= limit && counter.lockedUntil <= now) {
       lockedForMs = Math.min(options.lockoutMs * 2 ** Math.min(30, counter.lockouts), options.maxLockoutMs);
       counter.lockedUntil = now + lockedForMs;
+      counter.lockedAt = now;
       counter.lockouts += 1;
     }
     return { counter, lockedForMs };

@@ -22,6 +22,8 @@ export interface AccountsTable {
   created_at: ColumnType<number | string | bigint, number, never>;
   quota_bytes: BigIntColumn;
   bytes_used: ColumnType<number | string | bigint, number | undefined, number>;
+  /** When the password was last set, ms since the epoch; 0 before migration 0005. */
+  password_changed_at: ColumnType<number | string | bigint, number | undefined, number>;
 }
 
 /**

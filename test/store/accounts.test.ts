@@ -177,6 +177,31 @@ for (const database of testDatabases) {
       expect(await first.accounts.verify('shared1', 'wrong', '10.3.0.9')).toMatchObject({ delayMs: 4000 });
     });
 
+    it("lifts a name's lock-out when the password changes, even from another process, but never an address's", async () => {
+      let clock = 2_000_000;
+      const server = await open({ accounts: { now: () => clock } });
+      const admin = await open({ accounts: { now: () => clock } }); // `wharf user passwd`, elsewhere
+      await admin.accounts.add('alice', 'forgotten');
+      for (let i = 0; i < 5; i++) await server.accounts.verify('alice', `guess${i}`, '198.51.100.20');
+      expect(await server.accounts.verify('alice', 'forgotten', '198.51.100.20')).toMatchObject({ reason: 'throttled' });
+      clock += 60_000;
+      await admin.accounts.setPassword('alice', 'brand-new');
+      expect(await server.accounts.verify('alice', 'brand-new', '198.51.100.20')).toMatchObject({ ok: true });
+      // A lock earned after the change stands.
+      for (let i = 0; i < 5; i++) await server.accounts.verify('alice', `again${i}`, '198.51.100.20');
+      expect(await server.accounts.verify('alice', 'brand-new', '198.51.100.20')).toMatchObject({ reason: 'throttled' });
+      // An address that guessed at many names stays locked, whatever happens to one password.
+      for (let i = 0; i < 10; i++) await server.accounts.verify(`name${i}`, 'x', '198.51.100.30');
+      clock += 60_000;
+      await admin.accounts.setPassword('alice', 'newer-still');
+      expect(await server.accounts.verify('alice', 'newer-still', '198.51.100.30')).toMatchObject({ reason: 'throttled' });
+      // A deleted and re-created account is a new password too.
+      await admin.accounts.remove('alice');
+      clock += 60_000;
+      await admin.accounts.add('alice', 'someone-else');
+      expect(await server.accounts.verify('alice', 'someone-else', '198.51.100.20')).toMatchObject({ ok: true });
+    });
+
     it('throttles failed logins: delays, a lock-out per address and name, and expiry', async () => {
       let clock = 1_000_000;
       const s = await open({ accounts: { now: () => clock } });

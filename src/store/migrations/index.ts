@@ -3,6 +3,7 @@ import { accountsMigration } from './0001-accounts.js';
 import { diaryMigration } from './0002-diary.js';
 import { dictionaryMigration } from './0003-dictionary.js';
 import { chatMigration } from './0004-chat.js';
+import { passwordChangedMigration } from './0005-password-changed.js';
 
 export type StoreDialect = 'sqlite' | 'postgres' | 'mysql';
 
@@ -22,6 +23,7 @@ export const storeMigrations: ReadonlyArray<readonly [name: string, migration: S
   ['0002_diary', diaryMigration],
   ['0003_dictionary', dictionaryMigration],
   ['0004_chat', chatMigration],
+  ['0005_password_changed', passwordChangedMigration],
 ];
 
 /** The list in the shape Kysely's Migrator wants, each migration bound to the dialect. */
