@@ -36,11 +36,11 @@ ip route add default dev lo src 127.0.0.1
 server=$!
 for i in $(seq 100); do grep -q '^discovery ' "$DATA/serve.out" && break; sleep 0.1; done
 echo "--- seed python 2"
-if [ -n "$PY2" ]; then timeout 2 "$PY2" -u "$SEEDS/broadcast_client.py"; fi
+if [ -n "$PY2" ]; then timeout 4 "$PY2" -u "$SEEDS/broadcast_client.py"; fi
 echo "--- seed python 3"
-timeout 2 python3 -u "$SEEDS/broadcast_client3.py"
+timeout 4 python3 -u "$SEEDS/broadcast_client3.py"
 echo "--- wharf discover"
-"$NODE" "$WHARF" discover --timeout 500
+"$NODE" "$WHARF" discover --first --timeout 10000
 echo "--- exit $?"
 kill -INT $server
 wait $server

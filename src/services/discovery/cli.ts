@@ -6,6 +6,7 @@ interface FindFlags {
   address: string;
   port: number;
   timeout: number;
+  first?: boolean;
   json?: boolean;
 }
 
@@ -27,7 +28,7 @@ export function registerDiscoveryCli(program: Command, ctx: CliContext): void {
   });
 
   const find = async (flags: FindFlags) => {
-    const servers = await discover({ address: flags.address, port: flags.port, timeoutMs: flags.timeout });
+    const servers = await discover({ address: flags.address, port: flags.port, timeoutMs: flags.timeout, ...(flags.first ? { maxServers: 1 } : {}) });
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(servers, null, 2)}\n`);
     } else {
@@ -47,6 +48,7 @@ export function registerDiscoveryCli(program: Command, ctx: CliContext): void {
       .addOption(new Option('-a, --address <address>', 'where to send the probe: a broadcast address or one server').default('255.255.255.255'))
       .addOption(new Option('-p, --port <port>', 'discovery port').argParser(port).default(7788))
       .addOption(new Option('--timeout <ms>', 'how long to wait for answers').argParser(positiveInt).default(1_000))
+      .option('--first', 'stop at the first answer (asking one server, or checking that any is there)')
       .option('--json', 'print the servers as JSON')
       .action(find);
   addFindOptions(discovery.command('find').description('broadcast a probe and list every wharf server that answers, with its services (exit 1 if none)'));

@@ -10,6 +10,8 @@ export interface DiscoverOptions {
   port?: number;
   /** How long to collect answers, in ms. */
   timeoutMs?: number;
+  /** Stop as soon as this many servers have answered (asking one server: 1). */
+  maxServers?: number;
 }
 
 export interface FoundServer {
@@ -55,15 +57,20 @@ export async function discover(options: DiscoverOptions = {}): Promise<FoundServ
         version: announcement.version,
         services: announcement.services.map((entry) => ({ service: entry.service, url: serviceUrl(entry, from.address) })),
       });
+      if (options.maxServers !== undefined && found.size >= options.maxServers) enough();
     });
     socket.on('error', () => {}); // ICMP unreachable from a host with nothing on the port: not an error here
+    let enough: () => void = () => undefined;
+    const enoughAnswers = new Promise<void>((resolve) => (enough = resolve));
     await new Promise<void>((resolve, reject) => {
       socket.send(formatProbe(nonce), port, address, (error) => {
         if (error) reject(new WharfError('ENETWORK', `cannot send to ${address}:${port}: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
         else resolve();
       });
     });
-    await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([enoughAnswers, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   } finally {
     socket.close();
   }

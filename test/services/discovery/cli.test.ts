@@ -12,10 +12,10 @@ describe('wharf discover', () => {
     running.push(server);
     const port = server.port('discovery', 'udp');
     const echo = server.port('echo', 'tcp');
-    const text = await runWharf(['discover', '-a', '127.0.0.1', '-p', String(port), '--timeout', '300']);
+    const text = await runWharf(['discover', '-a', '127.0.0.1', '-p', String(port), '--first', '--timeout', '10000']);
     expect(text).toMatchObject({ code: 0, stderr: '' });
     expect(text.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1 cli-test \\(wharf [^)]+\\)\\n  echo       tcp://127\\.0\\.0\\.1:${echo}\\n  echo       udp://127\\.0\\.0\\.1:${echo}\\n  discovery  udp://127\\.0\\.0\\.1:${port}\\n$`));
-    const json = await runWharf(['discovery', 'find', '-a', '127.0.0.1', '-p', String(port), '--timeout', '300', '--json']);
+    const json = await runWharf(['discovery', 'find', '-a', '127.0.0.1', '-p', String(port), '--first', '--timeout', '10000', '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject([{ address: '127.0.0.1', port, name: 'cli-test', services: [{ service: 'echo', url: `tcp://127.0.0.1:${echo}` }, {}, {}] }]);
   });

@@ -24,14 +24,26 @@ async function startHost(overrides: Record<string, unknown> = {}): Promise<{ por
   return { port: discovery.addresses[0]!.port, echoPort: echo.addresses[0]!.port, discovery };
 }
 
-/** Send datagrams from one socket and collect what comes back within `waitMs`. */
-async function exchange(port: number, datagrams: Buffer[], waitMs = 300): Promise<Buffer[]> {
+/**
+ * Send datagrams from one socket and collect what comes back: until `expected` answers have come
+ * (then `settleMs` more, to catch any extra), or `waitMs` passes.
+ */
+async function exchange(port: number, datagrams: Buffer[], options: { expected?: number; waitMs?: number; settleMs?: number } = {}): Promise<Buffer[]> {
+  const { expected = 0, waitMs = expected > 0 ? 10_000 : 300, settleMs = 200 } = options;
   const socket = dgram.createSocket('udp4');
   const received: Buffer[] = [];
-  socket.on('message', (message) => received.push(message));
+  let enough: () => void = () => undefined;
+  const arrived = new Promise<void>((resolve) => (enough = resolve));
+  socket.on('message', (message) => {
+    received.push(message);
+    if (received.length === expected) enough();
+  });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   for (const datagram of datagrams) socket.send(datagram, port, '127.0.0.1');
-  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([arrived, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  clearTimeout(timer);
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
   socket.close();
   return received;
 }
@@ -39,7 +51,7 @@ async function exchange(port: number, datagrams: Buffer[], waitMs = 300): Promis
 describe('discovery service', () => {
   it("lists the host's services to wharf's client, its own included", async () => {
     const { port, echoPort } = await startHost({ name: 'test-box' });
-    const found = await discover({ address: '127.0.0.1', port, timeoutMs: 300 });
+    const found = await discover({ address: '127.0.0.1', port, timeoutMs: 10_000, maxServers: 1 });
     expect(found).toEqual([
       {
         address: '127.0.0.1',
@@ -57,7 +69,7 @@ describe('discovery service', () => {
 
   it("answers the seed's Hi with one line of text, named after the host by default", async () => {
     const { port, echoPort } = await startHost();
-    const [answer, ...more] = await exchange(port, [Buffer.from('Hi')]);
+    const [answer, ...more] = await exchange(port, [Buffer.from('Hi')], { expected: 1 });
     expect(more).toEqual([]);
     expect(answer!.toString()).toBe(`wharf ${version} on ${hostname()}: echo tcp 127.0.0.1:${echoPort}, echo udp 127.0.0.1:${echoPort}, discovery udp 127.0.0.1:${port}\n`);
   });
@@ -75,12 +87,12 @@ describe('discovery service', () => {
     expect(silent).toEqual([]);
     expect(discovery.stats.answered).toBe(0);
     expect(discovery.stats.ignored).toBeGreaterThanOrEqual(4); // the oversized one is dropped before the handler
-    expect(await discover({ address: '127.0.0.1', port, timeoutMs: 300 })).toHaveLength(1);
+    expect(await discover({ address: '127.0.0.1', port, timeoutMs: 10_000, maxServers: 1 })).toHaveLength(1);
   });
 
   it('rate-limits answers per address (an answer is larger than a probe)', async () => {
-    const { port, discovery } = await startHost({ answersPerSecond: 1, answerBurst: 3 });
-    const answers = await exchange(port, Array.from({ length: 20 }, (_, i) => formatProbe(`n${i}`)));
+    const { port, discovery } = await startHost({ answersPerSecond: 0.001, answerBurst: 3 });
+    const answers = await exchange(port, Array.from({ length: 20 }, (_, i) => formatProbe(`n${i}`)), { expected: 3, settleMs: 300 });
     expect(answers.length).toBe(3);
     expect(discovery.stats).toEqual({ answered: 3, ignored: 17 });
   });
@@ -95,7 +107,7 @@ describe('discovery service', () => {
       for (const reply of [Buffer.from('garbage'), answer('someone-else'), answer(nonce), answer(nonce)]) fake.send(reply, from.port, from.address);
     });
     try {
-      const found = await discover({ address: '127.0.0.1', port: fake.address().port, timeoutMs: 300 });
+      const found = await discover({ address: '127.0.0.1', port: fake.address().port, timeoutMs: 2_000 });
       expect(found).toEqual([{ address: '127.0.0.1', port: fake.address().port, name: 'fake', version: '9.9.9', services: [{ service: 'x', url: 'tcp://127.0.0.1:1234' }] }]);
     } finally {
       fake.close();
