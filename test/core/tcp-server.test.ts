@@ -64,6 +64,35 @@ describe('StreamServer', () => {
     a.destroy();
   });
 
+  it('keeps a peer that talks, however long, and counts idleness from its last message; a handler may answer it', async () => {
+    const timedOut: number[] = [];
+    const server = await start({
+      idleTimeoutMs: 1_000,
+      onConnection: (connection) => ({
+        data: (chunk) => void connection.write(chunk),
+        timeout: () => {
+          timedOut.push(Date.now());
+          connection.end('bye\n');
+        },
+      }),
+    });
+    const chatty = await connect(server.port);
+    const startedAt = Date.now();
+    let lastAt = startedAt;
+    // 2.5 s of a byte every 100 ms: longer than two idle timeouts, never idle for one (a loaded
+    // machine may stretch a 100 ms sleep, but not to a second).
+    while (Date.now() - startedAt < 2_500) {
+      chatty.write('x');
+      lastAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(timedOut).toEqual([]);
+    const goodbye = readToEnd(chatty);
+    expect((await goodbye).toString()).toMatch(/bye\n$/);
+    expect(timedOut).toHaveLength(1);
+    expect(timedOut[0]! - lastAt).toBeGreaterThanOrEqual(950); // never before the timeout (timers may round down by a few ms)
+  });
+
   it('drops a peer that connects and says nothing once the idle timeout passes', async () => {
     const server = await start({ idleTimeoutMs: 150, onConnection: echo });
     const silent = await connect(server.port);
