@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { WHARF_VERSION as version } from '../core/version.js';
 import { addHostOptions, createCliContext } from './context.js';
 import { SERVICES } from './services.js';
 import { userCommand } from './user-command.js';
-
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** The `wharf` command tree. `setExitCode` receives the code an action wants the process to exit with. */
 export function buildProgram(setExitCode: (code: number) => void): Command {

@@ -44,6 +44,7 @@
 import { createSocket, type RemoteInfo, type Socket, type SocketType } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { isLoopbackAddress } from './address.js';
 import { UsageError } from './errors.js';
 
 export type LossyUdpRelayDirections = 'both' | 'to-server' | 'to-client';
@@ -301,10 +302,6 @@ function socketType(address: string): SocketType {
   return isIP(address) === 6 ? 'udp6' : 'udp4';
 }
 
-function isLoopback(address: string): boolean {
-  return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'));
-}
-
 function bindSocket(socket: Socket, port: number, address: string | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
@@ -443,7 +440,7 @@ export class LossyUdpRelay {
       this.counters.errors += 1;
       this.closeSession(session);
     });
-    const loopback = isLoopback(this.targetAddress) ? (socketType(this.targetAddress) === 'udp6' ? '::1' : '127.0.0.1') : undefined;
+    const loopback = isLoopbackAddress(this.targetAddress) ? (socketType(this.targetAddress) === 'udp6' ? '::1' : '127.0.0.1') : undefined;
     // Sends issued before the bind completes are queued by node:dgram.
     upstream.bind(0, loopback);
     return session;

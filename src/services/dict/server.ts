@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { z } from 'zod';
 import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.js';
@@ -7,6 +6,7 @@ import { framed } from '../../core/framed.js';
 import type { Logger } from '../../core/logger.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { StreamServer } from '../../core/tcp-server.js';
+import { WHARF_VERSION as version } from '../../core/version.js';
 import { LineDecoder } from '../../codec/index.js';
 import type { Store } from '../../store/index.js';
 import { loadDatabases, type DatabaseSet } from './databases.js';
@@ -58,7 +58,6 @@ export const dictConfigSchema = z
 export type DictConfig = z.infer<typeof dictConfigSchema>;
 export type DictConfigInput = z.input<typeof dictConfigSchema>;
 
-const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export interface DictHandlerOptions {
   state: DictState;

@@ -15,6 +15,7 @@
  *   than the probe.
  */
 import { z } from 'zod';
+import { isLoopbackAddress as isLoopback } from '../../core/address.js';
 
 export const PROTOCOL_VERSION = 1;
 export const PROBE_MAGIC = 'WHARF-DISCOVER';
@@ -117,7 +118,6 @@ export function parseAnnouncement(datagram: Uint8Array): Announcement | undefine
   return parsed.success ? parsed.data : undefined;
 }
 
-const isLoopback = (address: string): boolean => /^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address);
 const isWildcard = (address: string): boolean => address === '0.0.0.0' || address === '::';
 
 /**

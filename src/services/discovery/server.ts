@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { listenSchema, portSchema } from '../../core/config.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
+import { WHARF_VERSION as version } from '../../core/version.js';
 import { MAX_PROBE_BYTES, PROTOCOL_VERSION, advertisedAddresses, formatJsonAnnouncement, formatTextAnnouncement, mayAnswer, parseProbe, type Announcement } from './protocol.js';
-
-const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export const DEFAULT_DISCOVERY_PORT = 7788;
 
