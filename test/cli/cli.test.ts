@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EchoClient, echoOverUdp } from '../../src/services/echo/client.js';
-import { runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
+import { WHARF_BIN, requireBuild, runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
 
 const running: RunningWharf[] = [];
 afterEach(async () => {
@@ -20,6 +21,13 @@ describe('wharf command', () => {
     const result = await runWharf(args);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Usage: wharf/);
+  });
+
+  it('runs as an executable, the way npx wharf and an installed wharf start it', () => {
+    // The bin is run directly (its #! line), so the build must leave it executable.
+    requireBuild();
+    const output = execFileSync(WHARF_BIN, ['--version'], { encoding: 'utf8' });
+    expect(output.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('prints its version', async () => {
