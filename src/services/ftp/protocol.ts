@@ -449,17 +449,40 @@ export function isInsideRoot(root: string, candidate: string): boolean {
   return candidate.startsWith(prefix);
 }
 
-/** The hidden file that holds the bytes of an interrupted upload of `name` (see docs/ftp.md). */
-export function partialNameFor(name: string): string {
-  const candidate = `${INTERNAL_PREFIX}partial.${name}`;
-  if (Buffer.byteLength(candidate) <= MAX_NAME_BYTES) return candidate;
-  // Long names: a stable digest of the name keeps the partial's name within 255 bytes.
-  return `${INTERNAL_PREFIX}partial.#${fnv1a64(name)}`;
+const PARTIAL_PREFIX = `${INTERNAL_PREFIX}partial.`;
+const WORKING_PREFIX = `${INTERNAL_PREFIX}upload.`;
+/**
+ * Longest name an upload's hidden files carry as it is: a working file's name adds the prefix,
+ * the process id (at most 7 digits on Linux), 16 hex digits and two dots, and must stay within
+ * 255 bytes. Longer names carry a digest instead.
+ */
+const MAX_PLAIN_UPLOAD_KEY_BYTES = MAX_NAME_BYTES - WORKING_PREFIX.length - 7 - 16 - 2;
+
+/** What an upload's hidden files say about the file they belong to: its name, or a digest of a long one. */
+function uploadKey(name: string): string {
+  return Buffer.byteLength(name) <= MAX_PLAIN_UPLOAD_KEY_BYTES ? name : `#${fnv1a64(name)}`;
 }
 
-/** A hidden, unique working file for one upload in progress. */
-export function uploadTempName(unique: string): string {
-  return `${INTERNAL_PREFIX}upload.${unique}`;
+/** The hidden file that holds the bytes of an interrupted upload of `name` (see docs/ftp.md). */
+export function partialNameFor(name: string): string {
+  return `${PARTIAL_PREFIX}${uploadKey(name)}`;
+}
+
+/**
+ * The hidden working file of one upload of `name` in progress: `.wharf-upload.<pid>.<unique>.<name>`.
+ * The process id tells a later process whether the upload's writer is still alive, and the name
+ * which partial its bytes become when it is not (after a crash: see `partialForWorkingName`).
+ */
+export function uploadTempName(unique: string, name: string, pid: number): string {
+  return `${WORKING_PREFIX}${pid}.${unique}.${uploadKey(name)}`;
+}
+
+/** The writer's process id and the partial file name of a working file's name; undefined for any other name. */
+export function partialForWorkingName(fileName: string): { pid: number; partial: string } | undefined {
+  if (!fileName.startsWith(WORKING_PREFIX)) return undefined;
+  const match = /^(\d{1,7})\.[0-9a-f]{16}\.(.+)$/s.exec(fileName.slice(WORKING_PREFIX.length));
+  if (!match) return undefined;
+  return { pid: Number(match[1]), partial: `${PARTIAL_PREFIX}${match[2] as string}` };
 }
 
 /** FNV-1a, 64 bits, hex: a short stable digest (not for security; names come from the user anyway). */

@@ -103,6 +103,8 @@ export async function startFtpServer(host: FtpServerHost, config: FtpConfig): Pr
     publicRoot,
     passivePorts: new PassivePortAllocator(range),
     uploadLocks: new Set(),
+    workingFiles: new Set(),
+    recoveries: new Map(),
     xferlog: transferLog ? (record) => transferLog.write(record) : undefined,
     secureContext,
     sessions: new Set(),

@@ -56,6 +56,8 @@ import {
   type ParsedCommand,
   type XferlogRecord,
 } from './protocol.js';
+import { formatTransferLine } from './log-lines.js';
+import { recoverHome, writerAliveCheck } from './recovery.js';
 import { UploadSink, receiveFile, sendFile, sendText, type TransferProgress } from './transfer.js';
 
 /** What every session shares: set up once by the server. */
@@ -73,6 +75,10 @@ export interface FtpServerContext {
   passivePorts: PassivePortAllocator;
   /** Real paths with an upload in progress (in this process): a second upload of one file waits its turn. */
   uploadLocks: Set<string>;
+  /** Working files of this process's uploads in progress: a crash recovery leaves them alone. */
+  workingFiles: Set<string>;
+  /** Accounts whose home is being recovered (recovery.ts) before their login is answered. */
+  recoveries: Map<string, Promise<void>>;
   xferlog: ((record: XferlogRecord) => void) | undefined;
   secureContext: tls.SecureContext | undefined;
   /** Open sessions (for STAT counts and shutdown). */
@@ -520,7 +526,7 @@ export class FtpSession {
     this.#userName = undefined;
     if (this.#anonymousPending) {
       if (!this.#ctx.config.anonymous) {
-        await this.#loginFailed(1_000, 'Anonymous access is not allowed on this server.');
+        await this.#loginFailed(name, 'anonymous access is off', 1_000, 'Anonymous access is not allowed on this server.');
         return;
       }
       const home = await Home.open(this.#ctx.publicRoot, { writable: false, owner: 'ftp' });
@@ -528,7 +534,7 @@ export class FtpSession {
       this.#home = home;
       this.#anonymousId = password.trim().slice(0, 64) || 'anonymous';
       this.#cwd = '/';
-      this.#log.info({ user: 'anonymous', id: this.#anonymousId }, 'anonymous login');
+      this.#log.info({ user: 'anonymous', id: this.#anonymousId }, `anonymous ${this.#ip} logged in (${this.#anonymousId})`);
       this.#reply(230, 'Anonymous access granted: read-only.');
       return;
     }
@@ -536,33 +542,40 @@ export class FtpSession {
     if (this.#closed) return;
     if (!result.ok) {
       if (result.reason === 'throttled') {
-        this.#goodbye(421, `Too many failed logins; try again in ${Math.ceil((result.retryAfterMs ?? 60_000) / 1000)} s.`);
+        const seconds = Math.ceil((result.retryAfterMs ?? 60_000) / 1000);
+        this.#log.warn({ user: name, reason: 'locked-out' }, `${printable(name)} ${this.#ip} login refused: locked out for ${seconds} s`);
+        this.#goodbye(421, `Too many failed logins; try again in ${seconds} s.`);
         return;
       }
       if (result.reason === 'disabled') {
-        await this.#loginFailed(result.delayMs, 'This account is disabled.');
+        await this.#loginFailed(name, 'the account is disabled', result.delayMs, 'This account is disabled.');
         return;
       }
-      await this.#loginFailed(result.delayMs, 'Login incorrect.', result.retryAfterMs);
+      await this.#loginFailed(name, 'wrong name or password', result.delayMs, 'Login incorrect.', result.retryAfterMs);
       return;
     }
     const account = result.account.name;
     const home = await Home.open(join(this.#ctx.usersRoot, account), { writable: true, owner: account });
+    await this.#recoverHome(account, home);
     if (this.#closed) return;
     this.#home = home;
     this.#account = account;
     this.#cwd = '/';
     this.#loginFailures = 0;
-    this.#log.info({ user: account }, 'login');
+    this.#log.info({ user: account }, `${account} ${this.#ip} logged in`);
     this.#reply(230, 'Login successful.');
   }
 
-  async #loginFailed(delayMs: number, message: string, lockedForMs?: number): Promise<void> {
+  async #loginFailed(name: string, why: string, delayMs: number, message: string, lockedForMs?: number): Promise<void> {
+    this.#loginFailures++;
+    const locked = lockedForMs !== undefined && lockedForMs > 0 ? `; locked out for ${Math.ceil(lockedForMs / 1000)} s` : '';
+    this.#log.warn(
+      { user: name, reason: why, failures: this.#loginFailures, ...(locked ? { lockedForMs } : {}) },
+      `${printable(name)} ${this.#ip} login failed: ${why} (${this.#loginFailures} of ${this.#ctx.config.maxLoginFailures})${locked}`,
+    );
     // Answer late (vsftpd delay_failed_login, pyftpdlib auth_failed_timeout): guessing gets slow.
     if (delayMs > 0) await sleep(delayMs);
     if (this.#closed) return;
-    this.#loginFailures++;
-    this.#log.info({ failures: this.#loginFailures }, 'login failed');
     if (lockedForMs !== undefined && lockedForMs > 0) {
       this.#reply(530, message);
       this.#goodbye(421, `Too many failed logins; try again in ${Math.ceil(lockedForMs / 1000)} s.`);
@@ -574,6 +587,36 @@ export class FtpSession {
       return;
     }
     this.#reply(530, message);
+  }
+
+  /**
+   * Before the first session of an account in this process is let in: turn what a crash left in
+   * its home into resumable partials and set its quota use from the bytes on disk (docs/ftp.md,
+   * "After a crash"). Logins of the account meanwhile wait for the same walk; while another of its
+   * sessions is open (maybe uploading, with quota reserved ahead), nothing is recounted.
+   */
+  async #recoverHome(account: string, home: Home): Promise<void> {
+    const recoveries = this.#ctx.recoveries;
+    const running = recoveries.get(account);
+    if (running) return running;
+    for (const session of this.#ctx.sessions) if (session !== this && session.user === account) return;
+    const recovery = (async () => {
+      try {
+        const found = await recoverHome(home.root, writerAliveCheck(this.#ctx.workingFiles));
+        if (found.kept + found.removed > 0) {
+          this.#log.warn({ user: account, ...found }, `${account}: ${found.kept} interrupted upload(s) kept as resumable partials, ${found.removed} removed`);
+        }
+        const { bytesUsed } = await this.#ctx.store.quota.usage(account);
+        if (bytesUsed !== found.bytesOnDisk) {
+          await this.#ctx.store.quota.setUsed(account, found.bytesOnDisk);
+          this.#log.info({ user: account, was: bytesUsed, now: found.bytesOnDisk }, `${account}: quota use recounted from disk, ${bytesUsed} → ${found.bytesOnDisk} bytes`);
+        }
+      } catch (error) {
+        this.#log.warn({ user: account, err: (error as Error).message }, `${account}: could not recover the home folder`);
+      }
+    })().finally(() => recoveries.delete(account));
+    recoveries.set(account, recovery);
+    return recovery;
   }
 
   #rein(): void {
@@ -923,16 +966,11 @@ export class FtpSession {
 
   async #size(argument: string): Promise<void> {
     const v = this.#path(argument);
-    const home = this.#homeOrThrow();
-    let entry;
-    try {
-      entry = await home.existing(v.segments, v.path);
-    } catch (error) {
-      // No file yet, but an interrupted upload of it: its size is where a resume starts (curl -C -, lftp -c).
-      const partial = await this.#partialSize(v);
-      if (partial !== undefined) return this.#reply(213, String(partial));
-      throw error;
-    }
+    // An interrupted upload of this name (beside the previous version, if any): its size is where
+    // a resume starts (curl -C -, lftp -c) and where APPE continues, so SIZE answers it.
+    const partial = await this.#partialSize(v);
+    if (partial !== undefined) return this.#reply(213, String(partial));
+    const entry = await this.#homeOrThrow().existing(v.segments, v.path);
     if (!entry.stats.isFile()) throw new FtpReplyError(550, `${v.path}: not a plain file.`);
     if (this.#type === 'binary') return this.#reply(213, String(entry.stats.size));
     if (entry.stats.size > MAX_ASCII_SIZE_SCAN) throw new FtpReplyError(550, 'SIZE in ASCII mode is not available for files this large; send TYPE I first.');
@@ -1163,7 +1201,9 @@ export class FtpSession {
     else this.#ctx.metrics.bytesIn += bytes;
     if (info.direction) {
       this.#xferlog({ direction: info.direction, path: info.path, bytes, durationMs: Date.now() - transfer.startedAt, complete: code === 226 });
-      this.#log.info({ verb: info.verb, path: info.path, bytes, ms: Date.now() - transfer.startedAt, code }, 'transfer');
+      const ms = Date.now() - transfer.startedAt;
+      const line = { user: this.user ?? '-', ip: this.#ip, verb: info.verb, path: info.path, bytes, ms, complete: code === 226 };
+      this.#log.info({ verb: info.verb, path: info.path, bytes, ms, outcome: line.complete ? 'complete' : 'aborted' }, formatTransferLine({ ...line, reason: text }));
     }
     this.#transfer = undefined;
     if (this.#closed) return;
@@ -1376,7 +1416,8 @@ export class FtpSession {
     } else {
       kind = 'fresh';
     }
-    const temp = join(target.parent, uploadTempName(randomBytes(8).toString('hex')));
+    const temp = join(target.parent, uploadTempName(randomBytes(8).toString('hex'), target.name, process.pid));
+    this.#ctx.workingFiles.add(temp);
     const createFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
     try {
       if (kind === 'fresh') {
@@ -1410,6 +1451,7 @@ export class FtpSession {
         throw error;
       }
     } catch (error) {
+      this.#ctx.workingFiles.delete(temp);
       if (error instanceof FtpReplyError || error instanceof WharfError) throw error;
       throw replyForFsError(error, display);
     }
@@ -1424,6 +1466,7 @@ export class FtpSession {
         await this.#release(plan.start);
       }
     } finally {
+      this.#ctx.workingFiles.delete(plan.working);
       this.#ctx.uploadLocks.delete(plan.lockKey);
     }
   }
@@ -1479,6 +1522,7 @@ export class FtpSession {
     } finally {
       const unused = sink.reserved - sink.written;
       if (unused > 0) await this.#release(unused);
+      this.#ctx.workingFiles.delete(plan.working);
       this.#ctx.uploadLocks.delete(plan.lockKey);
     }
   }

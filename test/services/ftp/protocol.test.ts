@@ -26,6 +26,8 @@ import {
   parsePortRange,
   parseTime,
   partialNameFor,
+  partialForWorkingName,
+  uploadTempName,
   quotePath,
   resolveVirtualPath,
   sameAddress,
@@ -217,8 +219,12 @@ describe('resolveVirtualPath: the jail', () => {
     expect(isInsideRoot('/data/users/al', '/data/users/al')).toBe(true);
   });
 
-  it('names partial files within 255 bytes', () => {
+  it('names partial and working files within 255 bytes, a working file telling its writer and its partial', () => {
     expect(partialNameFor('a.txt')).toBe('.wharf-partial.a.txt');
+    expect(partialForWorkingName(uploadTempName('0123456789abcdef', 'a.txt', 4242))).toEqual({ pid: 4242, partial: '.wharf-partial.a.txt' });
+    expect(Buffer.byteLength(uploadTempName('0123456789abcdef', 'é'.repeat(127), 4194304))).toBeLessThanOrEqual(255);
+    expect(partialForWorkingName(uploadTempName('0123456789abcdef', 'é'.repeat(127), 99))?.partial).toBe(partialNameFor('é'.repeat(127)));
+    expect(partialForWorkingName('.wharf-upload.0123456789abcdef')).toBeUndefined();
     expect(Buffer.byteLength(partialNameFor('é'.repeat(127)))).toBeLessThanOrEqual(255);
     expect(partialNameFor('é'.repeat(127))).toBe(partialNameFor('é'.repeat(127)));
     expect(partialNameFor('é'.repeat(127))).not.toBe(partialNameFor('è'.repeat(127)));
