@@ -173,6 +173,7 @@ export class FtpSession {
   #peerEnded = false;
   #shuttingDown = false;
   #readingPaused = false;
+  #backlogTimer: NodeJS.Timeout | undefined;
 
   #userName: string | undefined;
   #anonymousPending = false;
@@ -281,6 +282,7 @@ export class FtpSession {
     this.#pumping = true;
     try {
       while (!this.#closed && !this.#ending) {
+        if (this.#repliesBacklogged()) break;
         let command: ParsedCommand | undefined;
         if (!this.#transfer && this.#deferred.length > 0) {
           command = this.#deferred.shift();
@@ -317,6 +319,22 @@ export class FtpSession {
     }
   }
 
+  /**
+   * A peer that sends commands and does not read the replies: past the high-water mark of what it
+   * is owed, the next command waits (and so, once the reader is full, does reading), so a
+   * connection holds at most that much in replies. The Connection has no drain callback; while
+   * backlogged, the pump looks again every few milliseconds.
+   */
+  #repliesBacklogged(): boolean {
+    const owed = this.#connection.writeQueueBytes + (this.#tlsSocket?.writableLength ?? 0);
+    if (owed <= this.#ctx.config.writeHighWaterBytes) return false;
+    this.#backlogTimer ??= setTimeout(() => {
+      this.#backlogTimer = undefined;
+      void this.#pump();
+    }, 20);
+    return true;
+  }
+
   #bad(code: number, message: string): void {
     this.#badCommands++;
     if (this.#badCommands >= this.#ctx.config.maxBadCommands) {
@@ -329,6 +347,7 @@ export class FtpSession {
 
   #onClose(): void {
     this.#closed = true;
+    clearTimeout(this.#backlogTimer);
     this.#transfer?.abort('control-closed');
     this.#data?.close();
     this.#data = undefined;
