@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../../src/core/logger.js';
 import { ServiceMetrics } from '../../../src/core/metrics.js';
 import { ftpConfigSchema, startFtpServer, type FtpConfigInput, type FtpRunningService } from '../../../src/services/ftp/server.js';
 import { openStore, type Store } from '../../../src/store/index.js';
@@ -32,7 +32,7 @@ export const FAST_THROTTLE = { baseDelayMs: 0, maxDelayMs: 0 };
  */
 export async function startTestFtp(
   overrides: FtpConfigInput = {},
-  options: { throttle?: Record<string, number>; selfRegistration?: boolean; quota?: number; users?: Record<string, string> } = {},
+  options: { throttle?: Record<string, number>; selfRegistration?: boolean; quota?: number; users?: Record<string, string>; logger?: Logger } = {},
 ): Promise<TestFtpServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'wharf-ftp-'));
   const store = await openStore({
@@ -45,7 +45,7 @@ export async function startTestFtp(
   }
   const metrics = new ServiceMetrics('ftp');
   const passivePorts = overrides.passivePorts ?? (await freePortRange(20));
-  const service = await startFtpServer({ logger: silentLogger(), metrics, dataDir, store }, ftpConfigSchema.parse({ port: 0, ...overrides, passivePorts }));
+  const service = await startFtpServer({ logger: options.logger ?? silentLogger(), metrics, dataDir, store }, ftpConfigSchema.parse({ port: 0, ...overrides, passivePorts }));
   running.push({ service, store, dataDir });
   // Homes appear at first login; tests that plant files before that need them now.
   for (const [name] of users) await mkdir(join(service.root, 'users', name), { recursive: true });
