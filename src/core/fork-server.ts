@@ -61,6 +61,8 @@ export class ForkingServer {
     // pauseOnConnect: no byte may be read by the parent, or the child would miss it.
     this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.#accept(socket));
     this.#server.on('error', (error) => {
+      // A failed listen() is reported once, by listen() itself.
+      if (!this.#server.listening) return;
       this.metrics.errors++;
       this.#logger.error({ err: error }, 'accept failed');
     });
