@@ -44,8 +44,16 @@ export async function serve(options: ServeOptions): Promise<number> {
     throw new WharfError('EDATA', `cannot create the data folder ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 
+  // A closed terminal sends SIGHUP, and so do service managers by habit: never a reason to stop
+  // serving. The configuration and dictionaries are read at start only (docs/running.md). Set
+  // before anything listens, so that no moment of the server's life dies of it.
+  // Workers get the terminal's SIGHUP too: the primary alone says so.
+  process.on('SIGHUP', () => {
+    if (!isClusterWorker()) logger.warn('SIGHUP ignored: wharf keeps running; restart it to apply a changed configuration');
+  });
+
   if (config.host.workers > 1 && !isClusterWorker()) {
-    logger.info({ workers: config.host.workers }, 'starting workers');
+    logger.info({ workers: config.host.workers }, `starting ${config.host.workers} workers`);
     return runClusterPrimary({
       workers: config.host.workers,
       logger,
@@ -111,10 +119,6 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
   const metricsTimer = config.host.metricsIntervalMs > 0 ? setInterval(logMetrics, config.host.metricsIntervalMs) : undefined;
   metricsTimer?.unref();
 
-  // A closed terminal sends SIGHUP, and so do service managers by habit: never a reason to stop
-  // serving. The configuration and dictionaries are read at start only (docs/running.md).
-  const onHangUp = () => logger.warn('SIGHUP ignored: wharf keeps running; restart it to apply a changed configuration');
-
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = (reason: string) => {
@@ -126,7 +130,6 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
       }
       stopping = true;
       clearInterval(metricsTimer);
-      process.off('SIGHUP', onHangUp);
       logger.info({ reason, deadlineMs: config.host.shutdownDeadlineMs }, `stopping (${reason}): connections get ${config.host.shutdownDeadlineMs / 1000} s to finish`);
       logMetrics();
       host
@@ -145,7 +148,6 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGHUP', onHangUp);
     if (isClusterWorker()) onWorkerShutdown(() => stop('primary asked'));
   });
 }

@@ -43,6 +43,14 @@ export interface ForkChildMessage {
   idleTimeoutMs: number;
 }
 
+/** child → parent as it ends: what its connection moved. */
+export interface ForkCountersMessage {
+  type: 'wharf-fork-counters';
+  bytesIn: number;
+  bytesOut: number;
+  errors: number;
+}
+
 const childEntry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './fork-child.ts' : './fork-child.js', import.meta.url));
 
 export class ForkingServer {
@@ -113,6 +121,12 @@ export class ForkingServer {
         this.#logger.warn({ peer, code, signal }, 'connection process ended abnormally');
       }
       socket.destroy();
+    });
+    child.on('message', (message: Partial<ForkCountersMessage>) => {
+      if (message?.type !== 'wharf-fork-counters') return;
+      metrics.bytesIn += Number(message.bytesIn) || 0;
+      metrics.bytesOut += Number(message.bytesOut) || 0;
+      metrics.errors += Number(message.errors) || 0;
     });
     child.on('error', (error) => {
       this.#logger.error({ err: error }, 'could not start connection process');
