@@ -1,8 +1,12 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EchoClient } from '../../src/services/echo/client.js';
-import { runWharf, startWharf, type RunningWharf } from '../helpers/cli.js';
+import { TftpClient } from '../../src/services/tftp/client.js';
+import { runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
 
 const running: RunningWharf[] = [];
 afterEach(async () => {
@@ -62,6 +66,23 @@ describe('the server log', () => {
     expect(await stopped(server)).toBe(0);
     const records = server.stderr().trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; metrics?: unknown });
     expect(records.find((r) => r.msg.startsWith('counters'))?.metrics).toEqual([expect.objectContaining({ service: 'echo', bytesIn: 7, bytesOut: 7, connectionsTotal: 1 })]);
+  });
+});
+
+describe('the TFTP log', () => {
+  it('one access-log line per transfer: complete, refused', async () => {
+    const data = tempDataDir();
+    const server = await start(['tftp', 'serve', '--port', '0', '--data', data], 1, { WHARF_LOG_FORMAT: 'pretty', WHARF_LOG_LEVEL: 'info' });
+    await writeFile(join(data, 'files', 'tftp', 'boot.img'), 'x'.repeat(1500));
+    const client = new TftpClient({ host: '127.0.0.1', port: server.port('tftp', 'udp') });
+    await client.get('boot.img', new PassThrough().resume());
+    await client.get('missing\nfile', new PassThrough().resume()).catch(() => undefined);
+    expect(await stopped(server)).toBe(0);
+    const lines = server.stderr().trimEnd().split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d INFO tftp: 127\.0\.0\.1:\d+ RRQ "boot\.img" complete: 1\.5 kB in \d+ ms$/));
+    // The name a peer chose is quoted, its newline escaped: it cannot forge a line of its own.
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d INFO tftp: 127\.0\.0\.1:\d+ RRQ "missing\\nfile" refused: .+$/));
+    for (const line of lines) expect(line).toMatch(PRETTY_LINE);
   });
 });
 

@@ -212,7 +212,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
         consoleReader?.close();
         await Promise.all([udp?.stop(), tcp?.stop(deadlineMs)]);
         if (ownBus) await bus.close();
-        logger.info({ udp: udp?.stats, tcp: tcp?.stats, udpSendMode: udp?.sendMode, historyWriteFailures: inProcess.historyWriteFailures }, 'chat counters');
+        logger.debug({ udp: udp?.stats, tcp: tcp?.stats, udpSendMode: udp?.sendMode, historyWriteFailures: inProcess.historyWriteFailures }, 'chat counters in full');
       })();
       return stopped;
     },
