@@ -23,6 +23,10 @@ export const hostConfigSchema = z
     /** How the cluster spreads connections: the primary deals them out, or the kernel does. */
     scheduling: z.enum(['round-robin', 'kernel']).default('round-robin'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `pretty`: one short line per event, for a person; `json`: one JSON object per line; `auto`: pretty on a terminal. */
+    logFormat: z.enum(['auto', 'pretty', 'json']).default('auto'),
+    /** Read the chat's admin console from the terminal (only ever while in the foreground). */
+    console: z.boolean().default(true),
     /** How long a graceful stop waits for connections to finish before closing them. */
     shutdownDeadlineMs: z.number().int().min(0).default(5_000),
     /** Log every service's counters this often (0: only when stopping). */
@@ -49,6 +53,8 @@ const HOST_ENV: Record<string, keyof HostConfig> = {
   WHARF_WORKERS: 'workers',
   WHARF_SCHEDULING: 'scheduling',
   WHARF_LOG_LEVEL: 'logLevel',
+  WHARF_LOG_FORMAT: 'logFormat',
+  WHARF_CONSOLE: 'console',
   WHARF_SHUTDOWN_DEADLINE_MS: 'shutdownDeadlineMs',
   WHARF_METRICS_INTERVAL_MS: 'metricsIntervalMs',
 };

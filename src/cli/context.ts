@@ -30,6 +30,8 @@ export function hostFlagsFrom(options: Record<string, unknown>): Partial<Record<
     workers: options.workers,
     logLevel: options.logLevel,
     host: options.host,
+    // Only `--no-console` says anything; without it the config file or WHARF_CONSOLE decides.
+    console: options.console === false ? false : undefined,
   };
 }
 

@@ -19,8 +19,16 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('serve')
     .description(`run services in one process (all when none is named): ${definitions.map((d) => d.name).join(', ')}`)
     .argument('[service...]', 'services to run')
-    .option('-H, --host <host>', 'listen address for every service (default 127.0.0.1; 0.0.0.0 faces the network)');
-  addHostOptions(serveCommand).action(async (names: string[], _flags: unknown, command: Command) => {
+    .option('-H, --host <host>', 'listen address for every service (default 127.0.0.1; 0.0.0.0 faces the network)')
+    .option('--no-console', 'never read the chat admin console from the terminal (a service, a script)');
+  addHostOptions(serveCommand).addHelpText(
+    'after',
+    `
+Service settings: --set SERVICE.KEY=VALUE (repeatable), or WHARF_SERVICE_KEY=VALUE, or a --config file.
+  wharf serve --set web.listing=true --set echo.port=7070
+  wharf serve web ftp --set ftp.anonymous=true
+Every setting is in docs/configuration.md and each service's page (docs/<service>.md).`,
+  ).action(async (names: string[], _flags: unknown, command: Command) => {
     const unknown = names.filter((name) => !definitions.some((d) => d.name === name));
     if (unknown.length > 0) command.error(`unknown service: ${unknown.join(', ')} (known: ${definitions.map((d) => d.name).join(', ')})`, { exitCode: 2, code: 'wharf.unknownService' });
     await ctx.serve(names, command);

@@ -7,18 +7,25 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { formatAddress, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
 import { openStore, type AccountsEvent, type Store } from '../store/index.js';
 import type { ResolvedConfig } from './config.js';
+import { describeStartFailure } from './start-failure.js';
 
 export interface ServeOptions {
   definitions: ReadonlyArray<ServiceDefinition<unknown>>;
   config: ResolvedConfig;
   /** Where the "listening" lines go (stdout). */
   print?: (line: string) => void;
+  /** Standard input is a terminal a service may read (the chat's admin console); `--no-console` overrides. */
   console?: boolean;
 }
 
-/** The line printed for each listening address: `echo tcp://127.0.0.1:7007`. */
-export function listeningLine(service: string, address: ListeningAddress): string {
-  return `${service} ${formatAddress(address)}`;
+/**
+ * The line printed for each listening address: `echo tcp://127.0.0.1:7007`, or a URL a person
+ * can open for a service that speaks HTTP (`web http://127.0.0.1:8000/`).
+ */
+export function listeningLine(service: string, address: ListeningAddress, scheme?: string): string {
+  if (scheme === undefined || address.transport !== 'tcp') return `${service} ${formatAddress(address)}`;
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  return `${service} ${scheme}://${host}:${address.port}/`;
 }
 
 /**
@@ -29,7 +36,7 @@ export function listeningLine(service: string, address: ListeningAddress): strin
 export async function serve(options: ServeOptions): Promise<number> {
   const { config } = options;
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const logger = createLogger({ level: config.host.logLevel });
+  const logger = createLogger({ level: config.host.logLevel, format: config.host.logFormat });
   const dataDir = resolve(config.host.data);
   try {
     mkdirSync(dataDir, { recursive: true });
@@ -37,8 +44,16 @@ export async function serve(options: ServeOptions): Promise<number> {
     throw new WharfError('EDATA', `cannot create the data folder ${dataDir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 
+  // A closed terminal sends SIGHUP, and so do service managers by habit: never a reason to stop
+  // serving. The configuration and dictionaries are read at start only (docs/running.md). Set
+  // before anything listens, so that no moment of the server's life dies of it.
+  // Workers get the terminal's SIGHUP too: the primary alone says so.
+  process.on('SIGHUP', () => {
+    if (!isClusterWorker()) logger.warn('SIGHUP ignored: wharf keeps running; restart it to apply a changed configuration');
+  });
+
   if (config.host.workers > 1 && !isClusterWorker()) {
-    logger.info({ workers: config.host.workers }, 'starting workers');
+    logger.info({ workers: config.host.workers }, `starting ${config.host.workers} workers`);
     return runClusterPrimary({
       workers: config.host.workers,
       logger,
@@ -69,13 +84,16 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
       accountsChannel = channel;
     }
   }
-  const host = new ServiceHost({ logger, dataDir, console: options.console ?? false, resources });
+  const host = new ServiceHost({ logger, dataDir, console: (options.console ?? false) && config.host.console, resources });
   const lines: string[] = [];
   try {
     for (const definition of definitions) {
-      const running = await host.start(definition, config.services.get(definition.name));
+      const serviceConfig = config.services.get(definition.name);
+      const running = await host.start(definition, serviceConfig).catch((error: unknown) => {
+        throw describeStartFailure(definition.name, error, serviceConfig);
+      });
       for (const address of running.addresses) {
-        lines.push(listeningLine(definition.name, address));
+        lines.push(listeningLine(definition.name, address, running.scheme));
       }
     }
   } catch (error) {
@@ -94,8 +112,10 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
   } else {
     for (const line of lines) print(line);
   }
-  logger.info({ services: definitions.map((d) => d.name) }, 'ready');
-  const logMetrics = () => logger.info({ metrics: host.metrics.snapshot() }, 'counters');
+  const names = definitions.map((d) => d.name);
+  logger.info({ services: names }, `ready: ${names.join(', ')}`);
+  // One line; the numbers ride along as fields (JSON output, or a terminal at debug level).
+  const logMetrics = () => logger.info({ metrics: host.metrics.snapshot() }, `counters: ${host.metrics.summary()}`);
   const metricsTimer = config.host.metricsIntervalMs > 0 ? setInterval(logMetrics, config.host.metricsIntervalMs) : undefined;
   metricsTimer?.unref();
 
@@ -110,7 +130,7 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
       }
       stopping = true;
       clearInterval(metricsTimer);
-      logger.info({ reason, deadlineMs: config.host.shutdownDeadlineMs }, 'stopping');
+      logger.info({ reason, deadlineMs: config.host.shutdownDeadlineMs }, `stopping (${reason}): connections get ${config.host.shutdownDeadlineMs / 1000} s to finish`);
       logMetrics();
       host
         .stop(config.host.shutdownDeadlineMs)

@@ -4,7 +4,8 @@
  */
 import type { Socket } from 'node:net';
 import { SocketConnection, type Connection, type StreamHandler } from './connection.js';
-import type { ForkChildMessage } from './fork-server.js';
+import type { ForkChildMessage, ForkCountersMessage } from './fork-server.js';
+import { ServiceMetrics } from './metrics.js';
 
 type HandlerFactory = (options: unknown) => (connection: Connection) => StreamHandler;
 
@@ -21,11 +22,16 @@ process.on('message', (message: ForkChildMessage, socket?: Socket) => {
       process.exit(1);
     }
     const makeHandler = factory(message.handlerOptions);
-    connection = new SocketConnection(socket, {
-      writeHighWaterBytes: 1024 * 1024,
-      maxWriteQueueBytes: 16 * 1024 * 1024,
-      idleTimeoutMs: message.idleTimeoutMs,
-    });
+    const metrics = new ServiceMetrics('fork');
+    connection = new SocketConnection(
+      socket,
+      {
+        writeHighWaterBytes: 1024 * 1024,
+        maxWriteQueueBytes: 16 * 1024 * 1024,
+        idleTimeoutMs: message.idleTimeoutMs,
+      },
+      { metrics },
+    );
     const handler = makeHandler(connection);
     connection.attach({
       data: (chunk) => handler.data(chunk),
@@ -34,7 +40,10 @@ process.on('message', (message: ForkChildMessage, socket?: Socket) => {
       timeout: handler.timeout ? () => handler.timeout?.() : undefined,
       close(error) {
         handler.close?.(error);
-        process.exit(0);
+        // The bytes were counted here, in this process: the parent's counters need them.
+        const counters: ForkCountersMessage = { type: 'wharf-fork-counters', bytesIn: metrics.bytesIn, bytesOut: metrics.bytesOut, errors: metrics.errors };
+        if (process.connected) process.send?.(counters, () => process.exit(0));
+        else process.exit(0);
       },
     });
     socket.resume();

@@ -43,6 +43,14 @@ export interface ForkChildMessage {
   idleTimeoutMs: number;
 }
 
+/** child → parent as it ends: what its connection moved. */
+export interface ForkCountersMessage {
+  type: 'wharf-fork-counters';
+  bytesIn: number;
+  bytesOut: number;
+  errors: number;
+}
+
 const childEntry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './fork-child.ts' : './fork-child.js', import.meta.url));
 
 export class ForkingServer {
@@ -61,6 +69,8 @@ export class ForkingServer {
     // pauseOnConnect: no byte may be read by the parent, or the child would miss it.
     this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.#accept(socket));
     this.#server.on('error', (error) => {
+      // A failed listen() is reported once, by listen() itself.
+      if (!this.#server.listening) return;
       this.metrics.errors++;
       this.#logger.error({ err: error }, 'accept failed');
     });
@@ -111,6 +121,12 @@ export class ForkingServer {
         this.#logger.warn({ peer, code, signal }, 'connection process ended abnormally');
       }
       socket.destroy();
+    });
+    child.on('message', (message: Partial<ForkCountersMessage>) => {
+      if (message?.type !== 'wharf-fork-counters') return;
+      metrics.bytesIn += Number(message.bytesIn) || 0;
+      metrics.bytesOut += Number(message.bytesOut) || 0;
+      metrics.errors += Number(message.errors) || 0;
     });
     child.on('error', (error) => {
       this.#logger.error({ err: error }, 'could not start connection process');

@@ -48,4 +48,40 @@ export class MetricsRegistry {
   snapshot(): Array<Record<string, number | string>> {
     return [...this.#byService.values()].map((m) => m.snapshot());
   }
+
+  /** One line a person reads at shutdown: `echo 3 connections, 1.2 kB in, 1.2 kB out; tftp ...`. */
+  summary(): string {
+    const parts = [...this.#byService.values()].map(summarize).filter((part) => part !== undefined);
+    return parts.length > 0 ? parts.join('; ') : 'no traffic';
+  }
+}
+
+function summarize(m: ServiceMetrics): string | undefined {
+  const counts = [
+    plural(m.connectionsTotal, 'connection'),
+    plural(m.connectionsRefused, 'refused', 'refused'),
+    plural(m.datagramsIn, 'datagram in', 'datagrams in'),
+    plural(m.datagramsOut, 'datagram out', 'datagrams out'),
+    m.bytesIn > 0 ? `${formatBytes(m.bytesIn)} in` : undefined,
+    m.bytesOut > 0 ? `${formatBytes(m.bytesOut)} out` : undefined,
+    plural(m.errors, 'error'),
+  ].filter((count) => count !== undefined);
+  return counts.length > 0 ? `${m.service} ${counts.join(', ')}` : undefined;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string | undefined {
+  return n === 0 ? undefined : `${n} ${n === 1 ? one : many}`;
+}
+
+/** 512 B, 1.2 kB, 3.4 MB, 5.6 GB (powers of 1000, as `ls -h --si` and network tools print). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = -1;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }

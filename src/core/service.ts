@@ -37,6 +37,8 @@ export interface ServiceContext {
 export interface RunningService {
   readonly name: string;
   readonly addresses: ListeningAddress[];
+  /** The URL scheme a person opens its TCP addresses with (`http`, `https`), when it has one. */
+  readonly scheme?: string;
   /**
    * Graceful stop: stop accepting, let work in progress finish up to `deadlineMs`, then close
    * whatever is left. Resolves when every socket is closed.

@@ -56,6 +56,8 @@ export class StreamServer {
     // allowHalfOpen: a peer that sends FIN may still be waiting for our answer (`printf ... | nc`).
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: options.noDelay ?? true }, (socket) => this.#accept(socket));
     this.#server.on('error', (error) => {
+      // A failed listen() is reported once, by listen() itself.
+      if (!this.#server.listening) return;
       // After listen() succeeded, errors here are accept() failures (EMFILE, ENFILE, ...).
       // libuv keeps the listening socket alive; log and carry on rather than die.
       this.metrics.errors++;

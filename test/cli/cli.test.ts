@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EchoClient, echoOverUdp } from '../../src/services/echo/client.js';
-import { WHARF_BIN, requireBuild, runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
+import { WHARF_BIN, everyPortZero, requireBuild, runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
 
 const running: RunningWharf[] = [];
 afterEach(async () => {
@@ -65,7 +65,7 @@ describe('wharf command', () => {
     const port = first.port('echo', 'tcp');
     const second = await runWharf(['echo', 'serve', '--port', String(port), '--no-udp']);
     expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(/already in use/);
+    expect(second.stderr).toMatch(/^wharf: echo cannot listen on tcp 127\.0\.0\.1:\d+: the port is in use/);
   });
 
   it('`wharf echo serve` prints one line per address, answers, and stops cleanly on SIGTERM and SIGINT', async () => {
@@ -82,7 +82,9 @@ describe('wharf command', () => {
   });
 
   it('`wharf serve` runs every service, reading WHARF_* variables and --set', async () => {
-    const server = await start(['serve', '--set', 'echo.reply=123'], 2, { WHARF_ECHO_PORT: '0', WHARF_ECHO_FRAMING: 'line' });
+    // Every service on a free port (echo's from the environment): a default port may be taken, by
+    // an `npm start` left running for one.
+    const server = await start(['serve', ...everyPortZero(['echo.port']), '--set', 'echo.reply=123'], 2, { WHARF_ECHO_PORT: '0', WHARF_ECHO_FRAMING: 'line' });
     const client = await EchoClient.connect({ port: server.port('echo', 'tcp') });
     // "123" stays text: --set coerces by the setting's type, and reply is a string.
     expect(await client.send('anything')).toBe('123');

@@ -45,7 +45,7 @@ describe('--workers', () => {
     const server = await startWharf(['ftp', 'serve', '--port', '0', '--workers', '2'], { expectLines: 1, env: { WHARF_LOG_LEVEL: 'info' } });
     running.push(server);
     const port = server.port('ftp', 'tcp');
-    const readyLines = () => server.stderr().split('\n').filter((line) => line.includes('"msg":"ready"')).length;
+    const readyLines = () => server.stderr().split('\n').filter((line) => line.includes('"msg":"ready')).length;
     await until(() => readyLines() >= 2, 'both workers');
 
     // Ten failures from one address (each for another name, so each waits only the first 1 s

@@ -45,9 +45,25 @@ export function runWharf(args: string[], options: { input?: string; env?: NodeJS
   });
 }
 
+/**
+ * `--set` flags that put every service of a bare `wharf serve` on a free port, so that a test
+ * never needs (or collides with) a default port, e.g. a `wharf serve` the developer left running.
+ */
+export function everyPortZero(except: readonly string[] = []): string[] {
+  const keys = ['echo.port', 'tftp.port', 'web.port', 'diary.port', 'dict.port', 'chat.port', 'chat.tcpPort', 'ftp.port', 'discovery.port'];
+  return keys.filter((key) => !except.includes(key)).flatMap((key) => ['--set', `${key}=0`]);
+}
+
+/** The port of a listening line: `echo tcp://127.0.0.1:7007`, `web http://[::1]:8000/`. */
+export function listeningPort(line: string): number {
+  const match = /:(\d+)\/?$/.exec(line);
+  if (!match) throw new Error(`not a listening line: ${line}`);
+  return Number(match[1]);
+}
+
 export interface RunningWharf {
   child: ChildProcessWithoutNullStreams;
-  /** `service transport://host:port` lines printed on start. */
+  /** `service transport://host:port` lines printed on start (`web http://host:port/` for a web service). */
   lines: string[];
   port(service: string, transport: 'tcp' | 'udp'): number;
   stderr(): string;
@@ -90,9 +106,9 @@ export function startWharf(args: string[], options: { expectLines: number; env?:
           child,
           lines,
           port(service, transport) {
-            const line = lines.find((l) => l.startsWith(`${service} ${transport}://`));
+            const line = lines.find((l) => l.startsWith(`${service} ${transport}://`) || (transport === 'tcp' && /^\S+ https?:\/\//.test(l) && l.startsWith(`${service} `)));
             if (!line) throw new Error(`no ${service} ${transport} line in ${lines.join(' | ')}`);
-            return Number(line.slice(line.lastIndexOf(':') + 1));
+            return listeningPort(line);
           },
           stderr: () => stderr,
           stop(signal = 'SIGTERM') {

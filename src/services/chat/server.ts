@@ -1,6 +1,6 @@
-import { createInterface, type Interface } from 'node:readline';
 import { z } from 'zod';
 import { isClusterWorker } from '../../core/cluster.js';
+import { readConsoleLines, type ConsoleReader } from '../../core/console.js';
 import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.js';
 import { WharfError } from '../../core/errors.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
@@ -180,13 +180,13 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     for (const room of rooms) await bus.publish(room, { kind: 'admin', from: ADMIN_NAME, text });
   };
 
-  let consoleReader: Interface | undefined;
+  let consoleReader: ConsoleReader | undefined;
   if (config.console === 'on' || (config.console === 'auto' && ctx.console === true)) {
-    consoleReader = createInterface({ input: options.consoleInput ?? process.stdin, terminal: false });
-    consoleReader.on('line', (line) => {
+    const onLine = (line: string) => {
       if (line.trim() === '') return;
       announce(line).catch((error: unknown) => logger.warn({ err: error instanceof WharfError ? error.message : error }, 'admin message not sent'));
-    });
+    };
+    consoleReader = readConsoleLines(onLine, { input: options.consoleInput, logger });
     logger.info('chat console: each line typed here goes to everyone as 管理员消息');
   }
 
@@ -210,10 +210,9 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     stop(deadlineMs) {
       stopped ??= (async () => {
         consoleReader?.close();
-        if (consoleReader && !options.consoleInput) process.stdin.pause();
         await Promise.all([udp?.stop(), tcp?.stop(deadlineMs)]);
         if (ownBus) await bus.close();
-        logger.info({ udp: udp?.stats, tcp: tcp?.stats, udpSendMode: udp?.sendMode, historyWriteFailures: inProcess.historyWriteFailures }, 'chat counters');
+        logger.debug({ udp: udp?.stats, tcp: tcp?.stats, udpSendMode: udp?.sendMode, historyWriteFailures: inProcess.historyWriteFailures }, 'chat counters in full');
       })();
       return stopped;
     },

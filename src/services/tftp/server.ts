@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
 import { listenSchema, portSchema, sizeSchema } from '../../core/config.js';
+import { formatBytes } from '../../core/metrics.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
@@ -184,12 +185,12 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
       .catch((error: unknown) => {
         metrics.errors++;
         if (error instanceof TftpRefusal) {
-          logger.info({ peer: key, file: request.filename, code: error.tftpCode }, `refused ${request.type}: ${error.message}`);
+          logger.info({ peer: key, file: request.filename, code: error.tftpCode }, `${transferName(key, request)} refused: ${error.message}`);
           refuse(server, peer, error.tftpCode, error.message);
         } else if (error instanceof TftpTransferError) {
-          logger.info({ peer: key, file: request.filename, code: error.code }, `${request.type === 'RRQ' ? 'send' : 'receive'} failed: ${error.message}`);
+          logger.info({ peer: key, file: request.filename, code: error.code }, `${transferName(key, request)} aborted: ${error.message}`);
         } else {
-          logger.error({ err: error, peer: key, file: request.filename }, 'transfer failed');
+          logger.error({ err: error, peer: key, file: request.filename }, `${transferName(key, request)} failed`);
           refuse(server, peer, TftpErrorCode.NOT_DEFINED, 'internal server error');
         }
       })
@@ -337,7 +338,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
       metrics.bytesOut += result.bytes;
       logger.info(
         { peer: active.key, file: request.filename, bytes: result.bytes, ms: Math.round(result.durationMs), blksize: parameters.blockSize, windowsize: parameters.windowSize, retransmits: result.retransmits },
-        'sent',
+        `${transferName(active.key, request)} complete: ${formatBytes(result.bytes)} in ${Math.round(result.durationMs)} ms${result.retransmits > 0 ? `, ${result.retransmits} retransmitted` : ''}`,
       );
     } finally {
       await caching; // it reads through the same handle
@@ -385,7 +386,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
           metrics.bytesIn += result.bytes;
           logger.info(
             { peer: active.key, file: request.filename, bytes: result.bytes, ms: Math.round(result.durationMs), blksize: parameters.blockSize, windowsize: parameters.windowSize },
-            'received',
+            `${transferName(active.key, request)} complete: ${formatBytes(result.bytes)} in ${Math.round(result.durationMs)} ms`,
           );
         },
       });
@@ -434,3 +435,7 @@ export const tftpService: ServiceDefinition<TftpConfig> = {
   },
 };
 
+/** How the log names a transfer: `127.0.0.1:40000 RRQ "boot/pxelinux.0"` (the name quoted: a peer chooses it). */
+function transferName(peer: string, request: RequestPacket): string {
+  return `${peer} ${request.type} ${JSON.stringify(request.filename)}`;
+}

@@ -21,7 +21,7 @@ describe('wharf web serve', () => {
   it('serves a fresh data folder a welcome page', async () => {
     const data = tempDataDir();
     const wharf = await serve(['--data', data]);
-    expect(wharf.lines[0]).toMatch(/^web tcp:\/\/127\.0\.0\.1:\d+$/);
+    expect(wharf.lines[0]).toMatch(/^web http:\/\/127\.0\.0\.1:\d+\/$/);
     const res = await request(wharf.port('web', 'tcp'), '/');
     expect(res.status).toBe(200);
     expect(res.body.toString()).toContain('It works');
