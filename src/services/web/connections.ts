@@ -102,9 +102,8 @@ export class ConnectionGate {
     const connection = this.#http1.get(socket);
     if (connection === undefined || connection.closed) return false;
     if (connection.active === undefined && connection.queue.length === 0) {
-      if (!connection.closing) return false;
-      socket.destroy(); // the bytes after the last answer of a closing connection: ignored
-      return true;
+      // Bytes after the last answer of a connection that is closing (or has its error answer): ignored.
+      return connection.closing;
     }
     // Stop reading the rest; the answers in progress go out first.
     socket.pause();
@@ -135,7 +134,10 @@ export class ConnectionGate {
       connection.active = undefined;
       const queued = connection.queue.shift();
       if (queued !== undefined && !connection.closed && !socket.destroyed) this.#start(connection, socket, queued[0], queued[1]);
-      else if (connection.pendingError !== undefined && !connection.closed) this.options.writeError(socket, connection.pendingError);
+      else if (connection.pendingError !== undefined && !connection.closed) {
+        connection.closing = true;
+        this.options.writeError(socket, connection.pendingError);
+      }
     };
     res.once('finish', next);
     res.once('close', next);
