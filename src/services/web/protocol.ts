@@ -507,3 +507,38 @@ export function combinedLogLine(record: AccessRecord): string {
   const bytes = record.bytes > 0 ? String(record.bytes) : '-';
   return `${record.remote || '-'} - - [${formatLogTime(record.timeMs)}] ${request} ${record.status} ${bytes} ${logQuote(record.referer)} ${logQuote(record.userAgent)}`;
 }
+
+/** The access-log line of the service log, whole in itself: `127.0.0.1 "GET /a HTTP/1.1" 200 1234 B 3 ms`. */
+export function accessLogMessage(record: Pick<AccessRecord, 'remote' | 'method' | 'target' | 'httpVersion' | 'status' | 'bytes'> & { ms: number }): string {
+  const request = logQuote(`${record.method} ${record.target} HTTP/${record.httpVersion}`);
+  return `${record.remote || '-'} ${request} ${record.status} ${record.bytes} B ${record.ms} ms`;
+}
+
+// ─── Request heads (RFC 9112) ───────────────────────────────────────────────────────────────────
+
+/**
+ * What Node's HTTP/1 parser lets through and RFC 9112 refuses: an HTTP/1.1 request must carry
+ * exactly one `Host` (§3.2; Node keeps the first of two and drops the other silently), and a
+ * request whose last transfer coding is not `chunked` has a body of unknown length (§6.3): 400
+ * and close the connection in both cases. `rawHeaders` is Node's flat [name, value, ...] list.
+ */
+export function requestHeadProblem(httpVersion: string, rawHeaders: readonly string[]): string | undefined {
+  let hosts = 0;
+  const codings: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    if (name === 'host') hosts++;
+    else if (name === 'transfer-encoding') codings.push(...(rawHeaders[i + 1] as string).split(','));
+  }
+  if (hosts > 1) return 'more than one Host header';
+  if (hosts === 0 && httpVersion === '1.1') return 'no Host header';
+  if (codings.length > 0 && (codings[codings.length - 1] as string).replace(OWS, '').toLowerCase() !== 'chunked') return 'a transfer coding other than chunked last';
+  return undefined;
+}
+
+/** Does the client close the connection after this request (HTTP/1.0 without keep-alive, or `Connection: close`)? */
+export function closesAfterRequest(httpVersion: string, connection: string | undefined): boolean {
+  const tokens = (connection ?? '').toLowerCase().split(',').map((t) => t.replace(OWS, ''));
+  if (tokens.includes('close')) return true;
+  return httpVersion === '1.0' && !tokens.includes('keep-alive');
+}

@@ -13,7 +13,9 @@ import type { Logger } from '../../core/logger.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { normaliseAddress } from '../../core/connection.js';
 import { welcomePage } from './pages.js';
-import { combinedLogLine, DEFAULT_MAX_RANGES } from './protocol.js';
+import type { ByteBudget } from '../../core/byte-budget.js';
+import { ConnectionGate } from './connections.js';
+import { accessLogMessage, combinedLogLine, DEFAULT_MAX_RANGES } from './protocol.js';
 import { StaticFiles, type AccessEntry, type WebRequest, type WebResponse } from './static-files.js';
 
 const KiB = 1024;
@@ -53,8 +55,14 @@ export const webConfigSchema = z
     maxRanges: z.number().int().positive().default(DEFAULT_MAX_RANGES),
     /** Bytes read per disk read when streaming a large file. */
     streamChunkBytes: sizeSchema.default(512 * KiB),
-    /** Read buffers of all large-file transfers together stay under this (each gets a smaller chunk when many run). */
+    /** Read buffers of all large-file transfers together stay under this (each gets a smaller chunk when many run, then they wait). */
     streamMemoryBytes: sizeSchema.default(256 * MiB),
+    /** Read buffers of the transfers of one connection (HTTP/1.1) or session (HTTP/2) stay under this. */
+    connectionMemoryBytes: sizeSchema.default(4 * MiB),
+    /** HTTP/2 streams open at once on one session (SETTINGS_MAX_CONCURRENT_STREAMS; nginx's is 128). */
+    maxConcurrentStreams: z.number().int().positive().default(128),
+    /** HTTP/1.1 requests pipelined behind the one being answered; a client that sends more without reading is dropped. */
+    maxPipelined: z.number().int().positive().default(1024),
     /** `pino` (a JSON line per request in the service log, at level info), `off`, or a file path (combined log format). */
     accessLog: z.string().min(1).default('pino'),
     /** PEM certificate chain and key files: with both, the server speaks HTTPS (and HTTP/2). */
@@ -130,9 +138,14 @@ function createAccessLog(target: string, logger: Logger, cwd: string): AccessLog
     if (!logger.isLevelEnabled('info')) return undefined;
     return {
       write({ request, status, bytes, startMs }) {
+        const peer = normaliseAddress(request.socket?.remoteAddress ?? '');
+        const method = request.method ?? '-';
+        const url = request.url ?? '-';
+        const ms = Date.now() - startMs;
+        // One event per request, its message the whole line (a terminal shows only that); the fields are for JSON readers.
         logger.info(
-          { peer: normaliseAddress(request.socket?.remoteAddress ?? ''), method: request.method, url: request.url, http: request.httpVersion, status, bytes, ms: Date.now() - startMs },
-          'request',
+          { peer, method, url, http: request.httpVersion, status, bytes, ms },
+          accessLogMessage({ remote: peer, method, target: url, httpVersion: request.httpVersion, status, bytes, ms }),
         );
       },
       close() {},
@@ -168,6 +181,13 @@ function createAccessLog(target: string, logger: Logger, cwd: string): AccessLog
   };
 }
 
+/** A bare status answer on a raw connection (nothing else can be said there), then close. */
+function endWithStatus(socket: Socket, status: number, headers: Record<string, string> = {}): void {
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n${extra}Content-Length: 0\r\n\r\n`);
+  socket.destroySoon?.();
+}
+
 /** The listening web server: a Node http (or http2/https) server, the static handler, the limits. */
 export interface WebServerHandle extends RunningService {
   readonly files: StaticFiles;
@@ -188,7 +208,7 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
   const root = await resolveRoot(rootPath);
   const tls = config.cert !== undefined && config.key !== undefined ? { cert: readPem(config.cert, 'certificate'), key: readPem(config.key, 'key') } : undefined;
   const accessLog = createAccessLog(config.accessLog, logger, process.cwd());
-  const files = new StaticFiles({
+  const files: StaticFiles = new StaticFiles({
     root,
     index: config.index,
     listing: config.listing,
@@ -205,6 +225,7 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
     maxRanges: config.maxRanges,
     streamChunkBytes: Math.max(4 * KiB, config.streamChunkBytes),
     streamMemoryBytes: config.streamMemoryBytes,
+    connectionBudget: (req): ByteBudget | undefined => gate.budgetFor(req),
     logger,
     metrics,
     accessLog: accessLog === undefined ? undefined : (entry) => accessLog.write(entry),
@@ -219,10 +240,26 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
     connectionsCheckingInterval: checkInterval,
     noDelay: true,
   };
-  const handler = files.handle as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  const gate: ConnectionGate = new ConnectionGate(
+    {
+      maxQueued: config.maxPipelined,
+      connectionMemoryBytes: config.connectionMemoryBytes,
+      onOverflow: (socket) => {
+        metrics.errors++;
+        logger.debug({ peer: socket.remoteAddress, limit: config.maxPipelined }, 'too many pipelined requests: connection dropped');
+      },
+      writeError: (socket, status) => endWithStatus(socket, status),
+    },
+    files.handle as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => void,
+    (req, res, status, reason) => files.refuse(req, res, status, reason),
+  );
+  const handler = gate.handle;
   let server: http.Server | https.Server | http2.Http2SecureServer;
   if (tls && config.http2) {
-    server = http2.createSecureServer({ ...tls, allowHTTP1: true, handshakeTimeout: config.headersTimeoutMs, settings: { maxHeaderListSize: config.maxHeaderBytes } }, handler as never);
+    server = http2.createSecureServer(
+      { ...tls, allowHTTP1: true, handshakeTimeout: config.headersTimeoutMs, settings: { maxHeaderListSize: config.maxHeaderBytes, maxConcurrentStreams: config.maxConcurrentStreams } },
+      handler as never,
+    );
   } else if (tls) {
     server = https.createServer({ ...tls, handshakeTimeout: config.headersTimeoutMs, ...http1Options }, handler);
   } else {
@@ -246,11 +283,31 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
     }
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     logger.debug({ peer: socket.remoteAddress, code: error.code, status }, 'bad request');
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    socket.destroySoon?.();
+    // Bytes after a request that closes the connection, or junk behind pipelined requests: the
+    // answers in progress are finished first, never cut by an error written into them.
+    if (gate.deferError(socket, status)) return;
+    endWithStatus(socket, status);
+  });
+  // CONNECT is parsed apart from other requests; Node drops it without a word unless asked.
+  server.on('connect', (req: http.IncomingMessage, socket: Socket) => {
+    metrics.errors++;
+    endWithStatus(socket, 405, { Allow: 'GET, HEAD' });
   });
 
-  const sockets = new Set<Socket>();
+  // Raw sockets (TCP, under any TLS) with the bytes already counted: counted on close and every second.
+  const sockets = new Map<Socket, { read: number; written: number }>();
+  const countBytes = (socket: Socket) => {
+    const seen = sockets.get(socket);
+    if (seen === undefined) return;
+    metrics.bytesIn += socket.bytesRead - seen.read;
+    metrics.bytesOut += socket.bytesWritten - seen.written;
+    seen.read = socket.bytesRead;
+    seen.written = socket.bytesWritten;
+  };
+  const counting = setInterval(() => {
+    for (const socket of sockets.keys()) countBytes(socket);
+  }, 1_000);
+  counting.unref();
   const perIp = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
     const ip = normaliseAddress(socket.remoteAddress ?? '');
@@ -261,10 +318,11 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
       return;
     }
     perIp.set(ip, count);
-    sockets.add(socket);
+    sockets.set(socket, { read: 0, written: 0 });
     metrics.connectionsTotal++;
     metrics.connectionsOpen++;
     socket.once('close', () => {
+      countBytes(socket);
       sockets.delete(socket);
       metrics.connectionsOpen--;
       const left = (perIp.get(ip) ?? 1) - 1;
@@ -324,7 +382,7 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
         // Idle keep-alive connections go at once; busy ones get until the deadline.
         const sweep = setInterval(() => idle.closeIdleConnections?.(), 50);
         const hard = setTimeout(() => {
-          for (const socket of sockets) socket.destroy();
+          for (const socket of sockets.keys()) socket.destroy();
           for (const session of sessions) session.destroy();
         }, deadlineMs);
         sweep.unref();
@@ -334,6 +392,7 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
           clearTimeout(hard);
         });
       }).finally(() => {
+        clearInterval(counting);
         files.close();
         accessLog?.close();
       });

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { brotliCompress, constants as zlibConstants, createBrotliCompress, createGzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { ByteBudget } from '../../core/byte-budget.js';
 import type { Logger } from '../../core/logger.js';
 import type { ServiceMetrics } from '../../core/metrics.js';
 import { FileCache, type CacheEntry } from './file-cache.js';
@@ -78,8 +79,13 @@ export interface StaticFilesOptions {
   maxRanges: number;
   /** Bytes read from disk per chunk when streaming a file that is not cached. */
   streamChunkBytes: number;
-  /** Read buffers of all streams together stay under this: with many streams, each gets smaller chunks (down to 64 KiB). */
+  /**
+   * Read buffers of all streams together stay under this: with many streams each gets smaller
+   * chunks (down to 16 KiB), and past it a stream waits for another to finish.
+   */
   streamMemoryBytes: number;
+  /** The budget of the connection a request came on (its streams' buffers stay under it); none: only the process budget. */
+  connectionBudget?: ((req: WebRequest) => ByteBudget | undefined) | undefined;
   logger: Logger;
   metrics?: ServiceMetrics | undefined;
   /** Called once per finished response; undefined when access logging is off. */
@@ -173,10 +179,12 @@ export class StaticFiles {
   readonly #rootPrefix: string;
   readonly #allowed: string;
   #activeStreams = 0;
+  readonly #streamBudget: ByteBudget;
 
   constructor(options: StaticFilesOptions) {
     this.#options = options;
     this.#cache = new FileCache<FileEntry>({ maxBytes: options.cacheMaxBytes, watch: options.watch });
+    this.#streamBudget = new ByteBudget(options.streamMemoryBytes);
     this.#rootPrefix = options.root.endsWith(sep) ? options.root : options.root + sep;
     this.#allowed = options.cors === false ? 'GET, HEAD' : 'GET, HEAD, OPTIONS';
     const common: OutgoingHttpHeaders = { 'X-Content-Type-Options': 'nosniff' };
@@ -186,6 +194,11 @@ export class StaticFiles {
       if (options.cors !== '*') common.Vary = 'Origin';
     }
     this.#commonHeaders = common;
+  }
+
+  /** Bytes of stream buffers held now (under `streamMemoryBytes`), and transfers waiting for some. */
+  get streamMemory(): { used: number; waiting: number; limit: number } {
+    return { used: this.#streamBudget.used, waiting: this.#streamBudget.waiting, limit: this.#streamBudget.limit };
   }
 
   /** Cache statistics, for tests and diagnostics. */
@@ -221,6 +234,12 @@ export class StaticFiles {
       this.#internalError(req, res, error, startMs);
     }
   };
+
+  /** Answer a request refused before it reaches the files (a malformed head) with a 400 page. */
+  refuse(req: WebRequest, res: WebResponse, status: 400, reason: string): void {
+    const startMs = this.#options.accessLog === undefined ? 0 : Date.now();
+    this.#sendPage(req, res, status, errorPage(status, 'Bad Request', `This request cannot be served: ${reason}.`), startMs);
+  }
 
   // ─── Cached files ──────────────────────────────────────────────────────────────────────────────
 
@@ -618,14 +637,23 @@ export class StaticFiles {
           this.#done(req, 200, 0, startMs);
           return;
         }
+        // The read-ahead and the compressor's output wait in memory for a slow reader: charged like a transfer's buffers.
+        const release = await this.#reserve(req, 2 * COMPRESS_READ_BYTES, closed.promise);
+        if (release === undefined) {
+          res.destroy();
+          this.#done(req, 200, 0, startMs);
+          return;
+        }
         const compressor = coding === 'br' ? createBrotliCompress({ params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: size } }) : createGzip({ level: 6 });
-        const source = handle.createReadStream({ autoClose: false, start: 0, end: Math.max(0, size - 1), highWaterMark: 64 * 1024 });
+        const source = handle.createReadStream({ autoClose: false, start: 0, end: Math.max(0, size - 1), highWaterMark: COMPRESS_READ_BYTES });
         try {
           await pipeline(source, compressor, res as unknown as NodeJS.WritableStream);
           this.#done(req, 200, size, startMs);
         } catch {
           res.destroy();
           this.#done(req, 200, 0, startMs);
+        } finally {
+          release();
         }
         return;
       }
@@ -684,11 +712,19 @@ export class StaticFiles {
       this.#done(req, status, 0, startMs);
       return;
     }
-    // Two buffers per stream; with many streams at once each gets less, so memory stays bounded.
+    // Two buffers per stream; with many streams at once each gets less, and past the budgets a
+    // stream waits its turn, so memory stays bounded however many streams a peer opens.
     const share = Math.floor(this.#options.streamMemoryBytes / (2 * (this.#activeStreams + 1)));
-    const chunk = Math.max(64 * 1024, Math.min(this.#options.streamChunkBytes, share));
+    const connectionShare = Math.floor((this.#options.connectionBudget?.(req)?.limit ?? Infinity) / 8);
+    const chunk = Math.max(MIN_CHUNK_BYTES, Math.min(this.#options.streamChunkBytes, share, connectionShare));
     const total = ranges.reduce((sum, r) => sum + r.end - r.start + 1, 0);
     const bufferBytes = Math.max(1, Math.min(chunk, total));
+    const release = await this.#reserve(req, 2 * bufferBytes, closed.promise);
+    if (release === undefined) {
+      res.destroy();
+      this.#done(req, status, 0, startMs);
+      return;
+    }
     const buffers = [Buffer.allocUnsafe(bufferBytes), Buffer.allocUnsafe(bufferBytes)];
     const inFlight: Array<Promise<void> | undefined> = [undefined, undefined];
     let sent = 0;
@@ -727,7 +763,28 @@ export class StaticFiles {
       if (!(error instanceof ClientGone)) this.#options.logger.warn({ err: error, url: req.url }, 'file transfer failed');
     } finally {
       this.#activeStreams--;
+      release();
     }
+  }
+
+  /**
+   * Hold `bytes` of the connection's budget and of the process's, waiting in line for them.
+   * Undefined when the client went away while waiting (nothing is held then).
+   */
+  async #reserve(req: WebRequest, bytes: number, gone: Promise<void>): Promise<(() => void) | undefined> {
+    const connection = this.#options.connectionBudget?.(req);
+    if (connection !== undefined && !(await connection.acquire(bytes, gone))) return undefined;
+    if (!(await this.#streamBudget.acquire(bytes, gone))) {
+      connection?.release(bytes);
+      return undefined;
+    }
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#streamBudget.release(bytes);
+      connection?.release(bytes);
+    };
   }
 
   // ─── Other answers ─────────────────────────────────────────────────────────────────────────────
@@ -843,6 +900,9 @@ export class StaticFiles {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The smallest disk read of a transfer, however many share the budget. */
+const MIN_CHUNK_BYTES = 16 * 1024;
+const COMPRESS_READ_BYTES = 64 * 1024;
 
 /** Read a whole file, making sure it did not change while being read. */
 async function readStable(path: string, maxBytes: number): Promise<{ body: Buffer; version: Version } | undefined> {

@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  accessLogMessage,
+  closesAfterRequest,
+  requestHeadProblem,
   coalesceRanges,
   combinedLogLine,
   decodeRequestTarget,
@@ -473,5 +476,41 @@ describe('pages', () => {
     expect(editDistance('inedx.html', 'index.html', 2)).toBe(2);
     expect(editDistance('abc', 'xyz', 2)).toBe(3);
     expect(editDistance('a', 'abcdef', 2)).toBe(3);
+  });
+});
+
+describe('request heads', () => {
+  it('wants exactly one Host in HTTP/1.1, at most one in HTTP/1.0', () => {
+    expect(requestHeadProblem('1.1', ['Host', 'a'])).toBeUndefined();
+    expect(requestHeadProblem('1.1', ['Host', 'a', 'host', 'b'])).toMatch(/more than one Host/);
+    expect(requestHeadProblem('1.1', ['Accept', '*/*'])).toMatch(/no Host/);
+    expect(requestHeadProblem('1.0', [])).toBeUndefined();
+    expect(requestHeadProblem('1.0', ['HOST', 'a', 'Host', 'a'])).toMatch(/more than one Host/);
+  });
+
+  it('refuses a transfer coding list that does not end with chunked', () => {
+    expect(requestHeadProblem('1.1', ['Host', 'a', 'Transfer-Encoding', 'chunked'])).toBeUndefined();
+    expect(requestHeadProblem('1.1', ['Host', 'a', 'Transfer-Encoding', 'gzip, Chunked '])).toBeUndefined();
+    expect(requestHeadProblem('1.1', ['Host', 'a', 'Transfer-Encoding', 'xchunked'])).toMatch(/chunked/);
+    expect(requestHeadProblem('1.1', ['Host', 'a', 'Transfer-Encoding', 'chunked', 'Transfer-Encoding', 'gzip'])).toMatch(/chunked/);
+  });
+
+  it('knows when the client closes after its request', () => {
+    expect(closesAfterRequest('1.1', undefined)).toBe(false);
+    expect(closesAfterRequest('1.1', 'Close')).toBe(true);
+    expect(closesAfterRequest('1.1', 'keep-alive, close')).toBe(true);
+    expect(closesAfterRequest('1.0', undefined)).toBe(true);
+    expect(closesAfterRequest('1.0', 'Keep-Alive')).toBe(false);
+  });
+});
+
+describe('the access-log message', () => {
+  it('is the whole line, with the request quoted so a target cannot forge another line', () => {
+    expect(accessLogMessage({ remote: '127.0.0.1', method: 'GET', target: '/index.html', httpVersion: '1.1', status: 200, bytes: 1234, ms: 3 })).toBe(
+      '127.0.0.1 "GET /index.html HTTP/1.1" 200 1234 B 3 ms',
+    );
+    expect(accessLogMessage({ remote: '::1', method: 'GET', target: '/a"\n\x1b[31m', httpVersion: '2.0', status: 400, bytes: 0, ms: 0 })).toBe(
+      '::1 "GET /a\\"\\x0a\\x1b[31m HTTP/2.0" 400 0 B 0 ms',
+    );
   });
 });

@@ -626,7 +626,8 @@ describe('options', () => {
     await request(logged.port, '/missing');
     await waitFor(() => lines.length >= 2);
     const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(records[0]).toMatchObject({ msg: 'request', method: 'GET', url: '/style.css?x=1', status: 200, bytes: CSS.length, peer: '127.0.0.1', service: 'web' });
+    expect(records[0]?.msg).toMatch(/^127\.0\.0\.1 "GET \/style\.css\?x=1 HTTP\/1\.1" 200 973 B \d+ ms$/);
+    expect(records[0]).toMatchObject({ method: 'GET', url: '/style.css?x=1', status: 200, bytes: CSS.length, peer: '127.0.0.1', service: 'web' });
     expect(records[1]).toMatchObject({ url: '/missing', status: 404 });
 
     const file = join(site.base, 'access.log');
