@@ -1,0 +1,74 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FtpClient } from '../../src/services/ftp/client.js';
+import { ftpConfigSchema, ftpService } from '../../src/services/ftp/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { fuzz, LogWatch, selected, startHosted, testTimeoutMs, type HostedService } from './harness.js';
+import { sendStreams } from './transports.js';
+
+const session = (...lines: string[]): Buffer => Buffer.from(lines.map((line) => `${line}\r\n`).join(''), 'latin1');
+const LOGIN = ['USER alice', 'PASS secret'];
+
+/** RFC 959 control sessions and their extensions (RFC 2389, 2428, 3659, 4217), logged in and not. */
+const SEEDS = [
+  session(...LOGIN, 'PWD', 'TYPE I', 'SIZE hello.txt', 'MDTM hello.txt', 'CWD /', 'QUIT'),
+  session('USER anonymous', 'PASS guest@', 'SYST', 'FEAT', 'OPTS UTF8 ON', 'NOOP', 'HELP', 'STAT'),
+  session(...LOGIN, 'PASV', 'LIST', 'EPSV', 'NLST -la', 'EPSV ALL', 'MLSD /'),
+  session(...LOGIN, 'PORT 127,0,0,1,4,1', 'EPRT |1|127.0.0.1|1025|', 'REST 100', 'RETR hello.txt'),
+  session(...LOGIN, 'MKD newdir', 'RNFR newdir', 'RNTO other', 'RMD other', 'DELE nothing', 'STOR x.bin', 'APPE x.bin', 'STOU'),
+  session('AUTH TLS', 'PBSZ 0', 'PROT P', 'CCC'),
+  session(...LOGIN, 'SITE QUOTA', 'SITE REGISTER bob pass-word', 'ABOR', 'MODE S', 'STRU F', 'ALLO 999', 'REIN'),
+  session(...LOGIN, 'MLST hello.txt', 'STAT hello.txt', 'CDUP', 'XPWD', 'XCWD ..', 'SIZE 你好.txt'),
+  Buffer.concat([Buffer.from([0xff, 0xf4, 0xff, 0xf2]), Buffer.from('ABOR\r\nUSER alice\r\nPASS wrong\r\nPASS again\r\n')]),
+];
+
+/** A passive port range of its own, away from the default 30000–30099 that a running wharf may hold. */
+const passivePorts = (): string => {
+  const min = 20_000 + Math.floor(Math.random() * 9_000);
+  return `${min}-${min + 39}`;
+};
+
+const logs = new LogWatch();
+let ftp: HostedService;
+let store: Store;
+
+beforeAll(async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'wharf-fuzz-ftp-'));
+  store = await openStore({ dataDir, accounts: { selfRegistration: true, throttle: { baseDelayMs: 0, maxDelayMs: 0 } } });
+  await store.accounts.add('alice', 'secret');
+  const config = ftpConfigSchema.parse({ port: 0, anonymous: true, passivePorts: passivePorts(), connectTimeoutMs: 2_000, maxLoginFailures: 1_000_000 });
+  ftp = await startHosted(ftpService, config, logs, { dataDir, resources: { store } });
+  const home = join(dataDir, 'files', 'users', 'alice');
+  await mkdir(home, { recursive: true });
+  await writeFile(join(home, 'hello.txt'), 'hello\n');
+});
+afterAll(async () => {
+  await ftp?.host.stop(500);
+  await store?.close();
+});
+
+describe('fuzzing ftp', () => {
+  it.runIf(selected('ftp'))('ftp control connection survives mutated sessions', { timeout: testTimeoutMs() }, async () => {
+    const port = ftp.port('tcp');
+    const report = await fuzz(
+      {
+        name: 'ftp',
+        seeds: SEEDS,
+        deliver: (messages) => sendStreams(messages, { port }),
+        async healthy() {
+          const client = await FtpClient.connect({ port, timeoutMs: 4_000 });
+          try {
+            await client.login('alice', 'secret');
+            expect(await client.size('hello.txt')).toBe(6);
+          } finally {
+            await client.quit().catch(() => undefined);
+          }
+        },
+      },
+      logs,
+    );
+    expect(report.batches).toBeGreaterThan(0);
+  });
+});
