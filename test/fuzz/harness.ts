@@ -9,6 +9,7 @@
  *   FUZZ_PATH        with FUZZ_SEED, replay only the failing batch fast-check reported
  *   FUZZ_MEMORY_MIB  the memory bound (default 64)
  *   FUZZ_TARGET      run only the targets whose name contains this text
+ *   FUZZ_VERBOSE     print each batch: its time to deliver, the health check's time, its sizes
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,8 +118,11 @@ export async function fuzz(target: FuzzTarget, logs: LogWatch): Promise<FuzzRepo
   const property = fc.asyncProperty(fc.array(fuzzCaseArbitrary, { minLength: 1, maxLength: batchSize }), async (cases: FuzzCase[]) => {
     const messages = cases.map((c) => materialise(c, target.seeds, target.maxMessageBytes));
     try {
+      const started = Date.now();
       await target.deliver(messages);
+      const delivered = Date.now();
       await withTimeout(target.healthy(), HEALTH_TIMEOUT_MS, `${target.name}: the well-behaved client`);
+      if (env.FUZZ_VERBOSE) console.log(`${target.name} batch ${counts.batches}: delivered in ${delivered - started} ms, healthy in ${Date.now() - delivered} ms, sizes ${messages.map((m) => m.length).join(' ')}`);
       if (logs.problems.length > 0) throw new Error(`the server logged:\n${logs.problems.slice(0, 3).join('\n')}`);
     } catch (error) {
       throw new Error(`${(error as Error).message}\nbatch:\n${messages.map(describeMessage).join('\n')}`, { cause: error });
