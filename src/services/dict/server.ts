@@ -70,6 +70,40 @@ export interface DictHandlerOptions {
 const TOO_LONG = Symbol('line too long');
 
 /**
+ * First in, first out, with an O(1) take at any length. Array#shift is O(1) only for small
+ * arrays: one 64 KiB read of bare LFs queues 65,000 lines, and shifting them one by one from a
+ * plain array cost minutes of blocked event loop.
+ */
+class CommandQueue<T> {
+  #items: Array<T | undefined> = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  take(): T {
+    const item = this.#items[this.#head] as T;
+    this.#items[this.#head++] = undefined;
+    // Drop the consumed front once it is most of the array: amortised O(1), memory stays bounded.
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+}
+
+/**
  * The DICT protocol on one connection. Lines are queued and answered strictly in order; the
  * answers to all the commands of one TCP read (pipelining) go out in one write. While an answer
  * is pending (a login, a history read, a regular expression), later lines wait in the queue.
@@ -80,7 +114,7 @@ export function createDictHandler(options: DictHandlerOptions): (connection: Con
     const session = new DictSession(state, { address: connection.remoteAddress });
     state.counters.connections++;
     state.counters.open++;
-    const queue: Array<Buffer | typeof TOO_LONG> = [];
+    const queue = new CommandQueue<Buffer | typeof TOO_LONG>();
     let out = '';
     let busy = false;
     let scheduled = false;
@@ -98,7 +132,7 @@ export function createDictHandler(options: DictHandlerOptions): (connection: Con
       out += answer.text;
       if (answer.close) {
         closing = true;
-        queue.length = 0;
+        queue.clear();
         flush();
         connection.end();
       }
@@ -112,7 +146,7 @@ export function createDictHandler(options: DictHandlerOptions): (connection: Con
           setTimeout(schedule, 10);
           return;
         }
-        const item = queue.shift()!;
+        const item = queue.take();
         let answer: Reply | Promise<Reply>;
         try {
           answer = item === TOO_LONG ? { text: statusLine(Code.SYNTAX_ERROR, `line too long (the limit is ${maxLineBytes} bytes with CRLF)`) } : session.execute(item);
@@ -188,7 +222,7 @@ export function createDictHandler(options: DictHandlerOptions): (connection: Con
       },
       shutdown() {
         closing = true;
-        queue.length = 0;
+        queue.clear();
         flush();
         connection.end(statusLine(Code.SHUTTING_DOWN, 'server shutting down at operator request'));
       },

@@ -131,6 +131,20 @@ describe('bad input', () => {
     dict.destroy();
   });
 
+  it('gets through 300,000 empty lines in one write quickly, and keeps serving others meanwhile (found by the fuzzer)', async () => {
+    const flooder = await RawDict.connect(server.port);
+    const started = Date.now();
+    flooder.write(`${'\n'.repeat(300_000)}STATUS\r\n`);
+    const other = await RawDict.connect(server.port);
+    expect((await other.send('STATUS', 5_000)).final.code).toBe(210);
+    other.destroy();
+    const [status] = await flooder.take(1, 20_000);
+    expect(status!.final.code).toBe(210);
+    // Dequeuing each line from the front of a 65,000-entry array made this take minutes.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    flooder.destroy();
+  });
+
   it('answers 1,000 pipelined commands sent in one write, in order', async () => {
     const dict = await RawDict.connect(server.port);
     const words = ['hello', 'world', 'xyzzyq', 'cat', 'dog'];
