@@ -7,6 +7,7 @@ import {
   CLIENT_ID,
   decodeServerMessage,
   encodeMessage,
+  encodePaddedRequest,
   isWharfMessage,
   textProblem,
   writeMessageBytes,
@@ -15,6 +16,9 @@ import {
   type ServerMessage,
   type WireEntry,
 } from './protocol.js';
+
+/** The largest answer to a login or clear (an error's sentence included), for padding requests. */
+const SMALL_ANSWER_BYTES = 300;
 
 export interface DiaryClientOptions {
   host?: string;
@@ -318,7 +322,7 @@ export class DiaryClient {
 
   async #request(message: Extract<ClientMessage, { rid: string }>, relogged = false): Promise<ServerMessage> {
     if (this.#closed) throw new WharfError('ECLOSED', 'the diary client is closed');
-    const datagram = encodeMessage(message);
+    const datagram = encodePaddedRequest(message, message.op === 'read' ? (message.max ?? 1400) : SMALL_ANSWER_BYTES);
     const answer = await new Promise<ServerMessage | undefined>((resolve) => {
       const started = performance.now();
       let wait = Math.max(this.#rto, 100);
