@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AnswerBudget } from '../../src/core/answer-budget.js';
 import { ServiceMetrics } from '../../src/core/metrics.js';
 import { DatagramGuard, isReflectorPort } from '../../src/core/udp-guard.js';
 
@@ -55,5 +56,33 @@ describe('DatagramGuard', () => {
     guard.admits('192.0.2.1', 19);
     expect(lines).toHaveLength(2);
     expect(lines[1]).toMatchObject({ refused: 1000, totals: { reflectorPort: 1001 } });
+  });
+});
+
+describe('AnswerBudget', () => {
+  it('lets an address get 3× what it sent plus a credit that refills slowly, per IP address', () => {
+    let now = 0;
+    const budget = new AnswerBudget({ creditBytes: 100, creditBytesPerSecond: 10, limitLoopback: true, now: () => now });
+    budget.received('192.0.2.1', 2);
+    expect(budget.spend('192.0.2.1', 106)).toBe(true); // 100 of credit + 3 × 2
+    expect(budget.spend('192.0.2.1', 1)).toBe(false);
+    budget.received('192.0.2.1', 10);
+    expect(budget.spend('192.0.2.1', 30)).toBe(true);
+    expect(budget.spend('192.0.2.1', 1)).toBe(false);
+    now += 2_000; // 20 bytes of credit back
+    expect(budget.spend('192.0.2.1', 21)).toBe(false);
+    expect(budget.spend('192.0.2.1', 20)).toBe(true);
+    expect(budget.spend('192.0.2.2', 100)).toBe(true); // another address has its own
+    expect(budget.dropped).toBe(3);
+  });
+
+  it('leaves loopback alone unless told, and forgets the least recently seen addresses first', () => {
+    const open = new AnswerBudget({ creditBytes: 0 });
+    expect(open.spend('127.0.0.1', 65_507)).toBe(true);
+    const small = new AnswerBudget({ creditBytes: 10, maxAddresses: 2, now: () => 0 });
+    expect(small.spend('192.0.2.1', 10)).toBe(true);
+    small.spend('192.0.2.2', 1);
+    small.spend('192.0.2.3', 1); // 192.0.2.1 is forgotten: it starts again with the credit
+    expect(small.spend('192.0.2.1', 10)).toBe(true);
   });
 });

@@ -276,10 +276,9 @@ export class TftpClient {
     } catch (error) {
       throw new WharfError('ENOTFOUND', `cannot resolve ${settings.host}`, { cause: error });
     }
-    // SO_REUSEADDR: the request goes out from a second socket on the same port, see below.
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: immediateLookup, reuseAddr: true });
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: immediateLookup });
     socket.on('error', () => {
-      // A full buffer and the like: a lost datagram, which the resends cover.
+      // ICMP errors and the like: the request times out with a clear message instead.
     });
     await new Promise<void>((done, fail) => {
       socket.once('error', fail);
@@ -288,10 +287,6 @@ export class TftpClient {
         done();
       });
     });
-    // The server answers from a new port, so `socket` cannot be connected to it; the request
-    // leaves from `probe`, connected to the server's port, which alone hears the kernel's "port
-    // unreachable" (ECONNREFUSED) when nothing listens there: the request fails at once.
-    const probe = await openProbe(family, socket.address().port, settings.port, address);
     const { timeoutMs, maxTimeoutMs, retries } = settings.timing;
     const where = `${address.includes(':') ? `[${address}]` : address}:${settings.port}`;
     try {
@@ -301,7 +296,6 @@ export class TftpClient {
         const finish = (error: Error | undefined, answer?: Answer) => {
           clearTimeout(timer);
           socket.off('message', onMessage);
-          if (probe) void closeSocket(probe);
           settings.signal?.removeEventListener('abort', onAbort);
           if (error) fail(error);
           else done(answer!);
@@ -312,8 +306,7 @@ export class TftpClient {
         };
         const onAbort = () => finish(new WharfError('EABORTED', 'the transfer was cancelled'));
         const attempt = () => {
-          if (probe) probe.send(packet);
-          else socket.send(packet, settings.port, address);
+          socket.send(packet, settings.port, address);
           timer = setTimeout(() => {
             tries++;
             if (tries > retries) {
@@ -324,10 +317,6 @@ export class TftpClient {
           }, Math.min(maxTimeoutMs, timeoutMs * 2 ** tries));
         };
         socket.on('message', onMessage);
-        probe?.on('message', onMessage);
-        probe?.on('error', (error: NodeJS.ErrnoException) => {
-          if (error.code === 'ECONNREFUSED') finish(new WharfError('ECONNREFUSED', `nothing is listening on udp ${where} (is a TFTP server running there?)`));
-        });
         if (settings.signal?.aborted) {
           onAbort();
           return;
@@ -339,24 +328,6 @@ export class TftpClient {
       await closeSocket(socket);
       throw error;
     }
-  }
-}
-
-/** A socket on `localPort` (shared by SO_REUSEADDR) connected to the server; undefined if the system refuses. */
-async function openProbe(family: number, localPort: number, port: number, address: string): Promise<dgram.Socket | undefined> {
-  const probe = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: immediateLookup, reuseAddr: true });
-  try {
-    await new Promise<void>((done, fail) => {
-      probe.once('error', fail);
-      probe.bind(localPort, () => probe.connect(port, address, () => {
-        probe.off('error', fail);
-        done();
-      }));
-    });
-    return probe;
-  } catch {
-    await closeSocket(probe);
-    return undefined;
   }
 }
 
