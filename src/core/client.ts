@@ -49,6 +49,14 @@ export async function connectStream(target: StreamTarget, options: { timeoutMs?:
   });
 }
 
+/**
+ * The kernel said nothing listens at a UDP address (ICMP port unreachable, which a connected
+ * socket hears as ECONNREFUSED): no point waiting out the retries.
+ */
+export function portUnreachable(host: string, port: number, what = 'server'): WharfError {
+  return new WharfError('ECONNREFUSED', `nothing is listening on udp ${describe({ host, port })} (is the ${what} running?)`);
+}
+
 export interface DatagramRequestOptions {
   /** How long to wait for each answer before resending. Default 1,000 ms. */
   timeoutMs?: number;
@@ -58,13 +66,16 @@ export interface DatagramRequestOptions {
 
 /**
  * A UDP client socket for request/answer protocols: `request` sends a datagram and resolves with
- * the next datagram from that server, resending on silence (UDP may lose either one).
+ * the next datagram from that server, resending on silence (UDP may lose either one). The socket
+ * is connected to the server, so the kernel drops datagrams from anyone else and reports a
+ * closed port (ICMP port unreachable): a request then fails at once instead of timing out.
  */
 export class DatagramClient {
   readonly #socket: dgram.Socket;
   readonly #host: string;
   readonly #port: number;
   #waiter: ((message: Buffer) => void) | undefined;
+  #refused: ((error: WharfError) => void) | undefined;
   readonly #listeners = new Set<(message: Buffer, from: dgram.RemoteInfo) => void>();
 
   private constructor(socket: dgram.Socket, host: string, port: number) {
@@ -79,8 +90,9 @@ export class DatagramClient {
         waiter(message);
       }
     });
-    socket.on('error', () => {
-      // ICMP unreachable surfaces here on Linux; the pending request times out with a clear message.
+    socket.on('error', (error) => {
+      // Other errors (a full buffer) are a lost datagram, which the request's resends cover.
+      if (isErrnoException(error) && error.code === 'ECONNREFUSED') this.#refused?.(portUnreachable(this.#host, this.#port));
     });
   }
 
@@ -89,9 +101,14 @@ export class DatagramClient {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind({ port: options.localPort ?? 0, ...(options.localHost ? { address: options.localHost } : {}) }, () => {
-        socket.off('error', reject);
-        resolve();
+        socket.connect(port, host, () => {
+          socket.off('error', reject);
+          resolve();
+        });
       });
+    }).catch((error: unknown) => {
+      socket.close();
+      throw connectError(error, describe({ host, port }));
     });
     return new DatagramClient(socket, host, port);
   }
@@ -108,7 +125,7 @@ export class DatagramClient {
 
   send(data: Buffer | string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#socket.send(data, this.#port, this.#host, (error) => (error ? reject(error) : resolve()));
+      this.#socket.send(data, (error) => (error ? reject(error) : resolve()));
     });
   }
 
@@ -116,16 +133,26 @@ export class DatagramClient {
     const timeoutMs = options.timeoutMs ?? 1_000;
     const attempts = options.attempts ?? 3;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const answer = new Promise<Buffer | undefined>((resolve) => {
+      const answer = new Promise<Buffer | undefined>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.#waiter = undefined;
+          this.#refused = undefined;
           resolve(undefined);
         }, timeoutMs);
         this.#waiter = (message) => {
           clearTimeout(timer);
+          this.#refused = undefined;
           resolve(message);
         };
+        this.#refused = (error) => {
+          clearTimeout(timer);
+          this.#waiter = undefined;
+          this.#refused = undefined;
+          reject(error);
+        };
       });
+      // Settled by the socket's error event perhaps before the await below is reached.
+      answer.catch(() => undefined);
       await this.send(data);
       const message = await answer;
       if (message) return message;

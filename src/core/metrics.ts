@@ -13,6 +13,8 @@ export class ServiceMetrics {
   bytesOut = 0;
   datagramsIn = 0;
   datagramsOut = 0;
+  /** Datagrams dropped unanswered by the UDP source guard (core/udp-guard.ts). */
+  datagramsRefused = 0;
   /** Protocol errors, timeouts, peers dropped for a limit. */
   errors = 0;
 
@@ -28,6 +30,7 @@ export class ServiceMetrics {
       bytesOut: this.bytesOut,
       datagramsIn: this.datagramsIn,
       datagramsOut: this.datagramsOut,
+      datagramsRefused: this.datagramsRefused,
       errors: this.errors,
     };
   }

@@ -4,6 +4,7 @@ import { WharfError, isErrnoException } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 import type { ListeningAddress } from './service.js';
+import { DatagramGuard, type DatagramGuardOptions } from './udp-guard.js';
 
 export interface DatagramPeer {
   address: string;
@@ -24,6 +25,11 @@ export interface DatagramServerOptions {
   logger?: Logger;
   metrics?: ServiceMetrics;
   /**
+   * The source guard (core/udp-guard.ts) every datagram passes before `onMessage`: refused
+   * sources are neither answered nor seen by the service. Its own port is always refused.
+   */
+  guard?: Omit<DatagramGuardOptions, 'logger' | 'metrics'>;
+  /**
    * One call per datagram. A throw is logged and counted; it never stops the server.
    * Sharing a port between cluster workers is Node's default for dgram in a cluster.
    */
@@ -39,6 +45,7 @@ export class DatagramServer {
   readonly #options: DatagramServerOptions;
   readonly #logger: Logger;
   readonly metrics: ServiceMetrics;
+  readonly guard: DatagramGuard;
   #address: ListeningAddress | undefined;
   #closed = false;
 
@@ -46,6 +53,7 @@ export class DatagramServer {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger();
     this.metrics = options.metrics ?? new ServiceMetrics('datagram');
+    this.guard = new DatagramGuard({ ...options.guard, logger: this.#logger, metrics: this.metrics });
     const host = options.host ?? '127.0.0.1';
     this.#socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
   }
@@ -91,6 +99,8 @@ export class DatagramServer {
     if (broadcast) socket.setBroadcast(true);
     const info = socket.address();
     this.#address = { transport: 'udp', address: info.address, port: info.port };
+    const guard = this.guard;
+    guard.addOwnPort(info.port);
     const maxBytes = this.#options.maxDatagramBytes ?? 65_507;
     const metrics = this.metrics;
     socket.on('message', (message, rinfo) => {
@@ -100,6 +110,7 @@ export class DatagramServer {
         metrics.errors++;
         return;
       }
+      if (!guard.admits(rinfo.address, rinfo.port)) return;
       try {
         this.#options.onMessage(message, rinfo as DatagramPeer, this);
       } catch (error) {

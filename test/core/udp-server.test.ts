@@ -59,9 +59,13 @@ describe('DatagramServer', () => {
   });
 
   it('a client gets a clear error when nobody answers', async () => {
-    const client = await DatagramClient.open('127.0.0.1', 9);
+    // A socket that reads and never answers (a closed port fails at once: test/core/udp-port-closed.test.ts).
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    const client = await DatagramClient.open('127.0.0.1', silent.address().port);
     await expect(client.request('anyone?', { timeoutMs: 50, attempts: 2 })).rejects.toThrow(/no answer .* after 2 tries/);
     await client.close();
+    silent.close();
   });
 });
 

@@ -92,9 +92,11 @@ async function startSeedServer(): Promise<{ server: Program; port: number }> {
   programs.push(server);
   const probe = await SeedChatClient.open({ port });
   try {
-    // The seed server answers L with OK or FAIL once it is up (resent until it is).
+    // The seed server answers L with OK or FAIL once it is up (asked again until it is; while
+    // its port is still closed the login fails at once, so wait a little between tries).
     for (let attempt = 0; attempt < 50; attempt++) {
       if (await probe.login(`probe${attempt}`, { timeoutMs: 200, attempts: 1 }).catch(() => false)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
     await probe.close();

@@ -4,6 +4,7 @@ import { readConsoleLines, type ConsoleReader } from '../../core/console.js';
 import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.js';
 import { WharfError } from '../../core/errors.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import { hostUdpPorts } from '../../core/udp-guard.js';
 import type { Store } from '../../store/index.js';
 import { noAccounts, storeAccounts, type ChatAccounts } from './accounts.js';
 import { MemoryHistory, SqlHistory, type HistoryStore } from './history.js';
@@ -139,6 +140,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
         maxSendQueue: config.maxSendQueue,
         logger,
         metrics: ctx.metrics,
+        ownUdpPorts: hostUdpPorts(ctx),
       });
     }
     if (config.tcp) {

@@ -7,6 +7,7 @@ import { RateLimiter } from '../../core/rate-limiter.js';
 import type { Logger } from '../../core/logger.js';
 import type { ServiceMetrics } from '../../core/metrics.js';
 import type { ListeningAddress } from '../../core/service.js';
+import { DatagramGuard } from '../../core/udp-guard.js';
 import type { ChatAccounts } from './accounts.js';
 import { PresenceBatcher, type PresenceRun } from './presence.js';
 import {
@@ -52,6 +53,8 @@ export interface UdpFrontEndOptions {
   maxSendQueue: number;
   logger: Logger;
   metrics: ServiceMetrics;
+  /** The UDP ports of the host's services, refused as sources (core/udp-guard.ts). */
+  ownUdpPorts?: () => Iterable<number>;
   now?: () => number;
 }
 
@@ -138,6 +141,8 @@ export class UdpFrontEnd {
   static async start(options: UdpFrontEndOptions): Promise<UdpFrontEnd> {
     const front = new UdpFrontEnd(options);
     const metrics = options.metrics;
+    // A room answers and fans out: a datagram forged from another responder's port must not reach it.
+    const guard = new DatagramGuard({ ...(options.ownUdpPorts ? { ownPorts: options.ownUdpPorts } : {}), logger: options.logger, metrics });
     front.#transport = await openUdpTransport(
       {
         host: options.host,
@@ -151,6 +156,7 @@ export class UdpFrontEnd {
           for (const datagram of batch) {
             metrics.datagramsIn++;
             metrics.bytesIn += datagram.data.length;
+            if (!guard.admits(datagram.ip, datagram.port)) continue;
             try {
               front.#onDatagram(datagram.data, datagram.ip, datagram.port);
             } catch (error) {
@@ -162,6 +168,7 @@ export class UdpFrontEnd {
       },
       options.sendMode,
     );
+    for (const address of front.#transport.addresses) guard.addOwnPort(address.port);
     const counters = front.#transport.counters;
     Object.defineProperty(front.stats, 'oversized', { get: () => counters.oversized, enumerable: true });
     Object.defineProperty(front.stats, 'sendDropped', { get: () => counters.sendDropped, enumerable: true });

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import dgram, { type RemoteInfo } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { portUnreachable } from '../../core/client.js';
 import { WharfError } from '../../core/errors.js';
 import {
   CLIENT_ID,
   decodeServerMessage,
   encodeMessage,
+  encodePaddedRequest,
   isWharfMessage,
   textProblem,
   writeMessageBytes,
@@ -15,6 +17,9 @@ import {
   type ServerMessage,
   type WireEntry,
 } from './protocol.js';
+
+/** The largest answer to a login or clear (an error's sentence included), for padding requests. */
+const SMALL_ANSWER_BYTES = 300;
 
 export interface DiaryClientOptions {
   host?: string;
@@ -137,6 +142,10 @@ export class DiaryClient {
   #relogin: Promise<void> | undefined;
   #closed = false;
   #lastSocketError: string | undefined;
+  /** Has the server ever answered? Until it has, "port unreachable" means it is not running. */
+  #heardFromServer = false;
+  /** Set when the kernel reported the server's port closed before it ever answered. */
+  #refusal: WharfError | undefined;
   /** Counters: datagrams sent, entries resent, acknowledgements ignored as forged or stale. */
   readonly stats = { datagrams: 0, resent: 0, ignored: 0 };
 
@@ -156,9 +165,11 @@ export class DiaryClient {
     this.#maxEntryBytes = options.maxEntryBytes ?? 4096;
     socket.on('message', (message, from) => this.#onDatagram(message, from));
     socket.on('error', (error) => {
-      // ICMP port unreachable (nothing listening yet) and the like: a lost datagram, which the
-      // timers resend; kept to explain a timeout.
       this.#lastSocketError = error.message;
+      // Port unreachable from a server that never answered: it is not running, so fail now rather
+      // than after the timeout. From one that has answered, it is taken for a restart: a lost
+      // datagram, which the timers resend.
+      if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED' && !this.#heardFromServer) this.#refuse();
     });
   }
 
@@ -318,7 +329,8 @@ export class DiaryClient {
 
   async #request(message: Extract<ClientMessage, { rid: string }>, relogged = false): Promise<ServerMessage> {
     if (this.#closed) throw new WharfError('ECLOSED', 'the diary client is closed');
-    const datagram = encodeMessage(message);
+    this.#refusal = undefined;
+    const datagram = encodePaddedRequest(message, message.op === 'read' ? (message.max ?? 1400) : SMALL_ANSWER_BYTES);
     const answer = await new Promise<ServerMessage | undefined>((resolve) => {
       const started = performance.now();
       let wait = Math.max(this.#rto, 100);
@@ -340,6 +352,7 @@ export class DiaryClient {
     });
     if (!answer) {
       if (this.#closed) throw new WharfError('ECLOSED', 'the diary client is closed');
+      if (this.#refusal) throw this.#refusal;
       throw new WharfError('ETIMEDOUT', `no answer from the diary server at ${this.#where()} within ${this.#timeoutMs} ms${this.#hint()}`);
     }
     if (answer.op === 'error') {
@@ -376,12 +389,19 @@ export class DiaryClient {
 
   // ---- incoming ----
 
+  #refuse(): void {
+    this.#refusal = portUnreachable(this.#address, this.#port, 'diary server');
+    this.#failAll(this.#refusal);
+    for (const request of [...this.#requests.values()]) request.resolve(undefined);
+  }
+
   #onDatagram(datagram: Buffer, from: RemoteInfo): void {
     // Only the server we talk to; anything else is ignored (a forged or stray datagram).
     if (from.address !== this.#address || from.port !== this.#port || !isWharfMessage(datagram)) {
       this.stats.ignored += 1;
       return;
     }
+    this.#heardFromServer = true;
     const message = decodeServerMessage(datagram);
     if (!message) {
       this.stats.ignored += 1;

@@ -349,6 +349,24 @@ export function encodeMessage(message: ClientMessage | ServerMessage): Buffer {
 }
 
 /** Why a wharf message is malformed: a short sentence, sent back in an `error` reply. */
+/** A server answers an address at most this many times the bytes it received from it (docs/diary.md). */
+export const ANSWER_FACTOR = 3;
+/** What a padding field adds besides its characters: `,"pad":""`. */
+const PAD_FIELD_BYTES = 9;
+
+/**
+ * A request padded with a `pad` field (ignored by every server) to a third of the largest answer
+ * it expects, so that the answer fits the server's anti-amplification budget without using the
+ * small credit meant for the seed's clients. QUIC pads its first packets for the same reason.
+ */
+export function encodePaddedRequest(message: ClientMessage, expectedAnswerBytes: number): Buffer {
+  const plain = encodeMessage(message);
+  const wanted = Math.ceil(expectedAnswerBytes / ANSWER_FACTOR);
+  if (plain.length >= wanted) return plain;
+  const padded: ClientMessage & { pad: string } = { ...message, pad: '.'.repeat(Math.max(0, wanted - plain.length - PAD_FIELD_BYTES)) };
+  return encodeMessage(padded);
+}
+
 export class DiaryProtocolError extends Error {
   constructor(
     message: string,

@@ -4,8 +4,10 @@ import { listenSchema, portSchema } from '../../core/config.js';
 import { WharfError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import type { ServiceMetrics } from '../../core/metrics.js';
+import { AnswerBudget } from '../../core/answer-budget.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
 import type { Role, Store } from '../../store/index.js';
 import { DiaryStore, PUBLIC_DIARY, describeDiary, type SequencedEntry, type StoredEntry } from './diary-store.js';
@@ -56,6 +58,15 @@ export const diaryConfigSchema = z
     ratePerSecond: z.number().positive().default(2000),
     /** Datagrams from one IP address at once (default: twice the rate). */
     burst: z.number().int().positive().optional(),
+    /**
+     * Anti-amplification (docs/diary.md): an address gets back at most 3× the bytes it sent,
+     * plus this credit, which refills at `answerCreditBytesPerSecond`. The seed's `-r` (2 bytes
+     * for up to `readReplyBytes`) is paid from the credit; wharf's client pads its requests.
+     */
+    answerCreditBytes: z.number().int().min(0).max(1_000_000).default(4096),
+    answerCreditBytesPerSecond: z.number().min(0).max(1_000_000).default(256),
+    /** Apply that bound to loopback clients too (only this machine can send from loopback). */
+    answerBudgetOnLoopback: z.boolean().default(false),
     /** Lifetime of a login session of wharf's protocol. */
     sessionTtlMs: z.number().int().positive().default(24 * 3600 * 1000),
     maxSessionsPerAccount: z.number().int().min(1).default(16),
@@ -107,6 +118,8 @@ export interface DiaryServerOptions {
   config: DiaryConfig;
   logger?: Logger;
   metrics?: ServiceMetrics;
+  /** The UDP ports of the host's services (refused as sources: core/udp-guard.ts). */
+  ownUdpPorts?: () => Iterable<number>;
 }
 
 /**
@@ -120,22 +133,24 @@ export class DiaryServer implements RunningService {
   readonly #store: Store;
   readonly #config: DiaryConfig;
   readonly #logger: Logger;
-  readonly #limiter: RateLimiter;
+  readonly #answerBudget: AnswerBudget;
   /** Logins cost a scrypt each: at most a few per second per address, whatever the datagram rate. */
   readonly #loginLimiter = new RateLimiter({ ratePerSecond: 2, burst: 10 });
   readonly #sessions = new Map<string, CachedSession>();
   readonly #logins = new Map<string, Promise<ServerMessage>>();
   readonly #maintenance: NodeJS.Timeout;
   #udp: DatagramServer | undefined;
-  /** Datagrams dropped by the rate limit. */
-  rateLimited = 0;
 
   private constructor(options: DiaryServerOptions) {
     this.#store = options.store;
     this.#config = options.config;
     this.#logger = options.logger ?? silentLogger();
     this.diaryStore = new DiaryStore(options.store);
-    this.#limiter = new RateLimiter({ ratePerSecond: options.config.ratePerSecond, burst: options.config.burst ?? Math.ceil(options.config.ratePerSecond * 2) });
+    this.#answerBudget = new AnswerBudget({
+      creditBytes: options.config.answerCreditBytes,
+      creditBytesPerSecond: options.config.answerCreditBytesPerSecond,
+      limitLoopback: options.config.answerBudgetOnLoopback,
+    });
     this.writer = new DiaryWriter({
       store: this.diaryStore,
       logger: this.#logger,
@@ -157,6 +172,13 @@ export class DiaryServer implements RunningService {
       receiveBufferBytes: options.config.receiveBufferBytes || undefined,
       logger: server.#logger,
       metrics: options.metrics,
+      guard: {
+        ...(options.ownUdpPorts ? { ownPorts: options.ownUdpPorts } : {}),
+        perSourcePerSecond: options.config.ratePerSecond,
+        perSourceBurst: options.config.burst ?? Math.ceil(options.config.ratePerSecond * 2),
+        // Every entry is a write to the store: a flood from loopback is bounded as well.
+        limitLoopback: true,
+      },
       onMessage: (message, peer) => server.#onMessage(message, peer),
     });
     return server;
@@ -168,6 +190,16 @@ export class DiaryServer implements RunningService {
 
   get port(): number {
     return this.#udp?.port ?? 0;
+  }
+
+  /** Datagrams dropped by the per-address rate limit. */
+  get rateLimited(): number {
+    return this.#udp?.guard.refused.rate ?? 0;
+  }
+
+  /** Answers not sent: over what their address may get back before it shows it receives them. */
+  get answersOverBudget(): number {
+    return this.#answerBudget.dropped;
   }
 
   async stop(): Promise<void> {
@@ -187,14 +219,12 @@ export class DiaryServer implements RunningService {
   }
 
   #send(peer: DatagramPeer, message: ServerMessage | string): void {
-    this.#udp?.reply(peer, typeof message === 'string' ? message : encodeMessage(message));
+    const datagram = typeof message === 'string' ? Buffer.from(message) : encodeMessage(message);
+    if (this.#answerBudget.spend(peer.address, datagram.length)) this.#udp?.reply(peer, datagram);
   }
 
   #onMessage(message: Buffer, peer: DatagramPeer): void {
-    if (!this.#limiter.take(peer.address)) {
-      this.rateLimited += 1;
-      return;
-    }
+    this.#answerBudget.received(peer.address, message.length);
     if (isWharfMessage(message)) {
       this.#onWharfMessage(message, peer).catch((error: unknown) => this.#failed(error, peer));
     } else {
@@ -429,6 +459,6 @@ export const diaryService: ServiceDefinition<DiaryConfig> = {
   async start(ctx: ServiceContext, config: DiaryConfig): Promise<RunningService> {
     const store = ctx.resources.store as Store | undefined;
     if (!store) throw new WharfError('ESTORE', 'the diary needs the store: run it with `wharf serve` or `wharf diary serve`');
-    return DiaryServer.start({ store, config, logger: ctx.logger, metrics: ctx.metrics });
+    return DiaryServer.start({ store, config, logger: ctx.logger, metrics: ctx.metrics, ownUdpPorts: hostUdpPorts(ctx) });
   },
 };

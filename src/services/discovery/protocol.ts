@@ -9,8 +9,8 @@
  * Three rules keep a UDP responder from being turned against others:
  * - it never answers what looks like an answer (JSON, or a line starting `wharf `), so two
  *   discovery servers cannot be made to talk to each other forever;
- * - it never answers a privileged source port (< 1024: echo, chargen, DNS... a spoofed source
- *   aimed at those would start a loop or a reflection), nor its own port;
+ * - like every wharf UDP service, it never answers a source that could be another responder
+ *   (a privileged port, a known reflector's, a wharf service's: core/udp-guard.ts);
  * - the server rate-limits answers per address (server.ts), since an announcement is larger
  *   than the probe.
  */
@@ -66,11 +66,6 @@ export function parseProbe(datagram: Uint8Array): Probe | undefined {
   // Someone's answer (ours or a look-alike): answering it could start a loop between two servers.
   if (text.startsWith('{') || text.startsWith('wharf ')) return undefined;
   return { kind: 'text' };
-}
-
-/** Never answer a privileged port (reflection at echo/chargen/DNS) or our own port (a loop). */
-export function mayAnswer(peerPort: number, ownPort: number): boolean {
-  return peerPort >= 1024 && peerPort !== ownPort;
 }
 
 export function formatProbe(nonce: string): Buffer {

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { listenSchema, portSchema } from '../../core/config.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
 import { WHARF_VERSION as version } from '../../core/version.js';
-import { MAX_PROBE_BYTES, PROTOCOL_VERSION, advertisedAddresses, formatJsonAnnouncement, formatTextAnnouncement, mayAnswer, parseProbe, type Announcement } from './protocol.js';
+import { MAX_PROBE_BYTES, PROTOCOL_VERSION, advertisedAddresses, formatJsonAnnouncement, formatTextAnnouncement, parseProbe, type Announcement } from './protocol.js';
 
 export const DEFAULT_DISCOVERY_PORT = 7788;
 
@@ -46,8 +47,9 @@ export const discoveryService: ServiceDefinition<DiscoveryConfig> = {
       maxDatagramBytes: MAX_PROBE_BYTES,
       logger: ctx.logger,
       metrics: ctx.metrics,
+      guard: { ownPorts: hostUdpPorts(ctx) },
       onMessage(message: Buffer, peer: DatagramPeer, self: DatagramServer) {
-        const probe = mayAnswer(peer.port, self.port) ? parseProbe(message) : undefined;
+        const probe = parseProbe(message);
         if (!probe || !limiter.take(peer.address)) {
           stats.ignored++;
           return;

@@ -4,6 +4,7 @@ import type { Connection, StreamHandler } from '../../core/connection.js';
 import { ForkingServer } from '../../core/fork-server.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { StreamServer } from '../../core/tcp-server.js';
+import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer } from '../../core/udp-server.js';
 import { LineDecoder } from '../../codec/index.js';
 import { framed } from '../../core/framed.js';
@@ -126,6 +127,8 @@ export const echoService: ServiceDefinition<EchoConfig> = {
           port: config.port === 0 && tcpPort !== undefined ? tcpPort : config.port,
           logger: ctx.logger,
           metrics: ctx.metrics,
+          // RFC 862 echo is the classic reflector: the guard keeps it from answering another responder.
+          guard: { ownPorts: hostUdpPorts(ctx) },
           onMessage(message, peer, server) {
             server.reply(peer, answerFor(mode, message));
           },

@@ -9,6 +9,7 @@ import { listenSchema, portSchema, sizeSchema } from '../../core/config.js';
 import { formatBytes } from '../../core/metrics.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
 import { FileBlockSink, FileBlockSource, FileCache, NetasciiBlockSource, type BlockSource } from './files.js';
 import { TftpRefusal, openForRead, resolveWriteTarget } from './paths.js';
@@ -102,7 +103,14 @@ interface ActiveTransfer {
 }
 
 /** Start a TFTP server; the function behind `tftpService.start`, usable on its own. */
-export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir'>, config: TftpConfig): Promise<TftpRunningService> {
+/**
+ * A request's source may be forged: until the client answers, its transfer's first packet goes
+ * out at most this often (the first send and two retransmissions, 1 + 2 s apart with the default
+ * timing), then the transfer is dropped silently. A real client answers the first one it gets.
+ */
+const MAX_SENDS_UNANSWERED = 3;
+
+export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir' | 'services'>, config: TftpConfig): Promise<TftpRunningService> {
   const logger = ctx.logger;
   const metrics = ctx.metrics;
   const rootPath = resolve(config.root ?? join(ctx.dataDir, 'files', 'tftp'));
@@ -129,6 +137,8 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
     receiveBufferBytes: config.socketBufferBytes,
     logger,
     metrics,
+    // A request forged from another responder's port would aim a whole transfer at it.
+    guard: { ownPorts: hostUdpPorts(ctx) },
     onMessage(message, peer, server) {
       const opcode = opcodeOf(message);
       if (opcode !== Opcode.RRQ && opcode !== Opcode.WRQ) {
@@ -327,6 +337,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
         source,
         windowSize: parameters.windowSize,
         oack: oack.length > 0 ? formatOack(oack) : undefined,
+        maxSendsUnanswered: MAX_SENDS_UNANSWERED,
         allowStrayReply,
         busyPollMicros: config.busyPollMicros,
         signal: stopping.signal,
@@ -379,6 +390,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
         firstPacket: oack.length > 0 ? formatOack(oack) : formatAck(0),
         maxBytes: config.maxUploadBytes,
         dallyMs: Math.min(Math.max(3 * timing.timeoutMs, 1_000), 10_000),
+        maxSendsUnanswered: MAX_SENDS_UNANSWERED,
         allowStrayReply,
         busyPollMicros: config.busyPollMicros,
         signal: stopping.signal,

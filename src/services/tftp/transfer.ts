@@ -94,6 +94,13 @@ interface EngineOptions {
   /** What the peer is, for error messages ("the server stopped the transfer"). Default "peer". */
   peerRole?: 'server' | 'client';
   timing: TransferTiming;
+  /**
+   * Until the peer's first datagram, send the first packet at most this many times (timer
+   * retransmissions included), then drop the transfer without a word. A server sets it: a
+   * request's source address may be forged, and the transfer's packets would all go to the
+   * victim. Default: no such bound (the peer has already answered when a client's engine starts).
+   */
+  maxSendsUnanswered?: number;
   /** Datagrams from another address or port: may we answer this one with ERROR 5? */
   allowStrayReply?: (address: string) => boolean;
   /** Progress in bytes; called as acknowledgements (or data) arrive. */
@@ -115,6 +122,9 @@ abstract class Engine {
   protected readonly peerPort: number;
   protected readonly peerRole: string;
   protected readonly timing: TransferTiming;
+  readonly #maxSendsUnanswered: number;
+  /** Has anything come from the peer's address and port yet? Until then it has shown nothing. */
+  protected peerAnswered = false;
   protected readonly onProgress: ((bytes: number) => void) | undefined;
   readonly #allowStrayReply: ((address: string) => boolean) | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -147,6 +157,7 @@ abstract class Engine {
     this.peerPort = options.peer.port;
     this.peerRole = options.peerRole ?? 'peer';
     this.timing = options.timing;
+    this.#maxSendsUnanswered = options.maxSendsUnanswered ?? Infinity;
     this.onProgress = options.onProgress;
     this.#allowStrayReply = options.allowStrayReply;
     this.#signal = options.signal;
@@ -180,6 +191,7 @@ abstract class Engine {
       return;
     }
     this.#spin.answered();
+    this.peerAnswered = true;
     try {
       this.onPeerDatagram(message);
     } catch (error) {
@@ -309,6 +321,14 @@ abstract class Engine {
     this.socket.off('error', this.#errorListener);
     this.#straySocket?.off('message', this.#listener);
     this.#signal?.removeEventListener('abort', this.#abortListener);
+  }
+
+  /** A timer fired before the peer ever answered: is that the end (`sendsSoFar` first packets sent)? */
+  protected gaveUpUnanswered(sendsSoFar: number): boolean {
+    if (this.peerAnswered || sendsSoFar < this.#maxSendsUnanswered) return false;
+    // Not even an ERROR: the address never showed it wants anything from us.
+    this.fail(new TftpTransferError(`no answer to the first ${sendsSoFar} packets; the transfer was dropped`, { code: 'ETIMEDOUT' }), undefined);
+    return true;
   }
 
   protected timedOut(): void {
@@ -444,6 +464,7 @@ export class SendTransfer extends Engine {
   }
 
   protected onTimeout(): void {
+    if (this.gaveUpUnanswered(this.retransmits + 1)) return;
     const decision = this.#window.onTimeout();
     if (decision.kind === 'give-up') {
       this.timedOut();
@@ -642,6 +663,7 @@ export class ReceiveTransfer extends Engine {
       this.#endDally();
       return;
     }
+    if (this.gaveUpUnanswered(this.retransmits + 1)) return;
     const decision = this.#window.onTimeout();
     if (decision.kind === 'give-up') {
       this.timedOut();

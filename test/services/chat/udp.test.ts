@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { canBindPrivileged, privilegedSkipReason, udpResponder } from '../../helpers/udp-source.js';
 import { SeedPeer, sleep, startTestChat, stopAllChats } from './support.js';
 
 const peers: SeedPeer[] = [];
@@ -248,4 +249,25 @@ describe('chat: trust rules over UDP', () => {
     watcher.send('C watcher hello late');
     await late.waitForLine('watcher : hello late');
   }, 60_000);
+});
+
+describe('chat over UDP, against reflection', () => {
+  it.skipIf(!canBindPrivileged)(
+    `does not let a datagram from another responder's port (echo, 7) join or talk${canBindPrivileged ? '' : ` (skipped: ${privilegedSkipReason})`}`,
+    async () => {
+      const { udp } = await startTestChat();
+      const alice = await peer(udp);
+      expect(await alice.login('alice')).toBe('OK');
+      const echo = await udpResponder(7, { echo: true });
+      try {
+        echo.socket.send('L mallory', udp, '127.0.0.1');
+        echo.socket.send('C alice forged', udp, '127.0.0.1');
+        await sleep(500);
+        expect(echo.received).toBe(0);
+        expect(alice.lines.filter((line) => line.includes('mallory') || line.includes('forged'))).toEqual([]);
+      } finally {
+        await echo.close();
+      }
+    },
+  );
 });

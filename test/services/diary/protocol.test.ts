@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CLEARED_REPLY,
   DiaryProtocolError,
+  encodePaddedRequest,
   READ_FOOTER,
   READ_HEADER,
   WHARF_MAGIC,
@@ -270,5 +271,19 @@ describe("wharf's own messages", () => {
     expect(textProblem('\ud800x', 10)?.code).toBe('EENCODING');
     expect(textProblem('你好你好', 10)?.code).toBe('ETOOLONG');
     expect(textProblem('你好', 10)).toBeUndefined();
+  });
+});
+
+describe('padded requests', () => {
+  it('pads a request to a third of the answer it expects, and the server reads it unchanged', () => {
+    const read = { op: 'read', rid: 'r1', max: 1400 } as const;
+    for (const expected of [1400, 1401, 8192]) {
+      const padded = encodePaddedRequest(read, expected);
+      expect(padded.length * 3).toBeGreaterThanOrEqual(expected);
+      expect(padded.length * 3).toBeLessThan(expected + 6);
+      expect(decodeClientMessage(padded, { maxEntryBytes: 4096, maxEntriesPerWrite: 256 })).toEqual(read);
+    }
+    // Already large enough: sent as it is.
+    expect(encodePaddedRequest(read, 30)).toEqual(encodeMessage(read));
   });
 });

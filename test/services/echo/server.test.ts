@@ -8,6 +8,7 @@ import { silentLogger } from '../../../src/core/logger.js';
 import { ProtocolHarness } from '../../../src/core/protocol-harness.js';
 import type { RunningService } from '../../../src/core/service.js';
 import { closed, connect, readToEnd, readUntil } from '../../helpers/net.js';
+import { canBindPrivileged, privilegedSkipReason, udpResponder } from '../../helpers/udp-source.js';
 
 const hosts: ServiceHost[] = [];
 afterEach(async () => {
@@ -147,5 +148,35 @@ describe('echo handler in memory', () => {
     harness.receive('half').receiveEnd();
     expect(harness.take()).toMatch(/^error: /);
     expect(harness.connection.ended).toBe(true);
+  });
+});
+
+describe('echo over UDP, against reflection', () => {
+  // The RFC 862 echo on port 7 that a forged datagram would pit against wharf's echo; binding it needs root.
+  it.skipIf(!canBindPrivileged)(`does not answer another echo service: one datagram cannot start an endless loop${canBindPrivileged ? '' : ` (skipped: ${privilegedSkipReason})`}`, async () => {
+    const { udp, service, host } = await startEcho({ tcp: false });
+    const otherEcho = await udpResponder(7, { echo: true });
+    try {
+      // What a forged datagram (source 127.0.0.1:7) sets off: the other echo's datagram reaches wharf.
+      otherEcho.socket.send('loop?', udp, '127.0.0.1');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(otherEcho.received).toBe(0);
+      expect(host.metrics.for('echo').datagramsOut).toBe(0);
+      expect(host.metrics.for('echo').datagramsRefused).toBe(1);
+      expect(service.addresses).toHaveLength(1);
+    } finally {
+      await otherEcho.close();
+    }
+  });
+
+  it('still answers an ordinary client on an ephemeral port', async () => {
+    const { udp, host } = await startEcho({ tcp: false });
+    const client = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+    client.send('hello', udp, '127.0.0.1');
+    const [answer] = (await once(client, 'message')) as [Buffer];
+    expect(answer.toString()).toBe('hello');
+    client.close();
+    expect(host.metrics.for('echo').datagramsRefused).toBe(0);
   });
 });

@@ -459,14 +459,18 @@ describe('tftp server: bad input', () => {
     const { port, root, service } = await startTestServer({ timeoutMs: 40, maxTimeoutMs: 100, retries: 3 });
     await writeRandomFile(root, 'f', 100_000);
     const fdsBefore = await openFds();
-    const peer = await rawPeer();
-    const started = Date.now();
-    peer.send(formatRequest('RRQ', 'f', 'octet'), port);
-    await waitUntil(() => service.activeTransfers === 0 && Date.now() - started > 50, 5_000, 'the transfer to be dropped');
-    const elapsed = Date.now() - started;
-    const packets = (await peer.collect(20)).map((r) => parsePacket(r.message));
-    // DATA 1, three resends, then ERROR.
-    expect(packets.filter((p) => p.type === 'DATA')).toHaveLength(4);
+    /** Ask for f, acknowledge block 1 (the client has shown it is there), then go silent. */
+    const abandon = async (peer: RawPeer) => {
+      peer.send(formatRequest('RRQ', 'f', 'octet'), port);
+      const first = await peer.next();
+      peer.send(formatAck(1), first!.port);
+      const started = Date.now();
+      await waitUntil(() => service.activeTransfers === 0 && Date.now() - started > 50, 5_000, 'the transfer to be dropped');
+      return { elapsed: Date.now() - started, packets: (await peer.collect(20)).map((r) => parsePacket(r.message)) };
+    };
+    const { elapsed, packets } = await abandon(await rawPeer());
+    // DATA 2, three resends, then ERROR.
+    expect(packets.filter((p) => p.type === 'DATA')).toEqual(Array.from({ length: 4 }, () => expect.objectContaining({ block: 2 })));
     expect(packets.at(-1)).toMatchObject({ type: 'ERROR', code: 0 });
     // 40 + 80 + 100 + 100 ms with back-off (plus scheduling): more than the 160 ms of a fixed interval.
     expect(elapsed).toBeGreaterThanOrEqual(300);
@@ -474,16 +478,31 @@ describe('tftp server: bad input', () => {
     expect(await openFds()).toBe(fdsBefore + 1); // only the raw peer's own socket
 
     // The same, for a download sent from the file cache (the abandoned one above filled it).
-    expect(service.fileCache.files).toBe(1);
-    const second = await rawPeer();
-    second.send(formatRequest('RRQ', 'f', 'octet'), port);
-    await waitUntil(() => service.fileCache.hits === 1, 5_000, 'the download from memory to start');
-    await waitUntil(() => service.activeTransfers === 0, 5_000, 'the transfer to be dropped');
-    const again = (await second.collect(20)).map((r) => parsePacket(r.message));
-    expect(again.filter((p) => p.type === 'DATA')).toHaveLength(4);
-    expect(again.at(-1)).toMatchObject({ type: 'ERROR', code: 0 });
+    await waitUntil(() => service.fileCache.files === 1, 5_000, 'the file to be cached');
+    const again = await abandon(await rawPeer());
+    expect(service.fileCache.hits).toBe(1);
+    expect(again.packets.filter((p) => p.type === 'DATA')).toHaveLength(4);
+    expect(again.packets.at(-1)).toMatchObject({ type: 'ERROR', code: 0 });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await openFds()).toBe(fdsBefore + 2); // the two raw peers' sockets
+  });
+
+  it('sends a request that is never answered (its source may be forged) its first packet at most 3 times, then drops it silently', async () => {
+    const { port, root, service, metrics } = await startTestServer({ timeoutMs: 40, maxTimeoutMs: 100, allowWrite: true });
+    await writeRandomFile(root, 'f', 100_000);
+    const victim = await rawPeer();
+    const request = formatRequest('RRQ', 'f', 'octet');
+    victim.send(request, port);
+    await waitUntil(() => service.activeTransfers === 0 && metrics.connectionsTotal === 1, 5_000, 'the transfer to be dropped');
+    const packets = await victim.collect(200);
+    expect(packets.map((r) => parsePacket(r.message))).toEqual(Array.from({ length: 3 }, () => expect.objectContaining({ type: 'DATA', block: 1 })));
+    // 3 × 516 bytes for a 16-byte request, where 6 blocks and an ERROR went out before.
+    expect(packets.reduce((sum, r) => sum + r.message.length, 0)).toBeLessThanOrEqual(3 * 516);
+    // An upload request the same: its ACK 0 at most 3 times, no file left behind.
+    victim.send(formatRequest('WRQ', 'up', 'octet'), port);
+    await waitUntil(() => service.activeTransfers === 0 && metrics.connectionsTotal === 2, 5_000, 'the upload to be dropped');
+    expect((await victim.collect(200)).map((r) => parsePacket(r.message))).toEqual(Array.from({ length: 3 }, () => expect.objectContaining({ type: 'ACK', block: 0 })));
+    expect((await readdir(root)).sort()).toEqual(['f']);
   });
 
   it('ends a transfer at once when the client has closed its socket (port unreachable)', async () => {
