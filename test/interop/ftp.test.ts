@@ -396,7 +396,8 @@ describe('the seed flow', () => {
     await randomFile(over, 20 * 1024 * 1024);
     const refused = await runWharf(['ftp', 'put', over, '--user', 'seeduser', ...common], { env, cwd, timeoutMs: 30_000 });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/552 Exceeded storage allocation/);
+    // ALLO first: refused before a byte is sent, in words.
+    expect(refused.stderr).toBe('wharf: over.bin (20.0 MiB) does not fit: 18.0 MiB free of 48.0 MiB\n');
     // The seed client's menu verbs, and the rest, in one session.
     const shell = await runWharf(['ftp', 'shell', '--user', 'seeduser', ...common], {
       env,
@@ -407,7 +408,7 @@ describe('the seed flow', () => {
     expect(shell.code, shell.stderr).toBe(0);
     const [names, long, quota] = shell.stdout.split(/(?<=\n)(?=- |\d)/);
     expect(names).toBe('upload.bin\n');
-    expect(long).toMatch(/^- +31457280 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}upload\.bin\n$/);
+    expect(long).toMatch(/^- +30\.0 MiB {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}upload\.bin\n$/);
     expect(quota).toBe('30.0 MiB of 48.0 MiB used, 18.0 MiB free\n');
     expect(shell.stderr).toMatch(/upload\.bin: 30\.0 MiB in /);
     await expectSameFile(join(cwd, 'download.bin'), upload);
