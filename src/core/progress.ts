@@ -88,7 +88,11 @@ export class TransferProgress {
 
   /** Remove the bar; with `ok`, print the summary line (`extra` is appended to it). */
   finish(ok: boolean, extra = ''): void {
-    this.#bar?.stop();
+    if (this.#bar) {
+      this.#bar.stop();
+      // cli-progress leaves a bar that did not reach 100% on screen: clear it for the message that follows.
+      if (!ok) this.#options.stream.write('\r\x1b[2K');
+    }
     if (!ok || !this.#options.enabled) return;
     if (this.#options.summaryWhenPiped === false && this.#options.stream.isTTY !== true) return;
     const seconds = Math.max(0.001, (Date.now() - this.#start) / 1000);

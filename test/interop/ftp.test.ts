@@ -324,6 +324,21 @@ async function clientRoundTrip(port: number, user: string, password: string, roo
   await client.quit();
 }
 
+/** A server without HASH: `get -c` cannot check the local bytes, so it refuses; `--force` resumes unchecked. */
+async function resumeWithoutHash(port: number, user: string, password: string, root: string): Promise<void> {
+  const data = await randomFile(join(root, 'nohash.bin'), 500_000);
+  const cwd = await tempDir();
+  await writeFile(join(cwd, 'nohash.bin'), data.subarray(0, 200_000));
+  const args = ['ftp', 'get', '-c', 'nohash.bin', '--port', String(port), '--user', user];
+  const refused = await runWharf(args, { env: { WHARF_PASSWORD: password }, cwd });
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/the server has no HASH command, so wharf cannot check .*--force resumes unchecked/);
+  expect((await stat(join(cwd, 'nohash.bin'))).size).toBe(200_000);
+  const forced = await runWharf([...args, '--force'], { env: { WHARF_PASSWORD: password }, cwd });
+  expect(forced.code, forced.stderr).toBe(0);
+  expect((await readFile(join(cwd, 'nohash.bin'))).equals(data)).toBe(true);
+}
+
 describe('wharf ftp client against the anchors', () => {
   it('works against pyftpdlib', async (context) => {
     const missing = skipReason(SYSTEM_PYTHON);
@@ -337,6 +352,7 @@ describe('wharf ftp client against the anchors', () => {
     const { port, child } = await startAnchor('pyftpdlib', root);
     try {
       await clientRoundTrip(port, 'u', 'p', root);
+      await resumeWithoutHash(port, 'u', 'p', root);
     } finally {
       child.kill('SIGKILL');
     }

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { Writable } from 'node:stream';
 import { UsageError, WharfError } from '../../core/errors.js';
 import { formatBytes } from '../../core/human-size.js';
@@ -40,6 +40,12 @@ interface PartialInfo {
   remote: string;
   size: number;
   modified: string | null;
+}
+
+/** A local path as the user reads it: relative to the current folder when inside it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === '' || rel.startsWith('..') ? path : rel;
 }
 
 export function partialPathFor(target: string): string {
@@ -116,10 +122,10 @@ export async function getFile(client: FtpClient, remote: string, local: string |
 
   // Resume the user's own file in place: asked for, and only once its bytes are shown to be the start of the remote file.
   if (flags.resume && targetSize !== undefined && targetSize > 0) {
-    if (size !== undefined && targetSize > size) throw new WharfError('ERESUME', `${target} (${formatBytes(targetSize)}) is larger than ${remote} (${formatBytes(size)}): not the same file; \`get\` without -c replaces it.`);
-    refuseUnverified(await samePrefix(client, remote, target, targetSize), target, flags, 'get');
+    if (size !== undefined && targetSize > size) throw new WharfError('ERESUME', `${shown(target)} (${formatBytes(targetSize)}) is larger than ${remote} (${formatBytes(size)}): not the same file; \`get\` without -c replaces it.`);
+    refuseUnverified(await samePrefix(client, remote, target, targetSize), shown(target), flags, 'get');
     if (targetSize === size) {
-      io.stderr.write(`${label}: ${target} is already complete (${formatBytes(size)})\n`);
+      io.stderr.write(`${label}: ${shown(target)} is already complete (${formatBytes(size)})\n`);
       return;
     }
     await receive(client, remote, target, targetSize, size, flags, io, label);
@@ -133,10 +139,10 @@ export async function getFile(client: FtpClient, remote: string, local: string |
     const info = await readPartialInfo(partial);
     const sameFile = info !== undefined && info.remote === remote && info.size === size && info.modified === modified && partialSize <= (size ?? 0);
     const check = sameFile ? await samePrefix(client, remote, partial, partialSize) : 'different';
-    if (check === 'different') io.stderr.write(`${label}: ${partial} is from another version of the file: starting again\n`);
+    if (check === 'different') io.stderr.write(`${label}: ${shown(partial)} is from another version of the file: starting again\n`);
     else {
       offset = partialSize;
-      io.stderr.write(`${label}: resuming wharf's partial download ${partial} (${formatBytes(partialSize)} of ${formatBytes(size ?? 0)})\n`);
+      io.stderr.write(`${label}: resuming wharf's partial download ${shown(partial)} (${formatBytes(partialSize)} of ${formatBytes(size ?? 0)})\n`);
     }
   }
   if (offset === 0) {
@@ -149,7 +155,7 @@ export async function getFile(client: FtpClient, remote: string, local: string |
     const kept = (await sizeOf(partial)) ?? 0;
     if (kept > 0 && size !== undefined) {
       const why = interrupted(error, flags) ? 'interrupted' : 'failed';
-      throw new WharfError(interrupted(error, flags) ? 'EABORTED' : errorCode(error), `${label}: ${why}${why === 'failed' ? ` (${(error as Error).message})` : ''}; ${formatBytes(kept)} of ${formatBytes(size)} kept in ${partial}; \`get ${remote}\` again resumes.`, { cause: error });
+      throw new WharfError(interrupted(error, flags) ? 'EABORTED' : errorCode(error), `${label}: ${why}${why === 'failed' ? ` (${(error as Error).message})` : ''}; ${formatBytes(kept)} of ${formatBytes(size)} kept in ${shown(partial)}; \`get ${remote}\` again resumes.`, { cause: error });
     }
     await removePartial(partial);
     throw error;
@@ -199,7 +205,7 @@ export async function putFile(client: FtpClient, local: string, remote: string |
   if (flags.resume) {
     // SIZE answers what the server has (on wharf, an interrupted upload's partial too).
     offset = (await client.size(target)) ?? 0;
-    if (offset > info.size) throw new WharfError('ERESUME', `${target} on the server (${formatBytes(offset)}) is larger than ${local} (${formatBytes(info.size)}): not the same file; \`put\` without -c replaces it.`);
+    if (offset > info.size) throw new WharfError('ERESUME', `${target} on the server (${formatBytes(offset)}) is larger than ${shown(local)} (${formatBytes(info.size)}): not the same file; \`put\` without -c replaces it.`);
     if (offset > 0) refuseUnverified(await samePrefix(client, target, local, offset), `${target} on the server`, flags, 'put');
     if (offset > 0 && offset === info.size) {
       io.stderr.write(`${label}: already complete on the server (${formatBytes(info.size)})\n`);
@@ -219,7 +225,7 @@ export async function putFile(client: FtpClient, local: string, remote: string |
   } catch (error) {
     if (!interrupted(error, flags)) throw error;
     const sent = offset + progress.moved;
-    throw new WharfError('EABORTED', `${label}: interrupted after ${formatBytes(sent)} of ${formatBytes(info.size)}; a wharf server keeps what it received: \`put -c ${local}${remote ? ` ${remote}` : ''}\` resumes.`, { cause: error });
+    throw new WharfError('EABORTED', `${label}: interrupted after sending ${formatBytes(sent)} of ${formatBytes(info.size)}; a wharf server keeps what it received: \`put -c ${shown(local)}${remote ? ` ${remote}` : ''}\` resumes.`, { cause: error });
   } finally {
     progress.finish(ok);
   }

@@ -190,7 +190,7 @@ export class FtpShell {
       case 'put': {
         const { resume, force, rest } = transferArguments(args);
         if (!rest[0]) throw new UsageError('put [-c] [--force] FILE [REMOTE]');
-        await putFile(this.#client, resolve(this.#io.cwd(), rest[0]), rest[1] ?? basename(rest[0]), this.#transferFlags(resume, force), this.#io);
+        await putFile(this.#client, resolve(this.#io.cwd(), rest[0]), rest[1], this.#transferFlags(resume, force), this.#io);
         this.#remoteNames.clear();
         return true;
       }
