@@ -15,7 +15,7 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { Writable } from 'node:stream';
-import { UsageError, WharfError } from '../../core/errors.js';
+import { UsageError, WharfError, isErrnoException } from '../../core/errors.js';
 import { formatBytes } from '../../core/human-size.js';
 import { TransferProgress } from '../../core/progress.js';
 import type { FtpClient } from './client.js';
@@ -109,8 +109,23 @@ function interrupted(error: unknown, flags: TransferFlags): boolean {
   return flags.signal?.aborted === true || (error instanceof WharfError && error.code === 'EABORTED');
 }
 
+/** A local file system's refusal (EACCES, ENOSPC, ENOENT …) as one sentence, not a stack trace. */
+async function sayingWhy(label: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof WharfError || !isErrnoException(error)) throw error;
+    const where = typeof (error as NodeJS.ErrnoException).path === 'string' ? ` ${shown((error as NodeJS.ErrnoException).path as string)}` : '';
+    throw new WharfError(error.code ?? 'EIO', `${label}:${where}: ${error.code === 'ENOENT' ? 'no such file or folder' : error.code === 'EACCES' ? 'permission denied' : error.message}`, { cause: error });
+  }
+}
+
 /** RETR `remote` to `local` (a file, a folder, or `-` for stdout). */
-export async function getFile(client: FtpClient, remote: string, local: string | undefined, flags: TransferFlags, io: TransferIo): Promise<void> {
+export function getFile(client: FtpClient, remote: string, local: string | undefined, flags: TransferFlags, io: TransferIo): Promise<void> {
+  return sayingWhy(`get ${remote}`, () => getFileUnchecked(client, remote, local, flags, io));
+}
+
+async function getFileUnchecked(client: FtpClient, remote: string, local: string | undefined, flags: TransferFlags, io: TransferIo): Promise<void> {
   if (local === '-') return getToStdout(client, remote, flags, io);
   let target = local ?? basename(remote);
   if (existsSync(target) && statSync(target).isDirectory()) target = join(target, basename(remote));
@@ -190,7 +205,11 @@ async function getToStdout(client: FtpClient, remote: string, flags: TransferFla
 }
 
 /** STOR `local` as `remote` (a name, or a folder ending in `/`). */
-export async function putFile(client: FtpClient, local: string, remote: string | undefined, flags: TransferFlags, io: TransferIo): Promise<void> {
+export function putFile(client: FtpClient, local: string, remote: string | undefined, flags: TransferFlags, io: TransferIo): Promise<void> {
+  return sayingWhy(`put ${shown(local)}`, () => putFileUnchecked(client, local, remote, flags, io));
+}
+
+async function putFileUnchecked(client: FtpClient, local: string, remote: string | undefined, flags: TransferFlags, io: TransferIo): Promise<void> {
   let info;
   try {
     info = await stat(local);

@@ -8,7 +8,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Interface } from 'node:readline';
-import { UsageError, WharfError } from '../../core/errors.js';
+import { UsageError, WharfError, isErrnoException } from '../../core/errors.js';
 import { formatBytes } from '../../core/human-size.js';
 import type { FtpClient, FtpEntry } from './client.js';
 import { getFile, putFile, type TransferFlags, type TransferIo } from './cli-transfers.js';
@@ -149,9 +149,10 @@ export class FtpShell {
     try {
       return await this.#command(verb.toLowerCase(), args);
     } catch (error) {
-      if (!(error instanceof WharfError)) throw error;
+      // A peer that resets a data connection is a failed command, not a crashed shell.
+      if (!(error instanceof WharfError) && !isErrnoException(error)) throw error;
       this.failures++;
-      this.#io.stderr.write(`${error.message}\n`);
+      this.#io.stderr.write(`${(error as Error).message}\n`);
       return true;
     } finally {
       this.#busy = false;

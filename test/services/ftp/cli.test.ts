@@ -58,6 +58,12 @@ describe('wharf ftp get/put never mix or lose files', () => {
     const unnamed = await runWharf(['ftp', 'get', 'nope.bin', ...common(server)], { env, cwd });
     expect(unnamed.code).toBe(1);
     expect(await readdir(cwd)).toEqual(['keep.txt']);
+    // A local folder that is not there: one sentence, no stack trace, nothing written.
+    await writeFile(join(server.home('alice'), 'hello.txt'), 'hi');
+    const nowhere = await runWharf(['ftp', 'get', 'hello.txt', join(cwd, 'missing', 'hello.txt'), ...common(server)], { env, cwd });
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toMatch(/^wharf: get hello\.txt: missing\/\.hello\.txt\.wharf-part\.json: no such file or folder\n$/);
+    expect(await readdir(cwd)).toEqual(['keep.txt']);
   }, 30_000);
 
   it('get -c / put -c resume only bytes the server HASH shows to be the start of the file', async () => {
