@@ -380,7 +380,7 @@ export class FtpSession {
     const range = this.#range;
     this.#range = undefined;
     // A client that sends RANG before a transfer wants part of a file: never send it the whole one.
-    if (range && ['RETR', 'STOR', 'APPE', 'STOU'].includes(verb)) return this.#reply(504, 'RANG applies to HASH only on this server; send RANG 1 0 and the transfer again.');
+    if (range && ['RETR', 'STOR', 'APPE', 'STOU'].includes(verb)) return this.#reply(504, 'RANG applies to HASH only on this server; the range is cleared: send the transfer again without it.');
     try {
       switch (verb) {
         case 'USER':
