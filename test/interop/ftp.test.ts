@@ -324,6 +324,21 @@ async function clientRoundTrip(port: number, user: string, password: string, roo
   await client.quit();
 }
 
+/** A server without HASH: `get -c` cannot check the local bytes, so it refuses; `--force` resumes unchecked. */
+async function resumeWithoutHash(port: number, user: string, password: string, root: string): Promise<void> {
+  const data = await randomFile(join(root, 'nohash.bin'), 500_000);
+  const cwd = await tempDir();
+  await writeFile(join(cwd, 'nohash.bin'), data.subarray(0, 200_000));
+  const args = ['ftp', 'get', '-c', 'nohash.bin', '--port', String(port), '--user', user];
+  const refused = await runWharf(args, { env: { WHARF_PASSWORD: password }, cwd });
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/the server has no HASH command, so wharf cannot check .*--force resumes unchecked/);
+  expect((await stat(join(cwd, 'nohash.bin'))).size).toBe(200_000);
+  const forced = await runWharf([...args, '--force'], { env: { WHARF_PASSWORD: password }, cwd });
+  expect(forced.code, forced.stderr).toBe(0);
+  expect((await readFile(join(cwd, 'nohash.bin'))).equals(data)).toBe(true);
+}
+
 describe('wharf ftp client against the anchors', () => {
   it('works against pyftpdlib', async (context) => {
     const missing = skipReason(SYSTEM_PYTHON);
@@ -337,6 +352,7 @@ describe('wharf ftp client against the anchors', () => {
     const { port, child } = await startAnchor('pyftpdlib', root);
     try {
       await clientRoundTrip(port, 'u', 'p', root);
+      await resumeWithoutHash(port, 'u', 'p', root);
     } finally {
       child.kill('SIGKILL');
     }
@@ -396,7 +412,8 @@ describe('the seed flow', () => {
     await randomFile(over, 20 * 1024 * 1024);
     const refused = await runWharf(['ftp', 'put', over, '--user', 'seeduser', ...common], { env, cwd, timeoutMs: 30_000 });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/552 Exceeded storage allocation/);
+    // ALLO first: refused before a byte is sent, in words.
+    expect(refused.stderr).toBe('wharf: over.bin (20.0 MiB) does not fit: 18.0 MiB free of 48.0 MiB\n');
     // The seed client's menu verbs, and the rest, in one session.
     const shell = await runWharf(['ftp', 'shell', '--user', 'seeduser', ...common], {
       env,
@@ -407,7 +424,7 @@ describe('the seed flow', () => {
     expect(shell.code, shell.stderr).toBe(0);
     const [names, long, quota] = shell.stdout.split(/(?<=\n)(?=- |\d)/);
     expect(names).toBe('upload.bin\n');
-    expect(long).toMatch(/^- +31457280 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}upload\.bin\n$/);
+    expect(long).toMatch(/^- +30\.0 MiB {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}upload\.bin\n$/);
     expect(quota).toBe('30.0 MiB of 48.0 MiB used, 18.0 MiB free\n');
     expect(shell.stderr).toMatch(/upload\.bin: 30\.0 MiB in /);
     await expectSameFile(join(cwd, 'download.bin'), upload);

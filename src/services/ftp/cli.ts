@@ -1,15 +1,14 @@
-import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { addHostOptions, port, positiveInt, type CliContext } from '../../cli/context.js';
 import { readFirstLine, readHiddenLine } from '../../cli/prompt.js';
 import { parseSize } from '../../core/config.js';
 import { UsageError, WharfError } from '../../core/errors.js';
-import { FtpClient, FtpError, type FtpEntry } from './client.js';
+import { formatBytes } from '../../core/human-size.js';
+import { FtpClient, FtpError } from './client.js';
+import { getFile, putFile, type TransferFlags } from './cli-transfers.js';
+import { FtpShell, SHELL_HELP, formatEntries, type ShellIo } from './shell.js';
 
 interface ConnectionFlags {
   host: string;
@@ -26,10 +25,8 @@ interface ConnectionFlags {
 }
 
 /** Where prompts, progress and messages go; stdout carries only what a command prints. */
-export interface FtpCliIo {
+export interface FtpCliIo extends ShellIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
 }
 
@@ -44,7 +41,7 @@ function sizeArgument(text: string): number {
 }
 
 function processIo(): FtpCliIo {
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signals: process, chdir: (dir) => process.chdir(dir), cwd: () => process.cwd() };
 }
 
 function addConnectionOptions(command: Command): Command {
@@ -76,9 +73,9 @@ function userOf(flags: ConnectionFlags, io: FtpCliIo): string {
   return user;
 }
 
-async function connect(flags: ConnectionFlags, io: FtpCliIo, login = true): Promise<FtpClient> {
+async function connect(flags: ConnectionFlags, io: FtpCliIo, login = true, givenSecret?: string): Promise<FtpClient> {
   const user = login ? userOf(flags, io) : undefined;
-  const secret = user !== undefined ? await password(flags, user, io) : undefined;
+  const secret = user !== undefined ? (givenSecret ?? (await password(flags, user, io))) : undefined;
   const tlsOptions = flags.insecure ? { rejectUnauthorized: false } : flags.ca ? { ca: readFileSync(flags.ca) } : {};
   const client = await FtpClient.connect({
     host: flags.host,
@@ -100,6 +97,25 @@ async function connect(flags: ConnectionFlags, io: FtpCliIo, login = true): Prom
   return client;
 }
 
+interface TransferOptionFlags {
+  resume?: boolean;
+  force?: boolean;
+}
+
+/** One `get`/`put` on its own: Ctrl-C aborts the transfer (ABOR) and says what was kept, instead of killing wharf mid-write. */
+async function interruptibleTransfer(flags: ConnectionFlags & TransferOptionFlags, io: FtpCliIo, work: (client: FtpClient, transfer: TransferFlags) => Promise<void>): Promise<void> {
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  io.signals.on('SIGINT', onInterrupt);
+  try {
+    await withClient(flags, io, (client) =>
+      work(client, { resume: flags.resume === true, force: flags.force === true, progress: flags.progress !== false, limitRate: flags.limitRate, signal: controller.signal }),
+    );
+  } finally {
+    io.signals.off('SIGINT', onInterrupt);
+  }
+}
+
 async function withClient<T>(flags: ConnectionFlags, io: FtpCliIo, work: (client: FtpClient) => Promise<T>): Promise<T> {
   const client = await connect(flags, io);
   try {
@@ -110,258 +126,56 @@ async function withClient<T>(flags: ConnectionFlags, io: FtpCliIo, work: (client
 }
 
 // ---------------------------------------------------------------------------------------------
-// Progress
+// The shell
 
-function humanBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-function humanDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '--:--';
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
-}
-
-/**
- * A progress bar on stderr (bytes, rate, ETA) when it is a terminal, and one summary line at the
- * end either way: the seed's `view_bar`, grown up.
- */
-class TransferProgress {
-  readonly #bar: cliProgress.SingleBar | undefined;
-  readonly #io: FtpCliIo;
-  readonly #label: string;
-  readonly #start = Date.now();
-  readonly #offset: number;
-  #done = 0;
-
-  constructor(io: FtpCliIo, label: string, total: number | undefined, offset: number, enabled: boolean) {
-    this.#io = io;
-    this.#label = label;
-    this.#offset = offset;
-    this.#done = offset;
-    if (enabled && io.stderr.isTTY) {
-      this.#bar = new cliProgress.SingleBar(
-        {
-          stream: io.stderr as NodeJS.WritableStream as never,
-          format: `${label} [{bar}] {percentage}% | {done} / {size} | {rate} | ETA {eta_h}`,
-          barsize: 30,
-          hideCursor: true,
-          clearOnComplete: true,
-          fps: 10,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      this.#bar.start(total ?? 0, offset, this.#payload());
-    }
-  }
-
-  #payload(): Record<string, string> {
-    const seconds = (Date.now() - this.#start) / 1000;
-    const rate = seconds > 0 ? (this.#done - this.#offset) / seconds : 0;
-    const total = this.#bar?.getTotal() ?? 0;
-    return {
-      done: humanBytes(this.#done),
-      size: total > 0 ? humanBytes(total) : '?',
-      rate: `${humanBytes(rate)}/s`,
-      eta_h: total > 0 && rate > 0 ? humanDuration((total - this.#done) / rate) : '--:--',
-    };
-  }
-
-  update(bytesThisTransfer: number): void {
-    this.#done = this.#offset + bytesThisTransfer;
-    this.#bar?.update(this.#done, this.#payload());
-  }
-
-  finish(ok: boolean): void {
-    this.#bar?.stop();
-    if (!ok) return;
-    const seconds = Math.max(0.001, (Date.now() - this.#start) / 1000);
-    const moved = this.#done - this.#offset;
-    const resumed = this.#offset > 0 ? ` (resumed at ${humanBytes(this.#offset)})` : '';
-    this.#io.stderr.write(`${this.#label}: ${humanBytes(moved)} in ${seconds.toFixed(1)} s, ${humanBytes(moved / seconds)}/s${resumed}\n`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Verbs
-
-interface TransferFlags {
-  resume: boolean;
-  progress: boolean;
-  limitRate?: number | undefined;
-}
-
-async function getFile(client: FtpClient, remote: string, local: string | undefined, options: TransferFlags, io: FtpCliIo): Promise<void> {
-  const toStdout = local === '-';
-  let target = local ?? basename(remote);
-  if (!toStdout && existsSync(target) && statSync(target).isDirectory()) target = join(target, basename(remote));
-  const size = await client.size(remote);
-  let offset = 0;
-  if (options.resume && !toStdout && existsSync(target)) {
-    offset = statSync(target).size;
-    if (size !== undefined && offset > size) throw new WharfError('ERESUME', `${target} (${offset} bytes) is larger than ${remote} (${size} bytes): not the same file?`);
-    if (size !== undefined && offset === size) {
-      io.stderr.write(`${target}: already complete (${humanBytes(size)})\n`);
-      return;
-    }
-  }
-  const destination = toStdout ? new Writable({ write: (chunk, _e, cb) => void io.stdout.write(chunk, cb) }) : createWriteStream(target, offset > 0 ? { flags: 'r+', start: offset } : { flags: 'w' });
-  const progress = new TransferProgress(io, basename(remote), size, offset, options.progress && !toStdout);
-  let ok = false;
-  try {
-    await client.download(remote, destination, { offset, limitRate: options.limitRate, onProgress: (n) => progress.update(n) });
-    ok = true;
-  } finally {
-    progress.finish(ok);
-  }
-}
-
-async function putFile(client: FtpClient, local: string, remote: string | undefined, options: TransferFlags, io: FtpCliIo): Promise<void> {
-  let info;
-  try {
-    info = await stat(local);
-  } catch {
-    throw new UsageError(`${local}: no such file`);
-  }
-  if (!info.isFile()) throw new UsageError(`${local}: not a file`);
-  let target = remote ?? basename(local);
-  if (target.endsWith('/')) target += basename(local);
-  let offset = 0;
-  if (options.resume) {
-    // SIZE answers what the server has (on wharf, an interrupted upload's partial too): send the rest.
-    offset = (await client.size(target)) ?? 0;
-    if (offset > info.size) throw new WharfError('ERESUME', `${target} on the server (${offset} bytes) is larger than ${local} (${info.size} bytes): not the same file?`);
-  }
-  const progress = new TransferProgress(io, basename(local), info.size, offset, options.progress);
-  let ok = false;
-  try {
-    await client.upload(createReadStream(local, { start: offset, highWaterMark: 1024 * 1024 }), target, { offset, limitRate: options.limitRate, onProgress: (n) => progress.update(n) });
-    ok = true;
-  } finally {
-    progress.finish(ok);
-  }
-}
-
-function formatEntries(entries: FtpEntry[], long: boolean): string {
-  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (!long) return sorted.map((e) => `${e.name}${e.type === 'dir' ? '/' : ''}\n`).join('');
-  return sorted
-    .map((e) => {
-      const kind = e.type === 'dir' ? 'd' : e.type === 'link' ? 'l' : e.type === 'file' ? '-' : '?';
-      const size = e.type === 'dir' ? '' : String(e.size ?? '');
-      const when = e.modified ? e.modified.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : ''.padEnd(20);
-      return `${kind} ${size.padStart(14)}  ${when}  ${e.name}\n`;
-    })
-    .join('');
-}
-
-const SHELL_HELP = `commands (the seed client's verbs first):
-  list | ls [PATH]          list a folder
-  stor | put FILE [REMOTE]  upload (resumes when the server has part of it)
-  retr | get FILE [LOCAL]   download (resumes a partial local file)
-  exit | quit | bye         leave
-  cd PATH, pwd, mkdir PATH, rm PATH, rmdir PATH, mv FROM TO, quota, help
-`;
-
-function shellWords(line: string): string[] {
-  const words: string[] = [];
-  const pattern = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
-  for (let match = pattern.exec(line); match; match = pattern.exec(line)) words.push(match[1]?.replace(/\\(.)/g, '$1') ?? match[2] ?? match[3] ?? '');
-  return words;
-}
-
-async function shell(client: FtpClient, flags: ConnectionFlags, io: FtpCliIo): Promise<void> {
+/** The password from the first piped line, and the lines after it as the shell's commands. */
+async function shell(flags: ConnectionFlags, io: FtpCliIo): Promise<void> {
   const tty = io.stdin.isTTY === true;
-  const out = (text: string) => void io.stdout.write(text);
-  if (tty) out(`\n====== wharf ftp ======\n${SHELL_HELP}=======================\n`);
-  const lines = createInterface({ input: io.stdin, output: tty ? io.stdout : undefined, terminal: tty });
-  if (tty) {
-    lines.setPrompt('ftp> ');
-    lines.prompt();
-  }
-  const transferOptions: TransferFlags = { resume: true, progress: flags.progress !== false, limitRate: flags.limitRate };
+  let session: FtpShell | undefined;
+  const lines = createInterface({
+    input: io.stdin,
+    output: tty ? io.stdout : undefined,
+    terminal: tty,
+    ...(tty ? { completer: (line: string, callback: (error: null, result: [string[], string]) => void) => (session ? session.complete(line, callback) : callback(null, [[], line])) } : {}),
+  });
+  const input = lines[Symbol.asyncIterator]();
+  let ended = false;
+  const onInterrupt = () => {
+    if (!session || session.interrupt(tty ? lines : undefined)) {
+      ended = true;
+      lines.close();
+    }
+  };
+  lines.on('SIGINT', onInterrupt);
+  io.signals.on('SIGINT', onInterrupt);
   try {
-    for await (const line of lines) {
-      const [verb = '', ...args] = shellWords(line.trim());
-      try {
-        switch (verb.toLowerCase()) {
-          case '':
-            break;
-          case 'exit':
-          case 'quit':
-          case 'bye':
-            return;
-          case 'help':
-          case '?':
-            out(SHELL_HELP);
-            break;
-          case 'list':
-          case 'ls':
-          case 'dir': {
-            const entries = await client.list(args[0] ?? '');
-            // The seed's server said FAIL for an empty library; say it in words.
-            out(entries.length === 0 ? '(empty)\n' : formatEntries(entries, verb.toLowerCase() !== 'list'));
-            break;
-          }
-          case 'stor':
-          case 'put':
-            if (!args[0]) throw new UsageError('stor FILE [REMOTE]');
-            await putFile(client, args[0], args[1], transferOptions, io);
-            break;
-          case 'retr':
-          case 'get':
-            if (!args[0]) throw new UsageError('retr FILE [LOCAL]');
-            await getFile(client, args[0], args[1], transferOptions, io);
-            break;
-          case 'cd':
-            await client.cd(args[0] ?? '/');
-            break;
-          case 'pwd':
-            out(`${await client.pwd()}\n`);
-            break;
-          case 'mkdir':
-            if (!args[0]) throw new UsageError('mkdir PATH');
-            await client.mkdir(args[0]);
-            break;
-          case 'rm':
-            if (!args[0]) throw new UsageError('rm PATH');
-            await client.delete(args[0]);
-            break;
-          case 'rmdir':
-            if (!args[0]) throw new UsageError('rmdir PATH');
-            await client.rmdir(args[0]);
-            break;
-          case 'mv':
-            if (!args[0] || !args[1]) throw new UsageError('mv FROM TO');
-            await client.rename(args[0], args[1]);
-            break;
-          case 'quota': {
-            const quota = await client.quota();
-            out(quota ? `${humanBytes(quota.used)} of ${humanBytes(quota.quota)} used, ${humanBytes(quota.free)} free\n` : 'no quota on this server\n');
-            break;
-          }
-          default:
-            io.stderr.write(`unknown command "${verb}" (try help)\n`);
-        }
-      } catch (error) {
-        if (!(error instanceof WharfError)) throw error;
-        io.stderr.write(`${error.message}\n`);
+    let secret: string | undefined;
+    if (flags.passwordStdin && io.env.WHARF_PASSWORD === undefined) {
+      const first = await input.next();
+      if (first.done) throw new UsageError('--password-stdin: standard input is empty');
+      secret = first.value;
+    }
+    const client = await connect(flags, io, true, secret);
+    try {
+      session = new FtpShell(client, io, { progress: flags.progress !== false, limitRate: flags.limitRate, tty });
+      if (tty) {
+        io.stdout.write(`\n====== wharf ftp ======\n${SHELL_HELP}=======================\n`);
+        lines.setPrompt('ftp> ');
+        lines.prompt();
       }
-      if (tty) lines.prompt();
+      for (let next = await input.next(); !next.done && !ended; next = await input.next()) {
+        if (!(await session.run(next.value))) break;
+        if (tty && !ended) lines.prompt();
+      }
+    } finally {
+      await client.quit();
     }
   } finally {
+    io.signals.off('SIGINT', onInterrupt);
     lines.close();
   }
+  if (ended && !tty) throw new WharfError('EABORTED', 'interrupted');
+  if (session && session.failures > 0) throw new WharfError('EFAILED', `${session.failures} command${session.failures === 1 ? '' : 's'} failed`);
 }
 
 /**
@@ -410,15 +224,17 @@ export function registerFtpCli(program: Command, ctx: CliContext, io: FtpCliIo =
   addConnectionOptions(
     ftp.command('get').description('download a file, with a progress bar').argument('<remote>', 'file on the server').argument('[local]', 'where to save it (default: its name here; - for stdout)'),
   )
-    .option('-c, --resume', 'continue a partial local file')
-    .action(async (remote: string, local: string | undefined, flags: ConnectionFlags & { resume?: boolean }) => {
-      await withClient(flags, io, (client) => getFile(client, remote, local, { resume: flags.resume === true, progress: flags.progress !== false, limitRate: flags.limitRate }, io));
+    .option('-c, --resume', "continue the local file, once the server's HASH shows it is the start of the remote one")
+    .option('--force', 'with --resume: continue even when the server cannot check (no HASH)')
+    .action(async (remote: string, local: string | undefined, flags: ConnectionFlags & TransferOptionFlags) => {
+      await interruptibleTransfer(flags, io, (client, transfer) => getFile(client, remote, local, transfer, io));
     });
 
   addConnectionOptions(ftp.command('put').description('upload a file, with a progress bar').argument('<local>', 'file to send').argument('[remote]', 'name on the server (default: the same name)'))
-    .option('-c, --resume', 'send only what the server does not have yet (after an interrupted upload)')
-    .action(async (local: string, remote: string | undefined, flags: ConnectionFlags & { resume?: boolean }) => {
-      await withClient(flags, io, (client) => putFile(client, local, remote, { resume: flags.resume === true, progress: flags.progress !== false, limitRate: flags.limitRate }, io));
+    .option('-c, --resume', 'send only what the server does not have yet, once its HASH shows those bytes are the start of the file')
+    .option('--force', 'with --resume: continue even when the server cannot check (no HASH)')
+    .action(async (local: string, remote: string | undefined, flags: ConnectionFlags & TransferOptionFlags) => {
+      await interruptibleTransfer(flags, io, (client, transfer) => putFile(client, local, remote, transfer, io));
     });
 
   addConnectionOptions(ftp.command('rm').description('delete files on the server').argument('<paths...>', 'files')).action(async (paths: string[], flags: ConnectionFlags) => {
@@ -450,7 +266,7 @@ export function registerFtpCli(program: Command, ctx: CliContext, io: FtpCliIo =
   addConnectionOptions(ftp.command('quota').description('how much of your quota is used')).action(async (flags: ConnectionFlags) => {
     await withClient(flags, io, async (client) => {
       const quota = await client.quota();
-      io.stdout.write(quota ? `${humanBytes(quota.used)} of ${humanBytes(quota.quota)} used, ${humanBytes(quota.free)} free\n` : 'no quota on this server\n');
+      io.stdout.write(quota ? `${formatBytes(quota.used)} of ${formatBytes(quota.quota)} used, ${formatBytes(quota.free)} free\n` : 'no quota on this server\n');
     });
   });
 
@@ -476,6 +292,6 @@ export function registerFtpCli(program: Command, ctx: CliContext, io: FtpCliIo =
   );
 
   addConnectionOptions(ftp.command('shell').description('interactive session: list, stor FILE, retr FILE, exit (the seed client) and more')).action(async (flags: ConnectionFlags) => {
-    await withClient(flags, io, (client) => shell(client, flags, io));
+    await shell(flags, io);
   });
 }

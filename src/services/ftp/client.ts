@@ -15,7 +15,20 @@ import { StringDecoder } from 'node:string_decoder';
 import tls from 'node:tls';
 import { Transform } from 'node:stream';
 import { WharfError } from '../../core/errors.js';
-import { ReplyParser, parseEpsvReply, parseFactsLine, parsePasvReply, parseTime, replyText, unquotePath, type Reply } from './protocol.js';
+import {
+  ReplyParser,
+  parseEpsvReply,
+  parseFactsLine,
+  parseHashFeature,
+  parseHashReply,
+  parsePasvReply,
+  parseTime,
+  replyText,
+  unquotePath,
+  type ByteRange,
+  type HashReply,
+  type Reply,
+} from './protocol.js';
 
 export interface FtpClientOptions {
   host?: string;
@@ -82,6 +95,8 @@ export class FtpClient {
   #type: 'I' | 'A' | undefined;
   #epsvWorks = true;
   #secureData = false;
+  /** The HASH algorithm the server has selected for this session, once known. */
+  #hashAlgorithm: string | undefined;
   greeting: Reply | undefined;
 
   private constructor(socket: net.Socket, options: FtpClientOptions) {
@@ -254,6 +269,40 @@ export class FtpClient {
     const match = /used=(\d+) quota=(\d+) free=(\d+)/.exec(replyText(reply));
     if (reply.code !== 200 || !match) return undefined;
     return { used: Number(match[1]), quota: Number(match[2]), free: Number(match[3]) };
+  }
+
+  /**
+   * ALLO `bytes` before an upload: undefined when there is room (or the server does not check),
+   * else the server's reason (its 552 text: on wharf `5.0 MiB does not fit: 0 B free of 1.0 MiB.`).
+   */
+  async allocate(bytes: number): Promise<string | undefined> {
+    const reply = await this.send(`ALLO ${bytes}`);
+    return reply.code === 552 || reply.code === 452 ? replyText(reply) : undefined;
+  }
+
+  /**
+   * The server's SHA-256 of `path` (of `range` only, with RANG): HASH, draft-bryan-ftpext-hash.
+   * Undefined when the server cannot say (no HASH, no SHA-256, or no RANG for a range).
+   */
+  async sha256(path: string, range?: ByteRange): Promise<HashReply | undefined> {
+    const feature = (await this.features()).get('HASH');
+    if (feature === undefined) return undefined;
+    const { algorithms, selected } = parseHashFeature(feature);
+    if (!algorithms.includes('SHA-256')) return undefined;
+    this.#hashAlgorithm ??= selected;
+    if (this.#hashAlgorithm !== 'SHA-256') {
+      await this.command('OPTS HASH SHA-256');
+      this.#hashAlgorithm = 'SHA-256';
+    }
+    if (range) {
+      const rang = await this.send(`RANG ${range.start} ${range.end}`);
+      if (rang.code !== 350) return undefined;
+    }
+    const reply = await this.send(`HASH ${path}`);
+    if (reply.code !== 213) throw new FtpError(`HASH ${path}`, reply);
+    const parsed = parseHashReply(replyText(reply));
+    if (!parsed || parsed.algorithm !== 'SHA-256') throw new WharfError('EPROTO', `the server's HASH reply is not a SHA-256 one: ${replyText(reply)}`);
+    return parsed;
   }
 
   async pwd(): Promise<string> {

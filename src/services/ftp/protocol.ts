@@ -5,6 +5,8 @@
  * the server and the client both build on these functions, and the tests drive them byte by byte.
  */
 
+import { formatBytes } from '../../core/human-size.js';
+
 // ---------------------------------------------------------------------------------------------
 // Control connection framing
 
@@ -198,6 +200,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   EPRT: { login: true, syntax: 'EPRT |<af>|<address>|<port>|', argument: 'required' },
   EPSV: { login: true, syntax: 'EPSV [1|2|ALL]', argument: 'optional' },
   FEAT: { login: false, syntax: 'FEAT (list extensions)', argument: 'none' },
+  HASH: { login: true, syntax: 'HASH <path> (digest of the file, or of the RANG range, with the OPTS HASH algorithm)', argument: 'required' },
   HELP: { login: false, syntax: 'HELP [<command>]', argument: 'optional' },
   LIST: { login: true, syntax: 'LIST [<path>] (ls -l style listing)', argument: 'optional' },
   MDTM: { login: true, syntax: 'MDTM <path> (modification time)', argument: 'required' },
@@ -208,7 +211,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   MODE: { login: false, syntax: 'MODE S', argument: 'required' },
   NLST: { login: true, syntax: 'NLST [<path>] (names only)', argument: 'optional' },
   NOOP: { login: false, syntax: 'NOOP', duringTransfer: true, argument: 'optional' },
-  OPTS: { login: false, syntax: 'OPTS UTF8 ON | OPTS MLST <facts>', argument: 'required' },
+  OPTS: { login: false, syntax: 'OPTS UTF8 ON | OPTS MLST <facts> | OPTS HASH [<algorithm>]', argument: 'required' },
   PASS: { login: false, syntax: 'PASS <password>', argument: 'optional' },
   PASV: { login: true, syntax: 'PASV (passive mode, IPv4)', argument: 'none' },
   PBSZ: { login: false, syntax: 'PBSZ 0', argument: 'required' },
@@ -216,6 +219,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   PROT: { login: false, syntax: 'PROT P|C', argument: 'required' },
   PWD: { login: true, syntax: 'PWD', argument: 'none' },
   QUIT: { login: false, syntax: 'QUIT', duringTransfer: true, argument: 'none' },
+  RANG: { login: true, syntax: 'RANG <start> <end> (byte range for the next HASH; RANG 1 0 clears it)', argument: 'required' },
   REIN: { login: false, syntax: 'REIN (log out, keep the connection)', argument: 'none' },
   REST: { login: true, syntax: 'REST <offset> (resume the next RETR/STOR there)', argument: 'required' },
   RETR: { login: true, syntax: 'RETR <path>', argument: 'required' },
@@ -267,12 +271,14 @@ export function helpLines(): string[] {
 }
 
 /** The 211 reply to FEAT (RFC 2389): one feature per line, each after a space; `*` marks the MLST facts in use. */
-export function featureLines(options: { tls: boolean; facts?: readonly string[] }): string[] {
+export function featureLines(options: { tls: boolean; facts?: readonly string[]; hash?: HashAlgorithm }): string[] {
   const selected = new Set(options.facts ?? MLST_FACTS);
+  const hash = options.hash ?? DEFAULT_HASH;
   const features = [
     ...(options.tls ? ['AUTH TLS', 'PBSZ', 'PROT'] : []),
     'EPRT',
     'EPSV',
+    `HASH ${HASH_ALGORITHMS.map((name) => `${name}${name === hash ? '*' : ''}`).join(';')}`,
     'MDTM',
     'MFMT',
     `MLST ${MLST_FACTS.map((fact) => `${fact}${selected.has(fact) ? '*' : ''};`).join('')}`,
@@ -916,4 +922,79 @@ export function formatXferlogLine(record: XferlogRecord): string {
     '*',
     record.complete ? 'c' : 'i',
   ].join(' ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// HASH (draft-bryan-ftpext-hash), RANG (draft-bryan-ftp-range) and the ALLO quota sentence
+
+export const HASH_ALGORITHMS = ['SHA-1', 'SHA-256', 'SHA-512', 'MD5'] as const;
+export type HashAlgorithm = (typeof HASH_ALGORITHMS)[number];
+export const DEFAULT_HASH: HashAlgorithm = 'SHA-256';
+
+/** `sha-256` → `SHA-256`; undefined for an algorithm this server does not have. */
+export function hashAlgorithmNamed(text: string): HashAlgorithm | undefined {
+  const upper = text.trim().toUpperCase();
+  return HASH_ALGORITHMS.find((name) => name === upper);
+}
+
+/** The name node:crypto knows the algorithm by. */
+export function nodeHashName(algorithm: HashAlgorithm): string {
+  return algorithm.replace('-', '').toLowerCase();
+}
+
+/** Inclusive byte range, as RANG and the HASH reply write it (`0-49` is the first 50 bytes). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+const DECIMAL = /^\d{1,16}$/;
+
+/** `RANG <start> <end>`: a range, `clear` for the draft's reset (`RANG 1 0`), or why not. */
+export function parseRangArgument(argument: string): { ok: true; range: ByteRange | 'clear' } | { ok: false; message: string } {
+  const parts = argument.trim().split(/\s+/);
+  if (parts.length !== 2 || !parts.every((part) => DECIMAL.test(part))) return { ok: false, message: 'Syntax: RANG <start> <end> (byte offsets).' };
+  const [start, end] = parts.map(Number) as [number, number];
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return { ok: false, message: 'RANG offsets are too large.' };
+  if (start === 1 && end === 0) return { ok: true, range: 'clear' };
+  if (end < start) return { ok: false, message: 'RANG: the end is before the start.' };
+  return { ok: true, range: { start, end } };
+}
+
+/** The range a HASH covers in a file of `size` bytes: the asked one cut at the end of the file. */
+export function hashRangeFor(size: number, asked: ByteRange | undefined): ByteRange | undefined {
+  if (!asked) return { start: 0, end: Math.max(0, size - 1) };
+  if (asked.start >= size && !(asked.start === 0 && size === 0)) return undefined;
+  return { start: asked.start, end: Math.min(asked.end, Math.max(0, size - 1)) };
+}
+
+/** The text of a 213 HASH reply: `SHA-256 0-49 <hex> <path>`. */
+export function formatHashReply(algorithm: HashAlgorithm, range: ByteRange, hex: string, path: string): string {
+  return `${algorithm} ${range.start}-${range.end} ${hex} ${path}`;
+}
+
+export interface HashReply {
+  algorithm: string;
+  range: ByteRange;
+  hex: string;
+  path: string;
+}
+
+/** A 213 HASH reply's text, or undefined when it is not one. */
+export function parseHashReply(text: string): HashReply | undefined {
+  const match = /^(\S+) (\d{1,16})-(\d{1,16}) ([0-9a-fA-F]+) (.*)$/.exec(text.trim());
+  if (!match) return undefined;
+  return { algorithm: (match[1] as string).toUpperCase(), range: { start: Number(match[2]), end: Number(match[3]) }, hex: (match[4] as string).toLowerCase(), path: match[5] as string };
+}
+
+/** A FEAT `HASH` line's parameters (`SHA-1;SHA-256*;MD5`): the algorithms and the selected one. */
+export function parseHashFeature(parameters: string): { algorithms: string[]; selected: string | undefined } {
+  const names = parameters.split(';').map((name) => name.trim()).filter(Boolean);
+  const selected = names.find((name) => name.endsWith('*'))?.slice(0, -1).toUpperCase();
+  return { algorithms: names.map((name) => name.replace(/\*$/, '').toUpperCase()), selected };
+}
+
+/** Why an upload does not fit (ALLO's 552, and the client's message): `5.0 MiB does not fit: 0 B free of 1.0 MiB`. */
+export function quotaRefusal(bytes: number, freeBytes: number, quotaBytes: number): string {
+  return `${formatBytes(bytes)} does not fit: ${formatBytes(freeBytes)} free of ${formatBytes(quotaBytes)}`;
 }

@@ -23,27 +23,33 @@ import { FtpReplyError, Home, OPEN_READ_FLAGS, replyForFsError, type NewEntry } 
 import {
   COMMANDS,
   CommandLineReader,
+  DEFAULT_HASH,
   MLST_FACTS,
   asciiExtraBytes,
   canonicalVerb,
   featureLines,
   formatEpsvReply,
   formatFacts,
+  formatHashReply,
   formatListLine,
   formatPasvReply,
   formatReply,
   formatTime,
   hasWildcards,
+  hashAlgorithmNamed,
+  hashRangeFor,
   helpLines,
   isInternalName,
   parseCommand,
   parseEprtArgument,
   parseMlstOpts,
   parsePortArgument,
+  parseRangArgument,
   parseTime,
   partialNameFor,
   printable,
   quotePath,
+  quotaRefusal,
   resolveVirtualPath,
   sameAddress,
   splitListArgument,
@@ -51,11 +57,14 @@ import {
   virtualBaseName,
   virtualParent,
   wildcardMatcher,
+  type ByteRange,
   type EntryInfo,
+  type HashAlgorithm,
   type MlstFact,
   type ParsedCommand,
   type XferlogRecord,
 } from './protocol.js';
+import { hashFileRange } from './hash-file.js';
 import { formatTransferLine } from './log-lines.js';
 import { recoverHome, writerAliveCheck } from './recovery.js';
 import { UploadSink, receiveFile, sendFile, sendText, type TransferProgress } from './transfer.js';
@@ -195,6 +204,9 @@ export class FtpSession {
   readonly #deferred: ParsedCommand[] = [];
   #quitAfterTransfer = false;
   #facts: MlstFact[] = [...MLST_FACTS];
+  #hashAlgorithm: HashAlgorithm = DEFAULT_HASH;
+  /** Set by RANG for the command right after it (HASH). */
+  #range: ByteRange | undefined;
 
   constructor(connection: Connection, ctx: FtpServerContext) {
     this.#connection = connection;
@@ -390,6 +402,10 @@ export class FtpSession {
     }
     const renameFrom = this.#renameFrom;
     this.#renameFrom = undefined;
+    const range = this.#range;
+    this.#range = undefined;
+    // A client that sends RANG before a transfer wants part of a file: never send it the whole one.
+    if (range && ['RETR', 'STOR', 'APPE', 'STOU'].includes(verb)) return this.#reply(504, 'RANG applies to HASH only on this server; the range is cleared: send the transfer again without it.');
     try {
       switch (verb) {
         case 'USER':
@@ -407,7 +423,7 @@ export class FtpSession {
         case 'SYST':
           return this.#reply(215, 'UNIX Type: L8');
         case 'FEAT':
-          return this.#reply(211, featureLines({ tls: this.#ctx.secureContext !== undefined, facts: this.#facts }));
+          return this.#reply(211, featureLines({ tls: this.#ctx.secureContext !== undefined, facts: this.#facts, hash: this.#hashAlgorithm }));
         case 'HELP':
           return this.#help(argument);
         case 'OPTS':
@@ -461,6 +477,10 @@ export class FtpSession {
           return await this.#mlst(argument);
         case 'ALLO':
           return await this.#allo(argument);
+        case 'HASH':
+          return await this.#hashCommand(argument, range);
+        case 'RANG':
+          return this.#rang(argument);
         case 'REST':
           return this.#restCommand(argument);
         case 'PASV':
@@ -671,6 +691,7 @@ export class FtpSession {
       this.#facts = parseMlstOpts(rest.join(' '));
       return this.#reply(200, `MLST OPTS ${this.#facts.map((f) => `${f};`).join('')}`);
     }
+    if (name === 'HASH') return this.#optsHash(rest.join(' '));
     this.#reply(501, `Option "${printable(option)}" not understood.`);
   }
 
@@ -1037,8 +1058,62 @@ export class FtpSession {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new FtpReplyError(501, 'Syntax: ALLO <bytes>.');
     if (this.#account === undefined) return this.#reply(202, 'No storage allocation necessary.');
     const usage = await this.#ctx.store.quota.usage(this.#account);
-    if (bytes > usage.freeBytes) throw new FtpReplyError(552, `Not enough room: ${usage.freeBytes} bytes of your quota are free.`);
+    if (bytes > usage.freeBytes) throw new FtpReplyError(552, `${quotaRefusal(bytes, usage.freeBytes, usage.quotaBytes)}.`);
     this.#reply(200, `ALLO ok: ${usage.freeBytes} bytes free.`);
+  }
+
+  // HASH (draft-bryan-ftpext-hash) and RANG (draft-bryan-ftp-range): a client checks the bytes it
+  // would resume from before it appends to them.
+
+  #optsHash(argument: string): void {
+    if (argument.trim() === '') return this.#reply(200, this.#hashAlgorithm);
+    const algorithm = hashAlgorithmNamed(argument);
+    if (!algorithm) return this.#reply(504, 'Unknown algorithm, current selection not changed.');
+    this.#hashAlgorithm = algorithm;
+    this.#reply(200, algorithm);
+  }
+
+  #rang(argument: string): void {
+    const parsed = parseRangArgument(argument);
+    if (!parsed.ok) return this.#reply(501, parsed.message);
+    if (parsed.range === 'clear') return this.#reply(350, 'Restarting at 0. Ending byte at EOF.');
+    this.#range = parsed.range;
+    this.#reply(350, `Restarting at ${parsed.range.start}. Ending byte at ${parsed.range.end}.`);
+  }
+
+  async #hashCommand(argument: string, asked: ByteRange | undefined): Promise<void> {
+    const v = this.#path(argument);
+    const real = await this.#hashSource(v);
+    let handle: FileHandle;
+    try {
+      handle = await open(real, OPEN_READ_FLAGS);
+    } catch (error) {
+      throw replyForFsError(error, v.path);
+    }
+    try {
+      const size = (await handle.stat()).size;
+      const range = hashRangeFor(size, asked);
+      if (!range) throw new FtpReplyError(550, `${v.path}: the range starts past the end of the file (${size} bytes).`);
+      const hex = await hashFileRange(handle, this.#hashAlgorithm, range, size === 0, () => this.#closed);
+      if (hex !== undefined) this.#reply(213, formatHashReply(this.#hashAlgorithm, range, hex, v.path));
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  /** The file HASH reads: the file, or (as SIZE answers) an interrupted upload of it, never one being written. */
+  async #hashSource(v: { segments: string[]; path: string }): Promise<string> {
+    const home = this.#homeOrThrow();
+    const target = await home.creatable(v.segments, v.path);
+    if (this.#ctx.uploadLocks.has(target.real)) throw new FtpReplyError(450, `${v.path}: an upload of this file is in progress.`);
+    if (target.existing) {
+      const entry = await home.existing(v.segments, v.path);
+      if (!entry.stats.isFile()) throw new FtpReplyError(550, `${v.path}: not a plain file.`);
+      return entry.real;
+    }
+    const partial = join(target.parent, partialNameFor(target.name));
+    if ((await lstatOrUndefined(partial))?.isFile()) return partial;
+    throw new FtpReplyError(550, `${v.path}: no such file.`);
   }
 
   #restCommand(argument: string): void {

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
 import { addHostOptions, nonNegativeInt, port, positiveInt, type CliContext } from '../../cli/context.js';
 import { parseSize } from '../../core/config.js';
+import { TransferProgress } from '../../core/progress.js';
 import { WharfError } from '../../core/errors.js';
 import { TftpClient, type TftpClientOptions, type TftpClientResult } from './client.js';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type TransferMode } from './protocol.js';
@@ -62,7 +62,7 @@ function addClientOptions(command: Command): Command {
     .option('-q, --quiet', 'no progress bar or summary');
 }
 
-function clientOptions(host: string, flags: ClientFlags, onProgress?: TftpClientOptions['onProgress']): TftpClientOptions {
+function clientOptions(host: string, flags: ClientFlags, onProgress: TftpClientOptions['onProgress'], signal: AbortSignal): TftpClientOptions {
   return {
     host,
     port: flags.port,
@@ -74,45 +74,32 @@ function clientOptions(host: string, flags: ClientFlags, onProgress?: TftpClient
     transferSize: flags.tsize,
     busyPollMicros: flags.busyPoll,
     onProgress,
+    signal,
   };
 }
 
-/** A progress bar on a terminal, nothing otherwise. */
-function progress(label: string, quiet: boolean | undefined): { update: TftpClientOptions['onProgress']; stop(): void } {
-  if (quiet || process.stderr.isTTY !== true) return { update: undefined, stop() {} };
-  let bar: cliProgress.SingleBar | undefined;
-  const started = performance.now();
-  return {
-    update(bytes, total) {
-      if (!bar) {
-        bar = new cliProgress.SingleBar(
-          {
-            stream: process.stderr,
-            format: total !== undefined ? `${label} [{bar}] {percentage}% | {value}/{total} bytes | {speed} | ETA {eta_formatted}` : `${label} {value} bytes | {speed}`,
-            hideCursor: true,
-            clearOnComplete: true,
-            // A steadier ETA: averaged over more updates than the default 10.
-            etaBuffer: 100,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(total ?? 0, 0, { speed: '' });
-      }
-      const seconds = (performance.now() - started) / 1000;
-      bar.update(bytes, { speed: seconds > 0 ? `${(bytes / 1e6 / seconds).toFixed(1)} MB/s` : '' });
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
+/** The shared bar (core/progress.ts): `get boot.img [====] 48% | 2.4 MiB / 5.0 MiB | …`; a summary on a terminal only. */
+function progress(label: string, quiet: boolean | undefined): TransferProgress {
+  return new TransferProgress({ stream: process.stderr, label, total: undefined, enabled: quiet !== true, summaryWhenPiped: false });
 }
 
-function summary(verb: string, name: string, result: TftpClientResult, quiet: boolean | undefined): void {
-  if (quiet || process.stderr.isTTY !== true) return;
-  const seconds = result.durationMs / 1000;
-  const rate = seconds > 0 ? ` (${(result.bytes / 1e6 / seconds).toFixed(1)} MB/s)` : '';
-  const options = result.optionsAccepted ? `blksize ${result.blockSize}, windowsize ${result.windowSize}` : 'the server ignored the options: blksize 512, lockstep';
-  process.stderr.write(`${verb} ${name}: ${result.bytes} bytes in ${seconds.toFixed(2)} s${rate}; ${options}\n`);
+function negotiated(result: TftpClientResult): string {
+  return result.optionsAccepted ? `; blksize ${result.blockSize}, windowsize ${result.windowSize}` : '; the server ignored the options: blksize 512, lockstep';
+}
+
+/**
+ * Run one transfer with Ctrl-C wired to its abort: the transfer stops cleanly (an ERROR to the
+ * server, the temporary file removed) instead of the process dying with a `.part` file left.
+ */
+async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.on('SIGINT', onInterrupt);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
 }
 
 function explain(action: string, error: unknown): never {
@@ -163,11 +150,10 @@ export function registerTftpCli(program: Command, ctx: CliContext): void {
     const toStdout = output === '-';
     const bar = progress(`get ${file}`, flags.quiet || toStdout);
     try {
-      const result = await new TftpClient(clientOptions(host, flags, bar.update)).get(file, toStdout ? process.stdout : output);
-      bar.stop();
-      summary('got', toStdout ? file : output, result, flags.quiet || toStdout);
+      const result = await interruptible((signal) => new TftpClient(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal)).get(file, toStdout ? process.stdout : output));
+      bar.finish(true, negotiated(result));
     } catch (error) {
-      bar.stop();
+      bar.finish(false);
       explain(`cannot get ${file} from ${host}:${flags.port}`, error);
     }
   });
@@ -183,11 +169,10 @@ export function registerTftpCli(program: Command, ctx: CliContext): void {
     const remote = flags.as ?? basename(file);
     const bar = progress(`put ${remote}`, flags.quiet);
     try {
-      const result = await new TftpClient(clientOptions(host, flags, bar.update)).put(file, remote);
-      bar.stop();
-      summary('put', remote, result, flags.quiet);
+      const result = await interruptible((signal) => new TftpClient(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal)).put(file, remote));
+      bar.finish(true, negotiated(result));
     } catch (error) {
-      bar.stop();
+      bar.finish(false);
       explain(`cannot put ${file} to ${host}:${flags.port}`, error);
     }
   });

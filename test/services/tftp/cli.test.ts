@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TftpClient } from '../../../src/services/tftp/client.js';
-import { runWharf, startWharf, type RunningWharf } from '../../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { WHARF_BIN, requireBuild, runWharf, startWharf, type RunningWharf } from '../../helpers/cli.js';
 import { startTestServer, stopTestServers, writeRandomFile } from './support.js';
 
 // Each run of the built command costs a Node start-up: few runs, each checking several things.
@@ -56,6 +57,25 @@ describe('wharf tftp (the command)', () => {
       expect(spin.code, bad).toBe(2);
       expect(spin.stderr, bad).toMatch(/--busy-poll/);
     }
+  });
+
+  it('Ctrl-C during a get stops it and leaves nothing behind (no .part file)', async () => {
+    requireBuild();
+    const { root, port } = await startTestServer();
+    // 8-byte blocks in lockstep: slow enough to be interrupted midway.
+    await writeRandomFile(root, 'slow.bin', 2 * 1024 * 1024);
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-tftp-cli-'));
+    const child = spawn(process.execPath, [WHARF_BIN, 'tftp', 'get', '127.0.0.1', 'slow.bin', '-p', String(port), '--blksize', '8'], { cwd: dir, env: { ...process.env, WHARF_LOG_LEVEL: 'warn' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !(await readdir(dir)).some((name) => name.endsWith('.part'))) await new Promise((r) => setTimeout(r, 10));
+    expect((await readdir(dir)).some((name) => name.endsWith('.part'))).toBe(true);
+    child.kill('SIGINT');
+    expect(await closed).toBe(1);
+    expect(stderr).toMatch(/cannot get slow\.bin from .*: the transfer was cancelled/);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('wharf tftp serve: root under the data folder by default, --allow-write, --max-upload', async () => {
