@@ -1,8 +1,8 @@
 import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { addHostOptions, port, positiveInt, type CliContext } from '../../cli/context.js';
-import { readHiddenLine } from '../../cli/prompt.js';
+import { addHostOptions, port, positiveInt, type CliContext } from '../../cli-kit/index.js';
+import { readHiddenLine } from '../../cli-kit/prompt.js';
 import { UsageError, WharfError } from '../../core/errors.js';
 import { openStore, type Store } from '../../store/index.js';
 import { DiaryClient, type DiaryEntry } from './client.js';

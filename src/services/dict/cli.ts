@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
-import { addHostOptions, collect, port, type CliContext } from '../../cli/context.js';
+import { addHostOptions, collect, port, type CliContext } from '../../cli-kit/index.js';
 import { UsageError, WharfError } from '../../core/errors.js';
 import { DictClient, DictError } from './client.js';
 import { databaseNameProblem } from './database.js';

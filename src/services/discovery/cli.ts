@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { addHostOptions, port, positiveInt, type CliContext } from '../../cli/context.js';
+import { addHostOptions, port, positiveInt, type CliContext } from '../../cli-kit/index.js';
 import { discover } from './client.js';
 
 interface FindFlags {

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Command} from 'commander';
 import { Option } from 'commander';
-import { addHostOptions, port, type CliContext } from '../../cli/context.js';
+import { addHostOptions, port, type CliContext } from '../../cli-kit/index.js';
 import { EchoClient, echoOverUdp } from './client.js';
 
 interface ClientFlags {
