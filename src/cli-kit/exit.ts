@@ -51,14 +51,18 @@ export function installExitHandlers(): void {
 
 /**
  * For `serve`, which stops gracefully on Ctrl-C: take SIGINT from the default ending. The
- * returned function says whether a Ctrl-C came, so the exit status can still be 130.
+ * returned function says whether a Ctrl-C came, so the exit status can still be 130. `quiet`
+ * (a cluster worker, which shares the primary's terminal) leaves the newline to the primary.
  */
-export function takeOverInterrupts(): () => boolean {
+export function takeOverInterrupts({ quiet = false } = {}): () => boolean {
   process.off('SIGINT', exitInterrupted);
   let interrupted = false;
-  process.on('SIGINT', () => {
-    if (!interrupted) process.stderr.write('\n');
+  const onInterrupt = (): void => {
+    if (!interrupted && !quiet) process.stderr.write('\n');
     interrupted = true;
-  });
+    // Still starting, before serve listens for SIGINT itself: nothing to stop gracefully yet.
+    if (process.listenerCount('SIGINT') === 1) void exitWhenFlushed(EXIT_INTERRUPTED);
+  };
+  process.on('SIGINT', onInterrupt);
   return () => interrupted;
 }

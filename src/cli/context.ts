@@ -1,4 +1,5 @@
-import { takeOverInterrupts, type CliContext } from '../cli-kit/index.js';
+import path from 'node:path';
+import { EXIT_INTERRUPTED, takeOverInterrupts, type CliContext } from '../cli-kit/index.js';
 import type { ServiceDefinition } from '../core/service.js';
 import type { HostConfig } from './config.js';
 
@@ -20,7 +21,7 @@ export function createCliContext(loadDefinitions: () => Promise<ReadonlyArray<Se
   return {
     setExitCode,
     async serve(names, command, serviceFlags) {
-      const [definitions, { resolveConfig }, { serve }] = await Promise.all([loadDefinitions(), import('./config.js'), import('./serve.js')]);
+      const [definitions, { resolveConfig }, { serve }, { isClusterWorker }] = await Promise.all([loadDefinitions(), import('./config.js'), import('./serve.js'), import('../core/cluster.js')]);
       const options = command.opts<Record<string, unknown>>();
       const chosen = names.length === 0 ? definitions : names.map((name) => definitions.find((d) => d.name === name)).filter((d): d is ServiceDefinition<unknown> => d !== undefined);
       const config = resolveConfig(definitions, {
@@ -30,11 +31,13 @@ export function createCliContext(loadDefinitions: () => Promise<ReadonlyArray<Se
         serviceFlags: serviceFlags ?? {},
         sets: (options.set as string[] | undefined) ?? [],
       });
-      const interrupted = takeOverInterrupts();
-      process.stderr.write(`data folder: ${config.host.data}\n`);
+      const interrupted = takeOverInterrupts({ quiet: isClusterWorker() });
+      // Workers share the primary's stderr: one line is enough.
+      if (!isClusterWorker()) process.stderr.write(`data folder: ${path.resolve(config.host.data)}\n`);
       const code = await serve({ definitions: chosen, config, console: process.stdin.isTTY === true });
-      // Stopped gracefully by Ctrl-C: still 130, as every interrupted command.
-      setExitCode(code === 0 && interrupted() ? 130 : code);
+      // Stopped gracefully by Ctrl-C: still 130, as every interrupted command (a worker's exit
+      // code is the primary's business, and 0 tells it the stop went well).
+      setExitCode(code === 0 && interrupted() && !isClusterWorker() ? EXIT_INTERRUPTED : code);
     },
   };
 }
