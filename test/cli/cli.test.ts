@@ -1,9 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVICES } from '../../src/cli/services.js';
+import { userCommand } from '../../src/cli/user-command.js';
 import { EchoClient, echoOverUdp } from '../../src/services/echo/client.js';
 import { WHARF_BIN, isolatedEnv, requireBuild, runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
 
@@ -59,9 +60,24 @@ describe('wharf command', () => {
       }
       expect(program.commands.map((command) => command.name()).sort()).toEqual(Object.keys(service.commands).sort());
     }
+    // `user` too: its line in `wharf --help` (wrapped there) is the description of the real command.
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain(` user ${userCommand().description()} `);
     const realHelp = await runWharf(['help', 'echo']);
     expect(realHelp.stdout).toMatch(/Usage: wharf echo \[options\] \[command\]/);
     expect(realHelp.stdout).toMatch(/send \[options\] <text\.\.\.>/);
+  });
+
+  it('a client command loads neither serve nor the store, the cluster or the other services', async () => {
+    const dir = tempDataDir();
+    // A module hook that names every module loaded, on stderr.
+    writeFileSync(join(dir, 'hook.mjs'), "export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write('LOADED ' + r.url + '\\n'); return r; }\n");
+    writeFileSync(join(dir, 'register.mjs'), "import { register } from 'node:module'; register('./hook.mjs', import.meta.url);\n");
+    const result = spawnSync(process.execPath, ['--import', join(dir, 'register.mjs'), WHARF_BIN, 'echo', 'send', '--help'], { encoding: 'utf8', env: isolatedEnv(dir) });
+    expect(result.stdout).toMatch(/Usage: wharf echo send/);
+    const loaded = result.stderr.split('\n').filter((line) => line.startsWith('LOADED file:'));
+    expect(loaded.some((line) => line.includes('/dist/services/echo/client.js'))).toBe(true);
+    const unwanted = loaded.filter((line) => /\/dist\/(store|cli\/serve|cli\/config|core\/cluster|core\/host|services\/(?!echo\/))|node_modules\/(kysely|better-sqlite3|pino|zod)\//.test(line));
+    expect(unwanted).toEqual([]);
   });
 
   it('a client interrupted by Ctrl-C exits 130 after a newline', async () => {
