@@ -12,12 +12,27 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
-  {
-    files: ['src/services/*/protocol.ts', 'src/codec/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['node:net', 'node:dgram', 'node:fs', 'node:fs/promises', 'node:child_process', 'node:http', 'node:tls', 'net', 'dgram', 'fs', 'child_process'], message: 'protocol and codec code is pure: no I/O imports' }],
-      }],
-    },
-  },
+  // The layers (docs: /ARCHITECTURE.md): cli → services → store → core → codec, and cli-kit (what
+  // a service's cli.ts needs from the command line) beside core. Arrows only point down.
+  ...layers(),
 );
+
+/** What each layer may not import, as `no-restricted-imports` groups of relative paths. */
+function layers() {
+  const noIo = { group: ['node:net', 'node:dgram', 'node:fs', 'node:fs/promises', 'node:child_process', 'node:http', 'node:tls', 'net', 'dgram', 'fs', 'child_process'], message: 'protocol and codec code is pure: no I/O imports' };
+  const up = (from, names) => ({ regex: `(^|/)(${names.join('|')})/`, message: `${from} may not import ${names.join(', ')}: arrows point down (cli → services → store → core → codec)` });
+  const service = [
+    up('a service', ['cli']),
+    // `../x/` from src/services/NAME/ is another service: what two services share moves down.
+    { regex: '^\\.\\./(?!\\.\\./)|(^|/)services/', message: 'a service never imports another service: move what they share into core, codec or store' },
+  ];
+  const restrict = (files, patterns) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } });
+  return [
+    restrict(['src/services/**/*.ts'], service),
+    restrict(['src/services/*/protocol.ts'], [...service, noIo]),
+    restrict(['src/store/**/*.ts'], [up('store', ['services', 'cli', 'cli-kit'])]),
+    restrict(['src/cli-kit/**/*.ts'], [up('cli-kit', ['services', 'store', 'cli'])]),
+    restrict(['src/core/**/*.ts'], [up('core', ['services', 'store', 'cli', 'cli-kit'])]),
+    restrict(['src/codec/**/*.ts'], [noIo, { regex: '^\\.\\./', message: 'codec imports nothing of wharf\'s: it is the bottom layer' }]),
+  ];
+}

@@ -20,6 +20,7 @@ const benchmarks: Record<string, () => Promise<Benchmark>> = {
   concurrency: () => import('./concurrency.js'),
   ftp: () => import('./ftp.js'),
   chat: () => import('./chat.js'),
+  'cli-startup': () => import('./cli-startup.js'),
 };
 
 function usage(message?: string): never {

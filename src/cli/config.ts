@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { defaultDataFolder } from '../cli-kit/data-folder.js';
 import { UsageError } from '../core/errors.js';
 import { describeConfigIssues } from '../core/config.js';
 import type { ServiceDefinition } from '../core/service.js';
@@ -12,8 +13,8 @@ import { accountsConfigSchema } from '../store/accounts.js';
  */
 export const hostConfigSchema = z
   .object({
-    /** Where services keep their state. */
-    data: z.string().min(1).default('./wharf-data'),
+    /** Where services keep their state (the same folder wherever wharf is started from). */
+    data: z.string().min(1).default(() => defaultDataFolder(process.env)),
     /** Database URL; unset means SQLite in the data folder. */
     db: z.string().optional(),
     /** Default listen address for every service that does not set its own. */
@@ -142,6 +143,7 @@ export function resolveConfig(definitions: ReadonlyArray<ServiceDefinition<unkno
     services[definition.name] = { ...services[definition.name], [key]: coerceLike(defaultsOf(definition)[key], value) };
   }
   for (const [key, value] of Object.entries(sources.hostFlags ?? {})) if (value !== undefined) merged[key] = value;
+  merged.data ??= defaultDataFolder(env);
   for (const [name, flags] of Object.entries(sources.serviceFlags ?? {})) {
     const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
     services[name] = { ...services[name], ...defined };

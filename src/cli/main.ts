@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
+import { EXIT_INTERRUPTED, exitWhenFlushed, installExitHandlers } from '../cli-kit/index.js';
 import { UsageError, WharfError } from '../core/errors.js';
 import { buildProgram } from './program.js';
 
 /**
- * Exit codes: 0 success, 1 failure, 2 usage error (bad flag, bad config), 130 interrupted twice.
- * A WharfError prints one sentence; anything else is a bug and prints its stack.
+ * Exit codes: 0 success, 1 failure, 2 usage error (bad flag, bad config), 130 interrupted
+ * (Ctrl-C), 141 the reader of stdout went away. A WharfError prints one sentence; anything else
+ * is a bug and prints its stack. Every message starts with `wharf:`.
  */
 async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  const program = buildProgram((code) => {
-    exitCode = code;
-  });
   try {
+    const program = buildProgram((code) => {
+      exitCode = code;
+    });
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
@@ -22,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
       if (error.code === 'commander.executeSubCommandAsync') return 1;
       return 2;
     }
+    // The prompt has ended its line already.
+    if (error instanceof WharfError && error.code === 'EINTR') return EXIT_INTERRUPTED;
     if (error instanceof UsageError) {
       process.stderr.write(`wharf: ${error.message}\n`);
       return 2;
@@ -35,11 +39,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then(
-  (code) => {
-    // Let pending stdout writes finish before exiting.
-    process.exitCode = code;
-    setImmediate(() => process.exit(code));
-  },
-  () => process.exit(1),
-);
+installExitHandlers();
+// Whatever the command left open (a socket, a prompt), it is done: exit once the output is out.
+void main(process.argv).then(exitWhenFlushed);

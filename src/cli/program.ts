@@ -1,23 +1,52 @@
 import { Command } from 'commander';
+import { addHostOptions, type RegisterCli } from '../cli-kit/index.js';
 import { WHARF_VERSION as version } from '../core/version.js';
-import { addHostOptions, createCliContext } from './context.js';
-import { SERVICES } from './services.js';
-import { userCommand } from './user-command.js';
+import { createCliContext } from './context.js';
+import { SERVICES, loadDefinitions } from './services.js';
+
+const USER_SUMMARY = 'manage the accounts every service shares (FTP, dict, diary, chat)';
+
+async function loadUserCli(): Promise<RegisterCli> {
+  const { userCommand } = await import('./user-command.js');
+  return (program) => void program.addCommand(userCommand());
+}
+
+/** The commands loaded on use, with the line `wharf --help` shows for each. */
+const LAZY_COMMANDS: ReadonlyArray<{ name: string; summary: string; load(): Promise<RegisterCli> }> = [
+  ...SERVICES.flatMap((service) => Object.entries(service.commands).map(([name, summary]) => ({ name, summary, load: service.loadCli }))),
+  { name: 'user', summary: USER_SUMMARY, load: loadUserCli },
+];
+
+function rootCommand(): Command {
+  return new Command('wharf')
+    .description('classic socket services on Node.js: echo, chat, FTP, web, DICT, diary, TFTP')
+    .version(version, '-V, --version')
+    .enablePositionalOptions();
+}
+
+/**
+ * Every command: exit via exceptions main maps to codes; positional options, so that `wharf
+ * echo -p 1 serve -p 2` means what it says; commander's `error:` becomes wharf's one `wharf:`.
+ */
+function configureTree(command: Command): Command {
+  command
+    .exitOverride()
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(`wharf: ${text.replace(/^error: /, '')}`) });
+  for (const sub of command.commands) configureTree(sub);
+  return command;
+}
 
 /** The `wharf` command tree. `setExitCode` receives the code an action wants the process to exit with. */
 export function buildProgram(setExitCode: (code: number) => void): Command {
-  const definitions = SERVICES.map((s) => s.definition);
-  const ctx = createCliContext(definitions, setExitCode);
-  const program = new Command('wharf')
-    .description('classic socket services on Node.js: echo, chat, FTP, web, DICT, diary, TFTP')
-    .version(version, '-V, --version')
-    .enablePositionalOptions()
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+  const ctx = createCliContext(loadDefinitions, setExitCode);
+  const program = rootCommand();
+  const names = SERVICES.map((service) => service.name);
 
   const serveCommand = program
     .command('serve')
-    .description(`run services in one process (all when none is named): ${definitions.map((d) => d.name).join(', ')}`)
+    .description(`run services in one process (all when none is named): ${names.join(', ')}`)
     .argument('[service...]', 'services to run')
     .option('-H, --host <host>', 'listen address for every service (default 127.0.0.1; 0.0.0.0 faces the network)')
     .option('--no-console', 'never read the chat admin console from the terminal (a service, a script)');
@@ -28,21 +57,39 @@ Service settings: --set SERVICE.KEY=VALUE (repeatable), or WHARF_SERVICE_KEY=VAL
   wharf serve --set web.listing=true --set echo.port=7070
   wharf serve web ftp --set ftp.anonymous=true
 Every setting is in docs/configuration.md and each service's page (docs/<service>.md).`,
-  ).action(async (names: string[], _flags: unknown, command: Command) => {
-    const unknown = names.filter((name) => !definitions.some((d) => d.name === name));
-    if (unknown.length > 0) command.error(`unknown service: ${unknown.join(', ')} (known: ${definitions.map((d) => d.name).join(', ')})`, { exitCode: 2, code: 'wharf.unknownService' });
-    await ctx.serve(names, command);
+  ).action(async (chosen: string[], _flags: unknown, command: Command) => {
+    const unknown = chosen.filter((name) => !names.includes(name));
+    if (unknown.length > 0) command.error(`unknown service: ${unknown.join(', ')} (known: ${names.join(', ')})`, { exitCode: 2, code: 'wharf.unknownService' });
+    await ctx.serve(chosen, command);
   });
 
-  for (const service of SERVICES) service.registerCli(program, ctx);
-  program.addCommand(userCommand());
-
-  // Every command: exit via exceptions we map to codes, positional options so `wharf echo -p 1
-  // serve -p 2` means what it says.
-  const configure = (command: Command) => {
-    command.exitOverride().enablePositionalOptions().showHelpAfterError('(run with --help for usage)');
-    for (const sub of command.commands) configure(sub);
+  // A stand-in per command: it takes every argument as is, loads the real command and runs it.
+  const runLoaded = async (lazy: (typeof LAZY_COMMANDS)[number], args: string[]) => {
+    const real = rootCommand();
+    (await lazy.load())(real, ctx);
+    await configureTree(real).parseAsync([lazy.name, ...args], { from: 'user' });
   };
-  for (const sub of program.commands) configure(sub);
-  return program;
+  for (const lazy of LAZY_COMMANDS) {
+    program
+      .command(lazy.name)
+      .description(lazy.summary)
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .passThroughOptions()
+      .action((_flags: unknown, stand: Command) => runLoaded(lazy, stand.args));
+  }
+  // commander's own `help NAME` would show the stand-in's help, not the real command's.
+  program
+    .helpCommand(false)
+    .command('help')
+    .description('display help for command')
+    .argument('[command]', 'the command')
+    .action(async (name: string | undefined) => {
+      const lazy = LAZY_COMMANDS.find((candidate) => candidate.name === name);
+      if (lazy) return runLoaded(lazy, ['--help']);
+      const known = program.commands.find((command) => command.name() === name);
+      (known ?? program).help();
+    });
+  return configureTree(program);
 }

@@ -1,8 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseSize } from '../core/config.js';
 import { UsageError, WharfError } from '../core/errors.js';
+import { DATA_FOLDER_HELP, dataFolder, readFirstLine, readHiddenLine } from '../cli-kit/index.js';
+import { openExistingStore } from '../store/existing-store.js';
 import { accountNameProblem, openStore, type Account, type Store } from '../store/index.js';
-import { readFirstLine, readHiddenLine } from './prompt.js';
 
 /**
  * `wharf user add|passwd|del|list|quota|disable|enable`: the administrator's side of the one
@@ -61,15 +62,20 @@ function checkName(name: string): string {
 
 function withStoreOptions(command: Command): Command {
   return command
-    .option('--data <dir>', 'data folder (default ./wharf-data, env WHARF_DATA)')
+    .option('--data <dir>', DATA_FOLDER_HELP)
     .option('--db <url>', 'database URL: sqlite:PATH, postgres://..., mysql://... (default SQLite in the data folder, env WHARF_DB)');
 }
 
-async function withStore<T>(command: Command, io: UserCommandIo, work: (store: Store) => Promise<T>): Promise<T> {
+/**
+ * Run `work` on the store of the command's data folder. Only `create` (for `user add`) may make
+ * a new database: every other verb refuses one that is not there, which would only hide that the
+ * command looked in the wrong folder.
+ */
+async function withStore<T>(command: Command, io: UserCommandIo, work: (store: Store) => Promise<T>, { create = false } = {}): Promise<T> {
   const flags = command.optsWithGlobals<CommonFlags>();
-  const dataDir = flags.data ?? io.env.WHARF_DATA ?? './wharf-data';
+  const dataDir = dataFolder(flags.data, io.env);
   const url = flags.db ?? (io.env.WHARF_DB || undefined);
-  const store = await openStore({ dataDir, url });
+  const store = await (create ? openStore : openExistingStore)({ dataDir, url });
   try {
     return await work(store);
   } catch (error) {
@@ -149,8 +155,8 @@ export function userCommand(io: UserCommandIo = processIo()): Command {
         if (await store.accounts.get(name)) throw new WharfError('EEXIST', `the account name "${name}" is taken`);
         const password = await obtainPassword(name, command, io);
         const account = await store.accounts.add(name, password, { role: flags.admin ? 'admin' : 'user', ...(flags.quota === undefined ? {} : { quota: flags.quota }) });
-        io.stdout.write(`added ${account.name} (${account.role}, quota ${formatSize(account.quotaBytes)})\n`);
-      });
+        io.stdout.write(`added ${account.name} (${account.role}, quota ${formatSize(account.quotaBytes)}) to the accounts in ${store.location}\n`);
+      }, { create: true });
     });
 
   withStoreOptions(user.command('passwd'))
@@ -187,7 +193,7 @@ export function userCommand(io: UserCommandIo = processIo()): Command {
       await withStore(command, io, async (store) => {
         const accounts = await store.accounts.list();
         if (flags.json) io.stdout.write(`${JSON.stringify(accounts.map(accountJson), null, 2)}\n`);
-        else if (accounts.length === 0) io.stdout.write('no accounts yet (add one with: wharf user add NAME)\n');
+        else if (accounts.length === 0) io.stdout.write(`no accounts yet in ${store.location} (add one with: wharf user add NAME)\n`);
         else io.stdout.write(`${accountTable(accounts)}\n`);
       });
     });

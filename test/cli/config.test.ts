@@ -17,9 +17,13 @@ function file(content: unknown): string {
 }
 
 describe('configuration', () => {
-  it('fills every default with no input', () => {
-    const { host, services } = resolveConfig(definitions, {});
-    expect(host).toMatchObject({ data: './wharf-data', workers: 1, logLevel: 'info' });
+  it('fills every default with no input; the data folder is $XDG_DATA_HOME/wharf, else ~/.local/share/wharf', () => {
+    const { host, services } = resolveConfig(definitions, { env: { XDG_DATA_HOME: '/xdg/data' } });
+    expect(host).toMatchObject({ data: '/xdg/data/wharf', workers: 1, logLevel: 'info' });
+    expect(resolveConfig(definitions, { env: { HOME: '/home/ann' } }).host.data).toBe('/home/ann/.local/share/wharf');
+    // The XDG spec: a relative XDG_DATA_HOME is ignored.
+    expect(resolveConfig(definitions, { env: { HOME: '/home/ann', XDG_DATA_HOME: 'rel' } }).host.data).toBe('/home/ann/.local/share/wharf');
+    expect(resolveConfig(definitions, { env: { HOME: '/home/ann', WHARF_DATA: '/srv/wharf' } }).host.data).toBe('/srv/wharf');
     expect(services.get('echo')).toMatchObject({ host: '127.0.0.1', port: 7007, tcp: true, udp: true, framing: 'raw' });
   });
 

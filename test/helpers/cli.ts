@@ -14,6 +14,14 @@ export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'wharf-test-'));
 }
 
+/**
+ * The environment of a wharf a test starts: its data folder is `wharf-data` in its own working
+ * folder (a temporary one unless the test gives one), never the real `~/.local/share/wharf`.
+ */
+export function isolatedEnv(cwd: string, env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, WHARF_LOG_LEVEL: 'warn', WHARF_DATA: join(cwd, 'wharf-data'), XDG_DATA_HOME: join(cwd, 'xdg-data'), ...env };
+}
+
 export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -25,10 +33,8 @@ export interface RunResult {
 export function runWharf(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
   requireBuild();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [WHARF_BIN, ...args], {
-      env: { ...process.env, WHARF_LOG_LEVEL: 'warn', ...options.env },
-      cwd: options.cwd ?? tempDataDir(),
-    });
+    const cwd = options.cwd ?? tempDataDir();
+    const child = spawn(process.execPath, [WHARF_BIN, ...args], { env: isolatedEnv(cwd, options.env), cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -75,10 +81,8 @@ export interface RunningWharf {
 export function startWharf(args: string[], options: { expectLines: number; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string }): Promise<RunningWharf> {
   requireBuild();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [WHARF_BIN, ...args], {
-      env: { ...process.env, WHARF_LOG_LEVEL: 'warn', ...options.env },
-      cwd: options.cwd ?? tempDataDir(),
-    });
+    const cwd = options.cwd ?? tempDataDir();
+    const child = spawn(process.execPath, [WHARF_BIN, ...args], { env: isolatedEnv(cwd, options.env), cwd });
     const lines: string[] = [];
     let stderr = '';
     let buffered = '';

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readHiddenLine } from '../../src/cli/prompt.js';
+import { readHiddenLine } from '../../src/cli-kit/prompt.js';
 import { formatSize, parseSizeArgument, runUserCommand, type UserCommandIo } from '../../src/cli/user-command.js';
 import { UsageError, WharfError } from '../../src/core/errors.js';
 import { openStore } from '../../src/store/index.js';
@@ -60,8 +60,9 @@ describe('wharf user', () => {
   }
 
   it('adds, lists, changes the password of, sets the quota of, disables and deletes an account', async () => {
-    expect((await run(['add', 'alice', '--password-stdin', ...data], { input: 'first secret\n' })).stdout).toBe('added alice (user, quota 1 GiB)\n');
-    expect((await run(['add', 'root', '--admin', '--quota', '500M', '--password-stdin', ...data], { input: 'x\r\n' })).stdout).toBe('added root (admin, quota 500 MiB)\n');
+    const where = `to the accounts in ${path.join(dataDir, 'wharf.db')}`;
+    expect((await run(['add', 'alice', '--password-stdin', ...data], { input: 'first secret\n' })).stdout).toBe(`added alice (user, quota 1 GiB) ${where}\n`);
+    expect((await run(['add', 'root', '--admin', '--quota', '500M', '--password-stdin', ...data], { input: 'x\r\n' })).stdout).toBe(`added root (admin, quota 500 MiB) ${where}\n`);
     expect(await verify('alice', 'first secret')).toBe(true);
     expect(await verify('root', 'x')).toBe(true);
 
@@ -120,15 +121,26 @@ describe('wharf user', () => {
     expect(await rejection(run(['add', 'alice', '--password', 'pw', ...data]))).toBeInstanceOf(UsageError);
   });
 
+  it('never creates a database from a verb other than add: it names the folder it looked in', async () => {
+    for (const args of [['list'], ['list', '--json'], ['del', 'alice'], ['passwd', 'alice', '--password-stdin'], ['quota', 'alice', '1G'], ['disable', 'alice']]) {
+      const error = await rejection(run([...args, ...data], { input: 'pw\n' }));
+      expect(error).toMatchObject({ code: 'ENODATA' });
+      expect(error.message).toContain(path.join(dataDir, 'wharf.db'));
+    }
+    expect(await readdir(dataDir)).toEqual([]);
+    const elsewhere = path.join(dataDir, 'elsewhere');
+    expect((await rejection(run(['list', '--data', elsewhere]))).message).toContain(elsewhere);
+  });
+
   it('reports usage problems as UsageError and failures as WharfError', async () => {
     expect(await rejection(run(['add', 'a b', '--password-stdin', ...data], { input: 'pw\n' }))).toBeInstanceOf(UsageError);
     expect(await rejection(run(['quota', 'alice', 'lots', ...data]))).toBeInstanceOf(UsageError);
     expect(await rejection(run(['frobnicate', ...data]))).toBeInstanceOf(UsageError);
     expect(await rejection(run(['list', '--db', 'oracle://x']))).toBeInstanceOf(UsageError);
+    await run(['add', 'alice', '--password-stdin', ...data], { input: 'pw\n' });
     const missing = await rejection(run(['del', 'nobody', ...data]));
     expect(missing).not.toBeInstanceOf(UsageError);
     expect(missing).toMatchObject({ code: 'ENOUSER', message: 'there is no account named "nobody"' });
-    await run(['add', 'alice', '--password-stdin', ...data], { input: 'pw\n' });
     expect(await rejection(run(['add', 'alice', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'EEXIST' });
     expect(await rejection(run(['passwd', 'nobody', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'ENOUSER' });
   });
@@ -151,7 +163,7 @@ describe('wharf user', () => {
 
     const cancelled = readHiddenLine('Password: ', { input, output });
     input.write('\u0003'); // Ctrl-C
-    expect(await rejection(cancelled)).toBeInstanceOf(UsageError);
+    expect(await rejection(cancelled)).toMatchObject({ code: 'EINTR' });
   });
 
   it('works as a process: exit 0, 2 for usage, 1 for failures, and nothing on a fresh folder but SQLite', async () => {
@@ -166,11 +178,12 @@ describe('wharf user', () => {
         child.stdin.end(input);
       });
     // Independent of each other: run together (each process pays tsx's start-up).
-    const [added, noTty, missing] = await Promise.all([wharf(['add', 'alice', '--password-stdin'], 'pw\n'), wharf(['add', 'bob']), wharf(['del', 'carol'])]);
+    const none = path.join(dataDir, 'none.db');
+    const [added, noTty, missing] = await Promise.all([wharf(['add', 'alice', '--password-stdin'], 'pw\n'), wharf(['add', 'bob']), wharf(['del', 'carol', '--db', `sqlite:${none}`])]);
     expect(added.stderr).toBe('');
-    expect([added.status, added.stdout]).toEqual([0, 'added alice (user, quota 1 GiB)\n']);
+    expect([added.status, added.stdout]).toEqual([0, `added alice (user, quota 1 GiB) to the accounts in ${path.join(dataDir, 'wharf.db')}\n`]);
     expect([noTty.status, noTty.stderr]).toEqual([2, 'wharf: standard input is not a terminal: pipe the password in and pass --password-stdin\n']);
-    expect([missing.status, missing.stderr]).toEqual([1, 'wharf: there is no account named "carol"\n']);
+    expect([missing.status, missing.stderr]).toEqual([1, `wharf: there is no wharf database at ${none} (wharf serve or wharf user add create it; --data or WHARF_DATA choose another data folder)\n`]);
     // Three tsx start-ups at once: slow on a busy 2-core machine.
   }, 120_000);
 });

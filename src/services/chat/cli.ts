@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
-import { addHostOptions, port, type CliContext } from '../../cli/context.js';
-import { readFirstLine, readHiddenLine } from '../../cli/prompt.js';
+import { addHostOptions, port, type CliContext } from '../../cli-kit/index.js';
+import { readFirstLine, readHiddenLine } from '../../cli-kit/prompt.js';
 import { UsageError, WharfError } from '../../core/errors.js';
 import { ChatClient, ChatError, SeedChatClient } from './client.js';
 import { ADMIN_NAME, formatSeedChat, nameProblem, roomProblem, type ChatMessage, type MemberSummary } from './protocol.js';

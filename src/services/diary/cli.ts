@@ -1,9 +1,10 @@
 import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { addHostOptions, port, positiveInt, type CliContext } from '../../cli/context.js';
-import { readHiddenLine } from '../../cli/prompt.js';
+import { DATA_FOLDER_HELP, addHostOptions, dataFolder, exitInterrupted, port, positiveInt, type CliContext } from '../../cli-kit/index.js';
+import { readHiddenLine } from '../../cli-kit/prompt.js';
 import { UsageError, WharfError } from '../../core/errors.js';
+import { openExistingStore } from '../../store/existing-store.js';
 import { openStore, type Store } from '../../store/index.js';
 import { DiaryClient, type DiaryEntry } from './client.js';
 import { DiaryStore, PUBLIC_DIARY, describeDiary } from './diary-store.js';
@@ -28,7 +29,7 @@ function addClientOptions(command: Command): Command {
 
 function addStoreOptions(command: Command): Command {
   return command
-    .option('--data <dir>', 'data folder (default ./wharf-data, env WHARF_DATA)')
+    .option('--data <dir>', DATA_FOLDER_HELP)
     .option('--db <url>', 'database URL: sqlite:PATH, postgres://..., mysql://... (default SQLite in the data folder, env WHARF_DB)')
     .option('--diary <name>', '"public" (default) or an account name')
     .option('--account <name>', "an account's diary (the same as --diary NAME, also for an account named \"public\")")
@@ -92,8 +93,10 @@ function diaryFromFlags(flags: { diary?: string; account?: string }): string {
   return flags.diary.normalize('NFC');
 }
 
-async function withStore<T>(flags: { data?: string; db?: string }, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore({ dataDir: flags.data ?? process.env.WHARF_DATA ?? './wharf-data', url: flags.db ?? (process.env.WHARF_DB || undefined) });
+/** `export` only reads: it refuses a missing database instead of creating an empty one. */
+async function withStore<T>(flags: { data?: string; db?: string }, work: (store: Store) => Promise<T>, { create = false } = {}): Promise<T> {
+  const options = { dataDir: dataFolder(flags.data, process.env), url: flags.db ?? (process.env.WHARF_DB || undefined) };
+  const store = await (create ? openStore : openExistingStore)(options);
   try {
     return await work(store);
   } finally {
@@ -226,8 +229,8 @@ export function registerDiaryCli(program: Command, ctx: CliContext): void {
           empty ? `${empty} empty skipped` : '',
           parsed.unstampedLeadingLines ? `${parsed.unstampedLeadingLines} without a time stamp, dated with the file's time` : '',
         ].filter(Boolean);
-        process.stdout.write(`imported ${added} ${added === 1 ? 'entry' : 'entries'} into ${describeDiary(name)}${notes.length ? ` (${notes.join(', ')})` : ''}\n`);
-      });
+        process.stdout.write(`imported ${added} ${added === 1 ? 'entry' : 'entries'} into ${describeDiary(name)} in ${store.location}${notes.length ? ` (${notes.join(', ')})` : ''}\n`);
+      }, { create: true });
     });
 }
 
@@ -239,6 +242,7 @@ async function interactive(flags: ClientFlags): Promise<void> {
   const lines = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
   // Iterate from the start: lines that arrive while the diary is being read must wait, not vanish.
   const typed = lines[Symbol.asyncIterator]();
+  lines.on('SIGINT', exitInterrupted);
   try {
     process.stdout.write(framed(await client.read(options)));
     if (tty) lines.setPrompt('输入>');

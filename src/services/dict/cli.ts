@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
-import { addHostOptions, collect, port, type CliContext } from '../../cli/context.js';
+import { DATA_FOLDER_HELP, addHostOptions, collect, dataFolder, exitInterrupted, port, type CliContext } from '../../cli-kit/index.js';
 import { UsageError, WharfError } from '../../core/errors.js';
 import { DictClient, DictError } from './client.js';
 import { databaseNameProblem } from './database.js';
@@ -90,10 +90,10 @@ export function registerDictCli(program: Command, ctx: CliContext): void {
     .argument('<file>', 'a .index, .dict, .dict.dz or text file')
     .requiredOption('--name <db>', 'the database name clients will use')
     .option('--description <text>', 'the one-line description (text files; default: the name and file)')
-    .option('--data <dir>', 'data folder (default ./wharf-data, env WHARF_DATA)')
+    .option('--data <dir>', DATA_FOLDER_HELP)
     .option('-f, --force', 'replace a database of the same name')
     .action((file: string, flags: { name: string; description?: string; data?: string; force?: boolean }) => {
-      const dataDir = flags.data ?? process.env.WHARF_DATA ?? './wharf-data';
+      const dataDir = dataFolder(flags.data, process.env);
       const result = importDatabase(file, { name: flags.name, description: flags.description, dataDir, force: flags.force ?? false });
       process.stdout.write(`${result}\n`);
     });
@@ -163,7 +163,8 @@ export function importDatabase(file: string, options: ImportOptions): string {
     if (!files.some(([, to]) => to === stale)) rmSync(stale, { force: true });
   }
   for (const [from, to] of files) renameSync(from, to);
-  return `${summary} into ${target}.index (${headwords} headwords); \`wharf dict serve\` serves it as ${options.name}`;
+  // The server loads <data>/dict once, at start: reloading under running lookups is not worth its risk.
+  return `${summary} into ${target}.index (${headwords} headwords); \`wharf dict serve\` serves it as ${options.name} (a server already running offers it after a restart)`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +272,8 @@ export class Prompter {
       },
     });
     this.#rl = createInterface({ input, output: echo, terminal: this.#terminal, historySize: 0 });
+    // On a terminal readline takes Ctrl-C itself (no SIGINT reaches the process): end as it would.
+    this.#rl.on('SIGINT', exitInterrupted);
     this.#rl.on('line', (line) => {
       const waiter = this.#waiters.shift();
       if (waiter) waiter(line);

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { addHostOptions, port, positiveInt, type CliContext } from '../../cli/context.js';
+import { addHostOptions, port, positiveInt, type CliContext } from '../../cli-kit/index.js';
 import { discover } from './client.js';
 
 interface FindFlags {
@@ -39,7 +39,7 @@ export function registerDiscoveryCli(program: Command, ctx: CliContext): void {
       }
     }
     if (servers.length === 0) {
-      process.stderr.write(`no wharf server answered on ${flags.address}:${flags.port} within ${flags.timeout} ms\n`);
+      process.stderr.write(`wharf: no wharf server answered on ${flags.address}:${flags.port} within ${flags.timeout} ms\n`);
       ctx.setExitCode(1);
     }
   };

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Command} from 'commander';
 import { Option } from 'commander';
-import { addHostOptions, port, type CliContext } from '../../cli/context.js';
+import { addHostOptions, exitInterrupted, port, type CliContext } from '../../cli-kit/index.js';
 import { EchoClient, echoOverUdp } from './client.js';
 
 interface ClientFlags {
@@ -81,6 +81,8 @@ async function interactive(flags: ClientFlags): Promise<void> {
   const tty = process.stdin.isTTY === true;
   const client = flags.udp ? undefined : await EchoClient.connect({ host: flags.host, port: flags.port, timeoutMs: flags.timeout });
   const lines = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
+  // On a terminal readline takes Ctrl-C itself (no SIGINT reaches the process): end as it would.
+  lines.on('SIGINT', exitInterrupted);
   try {
     if (tty) lines.setPrompt('>> ');
     if (tty) lines.prompt();

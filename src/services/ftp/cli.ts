@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { addHostOptions, port, positiveInt, type CliContext } from '../../cli/context.js';
-import { readFirstLine, readHiddenLine } from '../../cli/prompt.js';
+import { addHostOptions, port, positiveInt, type CliContext } from '../../cli-kit/index.js';
+import { readFirstLine, readHiddenLine } from '../../cli-kit/prompt.js';
 import { parseSize } from '../../core/config.js';
 import { UsageError, WharfError } from '../../core/errors.js';
 import { formatBytes } from '../../core/human-size.js';

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
-import { addHostOptions, nonNegativeInt, port, positiveInt, type CliContext } from '../../cli/context.js';
+import { addHostOptions, nonNegativeInt, port, positiveInt, type CliContext } from '../../cli-kit/index.js';
 import { parseSize } from '../../core/config.js';
 import { TransferProgress } from '../../core/progress.js';
 import { WharfError } from '../../core/errors.js';

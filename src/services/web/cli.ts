@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { addHostOptions, port, type CliContext } from '../../cli/context.js';
+import { addHostOptions, port, type CliContext } from '../../cli-kit/index.js';
 
 /**
  * `wharf web serve`: the static web server. There is no client verb: curl and browsers are the

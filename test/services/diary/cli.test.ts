@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DiaryClient } from '../../../src/services/diary/client.js';
@@ -132,12 +132,20 @@ describe('wharf diary (the client)', () => {
     writeFileSync(file, `${exported.stdout}[Sat Oct 31 12:00:00 2015] from the seed\n`);
     const other = tempDataDir();
     const imported = await run(['diary', 'import', file, '--data', other, '--tz', 'UTC']);
-    expect(imported.stdout).toBe('imported 3 entries into the public diary\n');
+    const where = join(other, 'wharf.db');
+    expect(imported.stdout).toBe(`imported 3 entries into the public diary in ${where}\n`);
     const again = await run(['diary', 'import', file, '--data', other, '--tz', 'UTC']);
-    expect(again.stdout).toBe('imported 0 entries into the public diary (3 already there)\n');
+    expect(again.stdout).toBe(`imported 0 entries into the public diary in ${where} (3 already there)\n`);
     const out = join(other, 'out.log');
     await run(['diary', 'export', '--data', other, '--tz', 'UTC', '-o', out]);
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(file, 'utf8'));
+
+    // From a folder with no database: one sentence naming it, and nothing created there.
+    const empty = tempDataDir();
+    const missing = await run(['diary', 'export', '--data', empty]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`there is no wharf database at ${join(empty, 'wharf.db')}`);
+    expect(readdirSync(empty)).toEqual([]);
   }, SLOW);
 });
 

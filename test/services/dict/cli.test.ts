@@ -83,6 +83,8 @@ describe('wharf dict import', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'wharf-import-'));
     const said = importDatabase(seedTextFile(), { name: 'mine', dataDir, description: 'My words', force: false });
     expect(said).toMatch(/converted 8 entries of words\.txt \(skipped lines without a meaning: 9\) into .*mine\.index \(1[0-9] headwords\)/);
+    // A running server reads <data>/dict only when it starts: the sentence says so.
+    expect(said).toMatch(/a server already running offers it after a restart/);
     expect(importedSources(dataDir)).toEqual([{ name: 'mine', path: path.join(dataDir, 'dict', 'mine.index') }]);
     const db = openDatabase(importedSources(dataDir)[0]!);
     expect(db.description).toBe('My words');

@@ -29,7 +29,7 @@ describe('wharf discover', () => {
     const none = await runWharf(['discover', '-a', '127.0.0.1', '-p', String(free), '--timeout', '200']);
     expect(none.code).toBe(1);
     expect(none.stdout).toBe('');
-    expect(none.stderr).toMatch(/no wharf server answered on 127\.0\.0\.1:\d+ within 200 ms/);
+    expect(none.stderr).toMatch(/^wharf: no wharf server answered on 127\.0\.0\.1:\d+ within 200 ms\n$/);
     expect((await runWharf(['discover', '--timeout', '0'])).code).toBe(2);
     expect((await runWharf(['discover', '--port', '70000'])).code).toBe(2);
   });

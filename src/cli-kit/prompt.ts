@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { UsageError } from '../core/errors.js';
+import { InterruptedError } from './exit.js';
 
 export interface PromptStreams {
   input: NodeJS.ReadableStream;
@@ -10,7 +11,8 @@ export interface PromptStreams {
 
 /**
  * Ask for a secret on a terminal without echoing it: readline does the line editing (backspace,
- * Ctrl-U) and its echo goes to a stream that drops everything. Ctrl-C or end of input cancels.
+ * Ctrl-U) and its echo goes to a stream that drops everything. Ctrl-C rejects with an
+ * InterruptedError (exit 130), end of input with a UsageError.
  */
 export function readHiddenLine(question: string, { input, output }: PromptStreams): Promise<string> {
   const muted = new Writable({ write: (_chunk, _encoding, callback) => callback() });
@@ -24,12 +26,15 @@ export function readHiddenLine(question: string, { input, output }: PromptStream
       lineReader.close();
       resolve(line);
     });
+    let interrupted = false;
     lineReader.once('SIGINT', () => {
+      interrupted = true;
       output.write('\n');
       lineReader.close();
     });
     lineReader.once('close', () => {
-      if (!answered) reject(new UsageError('cancelled: no password entered'));
+      if (answered) return;
+      reject(interrupted ? new InterruptedError() : new UsageError('cancelled: no password entered'));
     });
   });
 }
