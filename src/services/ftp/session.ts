@@ -292,6 +292,7 @@ export class FtpSession {
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
+    let drained = false;
     try {
       while (!this.#closed && !this.#ending) {
         if (this.#repliesBacklogged()) break;
@@ -301,7 +302,10 @@ export class FtpSession {
         } else {
           if (this.#transfer && this.#deferred.length >= MAX_DEFERRED) break;
           const event = this.#reader.next();
-          if (!event) break;
+          if (!event) {
+            drained = true;
+            break;
+          }
           if (event.kind === 'too-long') {
             this.#bad(500, `Command line too long (the limit is ${this.#ctx.config.maxCommandBytes} bytes).`);
             continue;
@@ -322,6 +326,10 @@ export class FtpSession {
     } finally {
       this.#pumping = false;
     }
+    // After the peer's FIN nothing can complete a line still held: an unterminated last command
+    // is dropped (as Twisted's LineReceiver does), or the session would wait for it until the
+    // idle timeout, holding one of the address's connection slots.
+    if (drained && this.#peerEnded && !this.#tlsSocket) this.#reader.takeBuffered();
     this.#updateReading();
     if (this.#peerEnded && !this.#transfer && !this.#closed && !this.#ending && this.#reader.bufferedBytes === 0 && this.#deferred.length === 0) {
       // The client closed its side and every command is answered.
