@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../../core/logger.js';
 import type { HistoryStore } from './history.js';
-import { mergeCatchUp, selectRange, type ChatMessage, type LeaveReason, type MemberSummary, type MessageKind, type Transport } from './protocol.js';
+import { mergeCatchUp, nameKey, selectRange, type ChatMessage, type LeaveReason, type MemberSummary, type MessageKind, type Transport } from './protocol.js';
 
 export interface MemberInfo {
   name: string;
@@ -48,7 +48,8 @@ export interface HistoryPage {
 export interface RoomBus {
   /**
    * Give `member.name` to `owner` (a front end's handle for one client) and put it in
-   * `member.room`; the room hears a `join`. Fails when the name is in use.
+   * `member.room`; the room hears a `join`. Fails when the name is in use in any
+   * case or compatibility form (`nameKey`: `Alice` while `alice` is here).
    */
   claim(member: MemberInfo, owner: string): Promise<ClaimResult>;
   /** Hand a name over to a new owner (a client that reconnected) without a leave and a join. */
@@ -112,6 +113,8 @@ interface Holder {
  */
 export class InProcessRoomBus implements RoomBus {
   readonly #names = new Map<string, Holder>();
+  /** The key of every held name (`nameKey`): `Alice` is taken while `alice` is here. */
+  readonly #keys = new Set<string>();
   readonly #rooms = new Map<string, RoomState>();
   readonly #loading = new Map<string, Promise<RoomState>>();
   readonly #listeners = new Set<(event: RoomEvent) => void>();
@@ -159,15 +162,17 @@ export class InProcessRoomBus implements RoomBus {
   }
 
   async claim(member: MemberInfo, owner: string): Promise<ClaimResult> {
-    if (this.#names.has(member.name)) return { ok: false, reason: 'taken' };
+    const key = nameKey(member.name);
+    if (this.#keys.has(key)) return { ok: false, reason: 'taken' };
     if (this.#names.size >= this.#maxMembers) return { ok: false, reason: 'full' };
     if (!this.#rooms.has(member.room) && this.#activeRooms() >= this.#maxRooms) return { ok: false, reason: 'too-many-rooms' };
     const room = await this.#room(member.room);
     // Checked again: another claim may have won while the room was loading.
-    if (this.#names.has(member.name)) return { ok: false, reason: 'taken' };
+    if (this.#keys.has(key)) return { ok: false, reason: 'taken' };
     if (this.#names.size >= this.#maxMembers) return { ok: false, reason: 'full' };
     const info = { ...member };
     this.#names.set(info.name, { info, owner });
+    this.#keys.add(key);
     room.members.add(info.name);
     this.#emit({ type: 'join', room: info.room, member: info });
     return { ok: true };
@@ -186,6 +191,7 @@ export class InProcessRoomBus implements RoomBus {
     const holder = this.#names.get(name);
     if (!holder || holder.owner !== owner) return;
     this.#names.delete(name);
+    this.#keys.delete(nameKey(name));
     const room = this.#rooms.get(holder.info.room);
     room?.members.delete(name);
     this.#emit({ type: 'leave', room: holder.info.room, member: holder.info, reason });

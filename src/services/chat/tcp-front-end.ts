@@ -17,6 +17,7 @@ import { PresenceBatcher, type PresenceRun } from './presence.js';
 import {
   FRAME_LENGTH_BYTES,
   PROTOCOL_VERSION,
+  cleanText,
   decodeClientFrame,
   encodeFrame,
   mergeCatchUp,
@@ -260,19 +261,21 @@ export class TcpFrontEnd {
     switch (frame.type) {
       case 'say': {
         if (!this.#allowed(session, frame.id)) return;
-        const problem = textProblem(frame.text, this.#options.maxTextBytes);
+        const text = cleanText(frame.text);
+        const problem = textProblem(text, this.#options.maxTextBytes);
         if (problem) return this.#error(session, frame.id, 'bad-text', problem);
-        const message = await this.#options.bus.publish(room, { kind: 'chat', from: name, text: frame.text, ...(frame.cid !== undefined ? { cid: frame.cid } : {}) }, session.owner);
+        const message = await this.#options.bus.publish(room, { kind: 'chat', from: name, text, ...(frame.cid !== undefined ? { cid: frame.cid } : {}) }, session.owner);
         if (!message) return this.#error(session, frame.id, 'not-joined', 'you are not in that room any more');
         this.stats.messages++;
         return;
       }
       case 'pm': {
         if (!this.#allowed(session, frame.id)) return;
-        const problem = textProblem(frame.text, this.#options.maxTextBytes);
+        const text = cleanText(frame.text);
+        const problem = textProblem(text, this.#options.maxTextBytes);
         if (problem) return this.#error(session, frame.id, 'bad-text', problem);
         const to = normalizeName(frame.to);
-        const sent = await this.#options.bus.sendPrivate(name, to, frame.text, session.owner);
+        const sent = await this.#options.bus.sendPrivate(name, to, text, session.owner);
         if (!sent) this.#error(session, frame.id, 'no-such-member', `nobody called ${JSON.stringify(to)} is here`);
         return;
       }
@@ -295,7 +298,7 @@ export class TcpFrontEnd {
   async #hello(session: Session, frame: Extract<ClientFrame, { type: 'hello' }>): Promise<void> {
     const { bus, accounts, logger } = this.#options;
     if (session.name !== undefined) return this.#error(session, frame.id, 'bad-request', `you are already in as ${session.name}`);
-    const name = normalizeName(frame.name);
+    let name = normalizeName(frame.name);
     const nameIssue = nameProblem(name);
     if (nameIssue) return this.#error(session, frame.id, 'bad-name', nameIssue);
     const room = normalizeName(frame.room ?? this.#options.defaultRoom);
@@ -313,6 +316,8 @@ export class TcpFrontEnd {
         return this.#error(session, frame.id, 'auth-failed', message, verdict.retryAfterMs);
       }
       account = true;
+      // `ALICE` logged in as the account `alice`: the room knows it by the account's name.
+      name = verdict.account.name;
     } else if (await accounts.isAccount(name)) {
       return this.#error(session, frame.id, 'name-reserved', `${name} is a registered account: log in with its password (wharf chat --login)`);
     }
