@@ -47,10 +47,9 @@ const FORBIDDEN_IN_TEXT = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\p{Cs}]/u;
  * refused rather than cleaned: cleaning `ali\u200bce` would make it `alice`, someone else's name.
  */
 export function nameProblem(name: string): string | undefined {
-  const problem = newAccountNameProblem(name);
-  if (problem) return `the name ${problem.replace(/^it /, '')}`;
   if (accountNameKey(name).includes(RESERVED_NAME_PART)) return `the name contains "${RESERVED_NAME_PART}" (reserved for the administrator)`;
-  return undefined;
+  const problem = newAccountNameProblem(name);
+  return problem && `the name ${problem.replace(/^it /, '')}`;
 }
 
 /** Why `room` cannot be a room's name (the rules of a member's name, without the reserved word). */
@@ -305,6 +304,20 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     resume: z.string().max(128).optional(),
   }),
   z.object({ type: z.literal('say'), id, text: z.string(), cid: z.string().max(64).optional() }),
+  /**
+   * One message without joining (`wharf chat send`): nobody is told of a join or a leave. The
+   * name's rules are hello's (a registered name needs its password); refused while a member
+   * holds the name, unless the password was given.
+   */
+  z.object({
+    type: z.literal('post'),
+    id,
+    name: shortString,
+    room: shortString.optional(),
+    password: z.string().max(1024).optional(),
+    text: z.string(),
+    cid: z.string().max(64).optional(),
+  }),
   z.object({ type: z.literal('pm'), id, to: shortString, text: z.string() }),
   z.object({ type: z.literal('who'), id }),
   z.object({ type: z.literal('join'), id, room: shortString, since: seq.optional() }),
@@ -355,6 +368,8 @@ export type ServerFrame =
   | { type: 'members'; id?: number; room: string; members: MemberSummary[] }
   | { type: 'history'; id?: number; room: string; messages: ChatMessage[]; complete: boolean }
   | { type: 'pong'; id?: number }
+  /** The answer to `post`: the message's number in its room. */
+  | { type: 'posted'; id?: number; room: string; seq: number; time: number }
   | { type: 'error'; id?: number; code: ErrorCode; message: string; retryAfterMs?: number };
 
 const memberSummarySchema = z.object({ name: z.string(), via: z.enum(['udp', 'tcp']), account: z.boolean() });
@@ -395,6 +410,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('members'), id, room: z.string(), members: z.array(memberSummarySchema) }),
   z.object({ type: z.literal('history'), id, room: z.string(), messages: z.array(chatMessageSchema), complete: z.boolean() }),
   z.object({ type: z.literal('pong'), id }),
+  z.object({ type: z.literal('posted'), id, room: z.string(), seq, time: z.number() }),
   z.object({ type: z.literal('error'), id, code: z.string(), message: z.string(), retryAfterMs: z.number().optional() }),
 ]);
 

@@ -69,6 +69,12 @@ export interface RoomBus {
    * accepted only from a member of the room held by `owner`; undefined when refused.
    */
   publish(room: string, draft: { kind: MessageKind; from: string; text: string; cid?: string }, owner?: string): Promise<ChatMessage | undefined>;
+  /**
+   * Number and deliver a `chat` message from a name that is not a member (a one-shot post): no
+   * join, no leave. Refused (undefined) while a member holds the name in any case or form,
+   * unless `account` (the sender proved it owns the name with its password).
+   */
+  post(room: string, draft: { from: string; text: string; cid?: string }, options: { account: boolean }): Promise<ChatMessage | undefined>;
   /** Deliver a private message; false when `to` is not here. */
   sendPrivate(from: string, to: string, text: string, owner: string): Promise<boolean>;
   history(room: string, query: HistoryQuery): Promise<HistoryPage>;
@@ -242,6 +248,15 @@ export class InProcessRoomBus implements RoomBus {
       const holder = this.#names.get(draft.from);
       if (!holder || holder.owner !== owner || holder.info.room !== roomName) return undefined;
     }
+    return this.#append(roomName, draft);
+  }
+
+  async post(roomName: string, draft: { from: string; text: string; cid?: string }, options: { account: boolean }): Promise<ChatMessage | undefined> {
+    if (!options.account && this.#keys.has(nameKey(draft.from))) return undefined;
+    return this.#append(roomName, { kind: 'chat', ...draft });
+  }
+
+  async #append(roomName: string, draft: { kind: MessageKind; from: string; text: string; cid?: string }): Promise<ChatMessage> {
     const room = this.#rooms.get(roomName) ?? (await this.#room(roomName));
     const message: ChatMessage = { room: roomName, seq: ++room.lastSeq, kind: draft.kind, from: draft.from, text: draft.text, time: this.#now() };
     if (draft.cid !== undefined) message.cid = draft.cid;

@@ -239,6 +239,8 @@ export class TcpFrontEnd {
       case 'ping':
         this.#send(session, { type: 'pong', ...(frame.id !== undefined ? { id: frame.id } : {}) });
         return;
+      case 'post':
+        return this.#post(session, frame);
       case 'bye':
         if (session.name !== undefined) {
           const name = session.name;
@@ -296,7 +298,7 @@ export class TcpFrontEnd {
   }
 
   async #hello(session: Session, frame: Extract<ClientFrame, { type: 'hello' }>): Promise<void> {
-    const { bus, accounts, logger } = this.#options;
+    const { bus, logger } = this.#options;
     if (session.name !== undefined) return this.#error(session, frame.id, 'bad-request', `you are already in as ${session.name}`);
     let name = normalizeName(frame.name);
     const nameIssue = nameProblem(name);
@@ -305,23 +307,10 @@ export class TcpFrontEnd {
     const roomIssue = roomProblem(room);
     if (roomIssue) return this.#error(session, frame.id, 'bad-room', roomIssue);
 
-    // A registered name is its account's: the password is the only way in.
-    let account = false;
-    if (frame.password !== undefined) {
-      const verdict = await accounts.verify(name, frame.password, session.connection.remoteAddress);
-      if (!verdict.ok) {
-        this.stats.authFailures++;
-        if (verdict.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, verdict.delayMs));
-        const message = verdict.reason === 'throttled' ? 'too many failed logins; try again later' : verdict.reason === 'disabled' ? 'this account is disabled' : 'wrong name or password';
-        return this.#error(session, frame.id, 'auth-failed', message, verdict.retryAfterMs);
-      }
-      account = true;
-      // `ALICE` logged in as the account `alice`: the room knows it by the account's name.
-      name = verdict.account.name;
-    } else if (await accounts.isAccount(name)) {
-      return this.#error(session, frame.id, 'name-reserved', `${name} is a registered account: log in with its password (wharf chat --login)`);
-    }
-    if (session.connection.closed) return;
+    const identity = await this.#identify(session, name, frame.password, frame.id);
+    if (!identity || session.connection.closed) return;
+    name = identity.name;
+    const account = identity.account;
 
     // A client coming back with its token takes its name over from its old connection.
     const holder = this.#byName.get(name);
@@ -367,6 +356,47 @@ export class TcpFrontEnd {
       return;
     }
     return this.#sync(session, 'welcome', frame.since, frame.id);
+  }
+
+  /**
+   * Who a client that gives `name` (and maybe a password) may speak as. A registered name is its
+   * account's: the password is the only way in, and `ALICE` logged in is the account `alice`.
+   * Undefined after answering with the error.
+   */
+  async #identify(session: Session, name: string, password: string | undefined, id: number | undefined): Promise<{ name: string; account: boolean } | undefined> {
+    const { accounts } = this.#options;
+    if (password === undefined) {
+      if (!(await accounts.isAccount(name))) return { name, account: false };
+      this.#error(session, id, 'name-reserved', `${name} is a registered account: log in with its password (wharf chat --login)`);
+      return undefined;
+    }
+    const verdict = await accounts.verify(name, password, session.connection.remoteAddress);
+    if (verdict.ok) return { name: verdict.account.name, account: true };
+    this.stats.authFailures++;
+    if (verdict.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, verdict.delayMs));
+    const message = verdict.reason === 'throttled' ? 'too many failed logins; try again later' : verdict.reason === 'disabled' ? 'this account is disabled' : 'wrong name or password';
+    this.#error(session, id, 'auth-failed', message, verdict.retryAfterMs);
+    return undefined;
+  }
+
+  /** `post`: one message from a name that does not join, so the room hears no join and no leave. */
+  async #post(session: Session, frame: Extract<ClientFrame, { type: 'post' }>): Promise<void> {
+    if (!this.#allowed(session, frame.id)) return;
+    const nameIssue = nameProblem(frame.name);
+    if (nameIssue) return this.#error(session, frame.id, 'bad-name', nameIssue);
+    const room = normalizeName(frame.room ?? this.#options.defaultRoom);
+    const roomIssue = roomProblem(room);
+    if (roomIssue) return this.#error(session, frame.id, 'bad-room', roomIssue);
+    const text = cleanText(frame.text);
+    const textIssue = textProblem(text, this.#options.maxTextBytes);
+    if (textIssue) return this.#error(session, frame.id, 'bad-text', textIssue);
+    const identity = await this.#identify(session, normalizeName(frame.name), frame.password, frame.id);
+    if (!identity) return;
+    const draft = { from: identity.name, text, ...(frame.cid !== undefined ? { cid: frame.cid } : {}) };
+    const message = await this.#options.bus.post(room, draft, { account: identity.account });
+    if (!message) return this.#error(session, frame.id, 'name-taken', `${identity.name} is in the chat: only that member may speak under its name`);
+    this.stats.messages++;
+    this.#send(session, { type: 'posted', ...(frame.id !== undefined ? { id: frame.id } : {}), room, seq: message.seq, time: message.time });
   }
 
   async #join(session: Session, wanted: string, since: number | undefined, id: number | undefined): Promise<void> {
