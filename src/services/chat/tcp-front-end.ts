@@ -71,11 +71,19 @@ export interface TcpStats {
   authFailures: number;
   /** Members dropped because they did not read what they were sent. */
   slowDropped: number;
+  /** Times a connection was not read for a while because MAX_PENDING_REQUESTS of its requests were waiting. */
+  readPauses: number;
   deliveries: number;
 }
 
 /** Bad frames a connection may send before it is closed. */
 const MAX_BAD_FRAMES = 10;
+/**
+ * Requests read from one connection and not yet handled (they are handled one at a time). At
+ * this many, reading stops until half are done: a peer that sends faster than it is served (its
+ * login is being delayed, the store is slow) holds at most this many frames of `maxFrameBytes`.
+ */
+export const MAX_PENDING_REQUESTS = 32;
 /** Frames gathered for one member are written once they reach this size, without waiting for the turn to end. */
 const OUT_CHUNK_BYTES = 256 * 1024;
 
@@ -94,6 +102,10 @@ class Session {
   outBytes = 0;
   badFrames = 0;
   busy: Promise<void> = Promise.resolve();
+  /** Requests read and not yet handled (see MAX_PENDING_REQUESTS). */
+  pending = 0;
+  /** Reading is stopped because `pending` reached MAX_PENDING_REQUESTS. */
+  readPaused = false;
   /** Set when another connection took this member over (resume): leave nothing behind. */
   transferred = false;
   lastRateError = 0;
@@ -106,7 +118,7 @@ class Session {
 }
 
 export class TcpFrontEnd {
-  readonly stats: TcpStats = { sessions: 0, messages: 0, badFrames: 0, rateLimited: 0, authFailures: 0, slowDropped: 0, deliveries: 0 };
+  readonly stats: TcpStats = { sessions: 0, messages: 0, badFrames: 0, rateLimited: 0, authFailures: 0, slowDropped: 0, readPauses: 0, deliveries: 0 };
   readonly #options: TcpFrontEndOptions;
   readonly #byName = new Map<string, Session>();
   readonly #rooms = new Map<string, Set<Session>>();
@@ -180,10 +192,23 @@ export class TcpFrontEnd {
           return;
         }
         // One request at a time per connection, in order: a `say` never overtakes the `hello`.
-        session.busy = session.busy.then(() => this.#handle(session, decoded.frame)).catch((error: unknown) => {
-          this.#options.logger.error({ err: error, connection: connection.id }, 'chat request failed');
-          this.#error(session, undefined, 'unavailable', 'the server could not handle that request');
-        });
+        if (++session.pending >= MAX_PENDING_REQUESTS && !session.readPaused) {
+          session.readPaused = true;
+          this.stats.readPauses++;
+          connection.pauseReading();
+        }
+        session.busy = session.busy
+          .then(() => this.#handle(session, decoded.frame))
+          .catch((error: unknown) => {
+            this.#options.logger.error({ err: error, connection: connection.id }, 'chat request failed');
+            this.#error(session, undefined, 'unavailable', 'the server could not handle that request');
+          })
+          .finally(() => {
+            if (--session.pending <= MAX_PENDING_REQUESTS / 2 && session.readPaused && !connection.closed) {
+              session.readPaused = false;
+              connection.resumeReading();
+            }
+          });
       },
       codecError: (error) => {
         this.stats.badFrames++;
