@@ -189,6 +189,9 @@ export class Accounts {
    */
   async register(name: string, password: string, clientIp: string): Promise<Account> {
     if (!this.#config.selfRegistration) throw new WharfError('EPERM', 'self-registration is turned off on this server; ask an administrator for an account');
+    // A name that can never be an account is refused before it costs the address an attempt.
+    const problem = newAccountNameProblem(name);
+    if (problem) throw invalidName(name, problem);
     if (!this.#registrations.take(throttleKeyForAddress(clientIp))) {
       throw new WharfError('ETHROTTLED', `too many registrations from ${clientIp}; try again later`);
     }

@@ -116,13 +116,14 @@ for (const database of testDatabases) {
 
     it('refuses reserved names in any case or form, on every path that creates an account', async () => {
       const reserved = ['root', 'admin', 'Administrator', 'ANONYMOUS', 'ftp', 'ｒｏｏｔ', 'guest', 'nobody', 'wharf', 'postmaster', '管理员'];
-      for (const [index, name] of reserved.entries()) {
+      for (const name of reserved) {
         const added = await store.accounts.add(name, 'pw', { role: 'admin' }).catch((e: unknown) => e);
         expect(added, name).toMatchObject({ code: 'EINVAL' });
         expect((added as Error).message).toContain('is reserved');
-        expect(await codeOf(store.accounts.register(name, 'pw', `10.5.0.${index}`)), name).toBe('EINVAL');
+        // From one address: a refused name does not use up the address's registrations.
+        expect(await codeOf(store.accounts.register(name, 'pw', '10.5.0.1')), name).toBe('EINVAL');
       }
-      await store.accounts.add('rooted', 'pw');
+      await store.accounts.register('rooted', 'pw', '10.5.0.1');
       expect(await store.accounts.list()).toHaveLength(1);
     });
 
