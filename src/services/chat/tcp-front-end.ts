@@ -95,8 +95,11 @@ class Session {
   readonly token = randomBytes(16).toString('hex');
   /** Messages that arrived while this member's catch-up was being read; undefined when live. */
   catchingUp: ChatMessage[] | undefined;
+  /** More than `maxCatchUp` live messages arrived during the catch-up: the oldest were let go. */
+  heldOverflow = false;
   /** Other frames held back during a catch-up (presence, private messages), in order. */
   deferred: Buffer[] = [];
+  deferredBytes = 0;
   /** Frames of this event-loop turn, written as one chunk at the end of it. */
   out: Buffer[] = [];
   outBytes = 0;
@@ -467,20 +470,35 @@ export class TcpFrontEnd {
       this.#send(session, { type: 'joined', ...withId, room, members, lastSeq });
     }
     const held = session.catchingUp;
+    const overflow = session.heldOverflow;
     session.catchingUp = undefined;
+    session.heldOverflow = false;
     const messages = mergeCatchUp(since ?? 0, page.messages, held);
     let last = Math.max(lastSeq, since ?? 0);
     for (const message of messages) {
       this.#send(session, messageFrame(message));
       if (message.seq > last) last = message.seq;
     }
-    this.#send(session, { type: 'synced', room, lastSeq: last, gap: since !== undefined && !page.complete });
+    this.#send(session, { type: 'synced', room, lastSeq: last, gap: (since !== undefined && !page.complete) || overflow });
     this.#flushDeferred(session);
+  }
+
+  /**
+   * Keep a live message for a member whose catch-up is being read: at most `maxCatchUp` (the
+   * newest), so a busy room and a slow store cannot fill memory; `synced` then reports a gap.
+   */
+  #hold(session: Session, held: ChatMessage[], message: ChatMessage): void {
+    held.push(message);
+    if (held.length > this.#options.maxCatchUp) {
+      held.shift();
+      session.heldOverflow = true;
+    }
   }
 
   #flushDeferred(session: Session): void {
     const deferred = session.deferred;
     session.deferred = [];
+    session.deferredBytes = 0;
     for (const frame of deferred) this.#queue(session, frame);
   }
 
@@ -514,7 +532,7 @@ export class TcpFrontEnd {
         this.#presence.flushRoom(event.message.room);
         const frame = encodeFrame(messageFrame(event.message));
         for (const session of members) {
-          if (session.catchingUp) session.catchingUp.push(event.message);
+          if (session.catchingUp) this.#hold(session, session.catchingUp, event.message);
           else this.#queue(session, frame);
         }
         return;
@@ -550,8 +568,11 @@ export class TcpFrontEnd {
   }
 
   #queueOrDefer(session: Session, frame: Buffer): void {
-    if (session.catchingUp) session.deferred.push(frame);
-    else this.#queue(session, frame);
+    if (!session.catchingUp) return this.#queue(session, frame);
+    session.deferred.push(frame);
+    session.deferredBytes += frame.length;
+    // Presence and private messages held during a catch-up count against the same bound as unread ones.
+    if (session.deferredBytes > this.#options.maxWriteQueueBytes) this.#dropSlow(session, session.deferredBytes);
   }
 
   #queue(session: Session, frame: Buffer): void {
@@ -593,14 +614,20 @@ export class TcpFrontEnd {
       const now = Date.now();
       session.behindSince ??= now;
       if (behind > this.#options.maxWriteQueueBytes || now - session.behindSince > this.#options.slowReaderMs) {
-        this.stats.slowDropped++;
-        this.#options.logger.info({ connection: connection.id, name: session.name, behind }, 'chat member is not reading; disconnecting');
-        connection.destroy();
+        this.#dropSlow(session, behind);
         return;
       }
     } else {
       session.behindSince = undefined;
     }
     connection.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  #dropSlow(session: Session, behind: number): void {
+    this.stats.slowDropped++;
+    this.#options.logger.info({ connection: session.connection.id, name: session.name, behind }, 'chat member is not reading; disconnecting');
+    session.deferred = [];
+    session.deferredBytes = 0;
+    session.connection.destroy();
   }
 }
