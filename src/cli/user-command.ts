@@ -3,7 +3,7 @@ import { parseSize } from '../core/config.js';
 import { UsageError, WharfError } from '../core/errors.js';
 import { DATA_FOLDER_HELP, dataFolder, readFirstLine, readHiddenLine } from '../cli-kit/index.js';
 import { openExistingStore } from '../store/existing-store.js';
-import { accountNameProblem, openStore, type Account, type Store } from '../store/index.js';
+import { accountNameProblem, newAccountNameProblem, openStore, type Account, type Store } from '../store/index.js';
 
 /**
  * `wharf user add|passwd|del|list|quota|disable|enable`: the administrator's side of the one
@@ -54,8 +54,9 @@ export function formatSize(bytes: number): string {
   return `${shown} ${units[unit]}`;
 }
 
-function checkName(name: string): string {
-  const problem = accountNameProblem(name);
+/** `rules`: `newAccountNameProblem` for a name being created (reserved names, lookalikes). */
+function checkName(name: string, rules: (name: string) => string | undefined = accountNameProblem): string {
+  const problem = rules(name);
   if (problem) throw new UsageError(`invalid account name ${JSON.stringify(name)}: ${problem}`);
   return name.normalize('NFC');
 }
@@ -145,12 +146,12 @@ export function userCommand(io: UserCommandIo = processIo()): Command {
 
   withStoreOptions(user.command('add'))
     .description('create an account; the password is asked twice without echo, or read from stdin')
-    .argument('<name>', 'account name: up to 64 characters, no spaces')
+    .argument('<name>', 'account name: up to 64 characters, no spaces, not a reserved name such as root (docs/accounts.md)')
     .option('--admin', 'give the account the admin role')
     .addOption(new Option('--quota <size>', 'storage quota, e.g. 500M, 1G, 1048576 (default 1 GiB)').argParser(parseSizeArgument))
     .option('--password-stdin', 'read the password from the first line of standard input')
     .action(async (rawName: string, flags: { admin?: boolean; quota?: number }, command: Command) => {
-      const name = checkName(rawName);
+      const name = checkName(rawName, newAccountNameProblem);
       await withStore(command, io, async (store) => {
         if (await store.accounts.get(name)) throw new WharfError('EEXIST', `the account name "${name}" is taken`);
         const password = await obtainPassword(name, command, io);

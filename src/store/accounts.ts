@@ -4,6 +4,7 @@ import { WharfError } from '../core/errors.js';
 import { RateLimiter } from '../core/rate-limiter.js';
 import { sizeSchema } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import { accountNameKey, accountNameProblem, newAccountNameProblem } from './account-names.js';
 import { LoginThrottle, throttleKeyForAddress, type LoginThrottleOptions, type ThrottleEvent } from './login-throttle.js';
 import { MAX_PASSWORD_LENGTH, dummyPasswordHash, hashPassword, verifyPassword } from './password.js';
 import type { AccountsTable, Role, Schema } from './schema.js';
@@ -13,7 +14,6 @@ export type { Role };
 
 /** One GiB, as in the seed's FTP homework. */
 export const DEFAULT_QUOTA_BYTES = 1024 ** 3;
-export const MAX_NAME_LENGTH = 64;
 
 export interface Account {
   name: string;
@@ -61,29 +61,18 @@ export interface StoreContext {
   logger?: Logger;
 }
 
-/** White space, control and format characters, lone surrogates (not valid UTF-8), slashes. */
-const FORBIDDEN_IN_NAME = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}/\\]/u;
-
 /**
- * Checks and normalises (NFC) an account name: 1 to 64 characters (code points), no white
- * space, control or format characters, no `/` or `\`, not `.` or `..` (a name becomes a home
- * folder). Throws WharfError EINVAL with the reason.
+ * Checks and normalises (NFC) the name of an existing account (the rules of `accountNameProblem`).
+ * Throws WharfError EINVAL with the reason.
  */
 export function normalizeAccountName(name: string): string {
   const reason = accountNameProblem(name);
-  if (reason) throw new WharfError('EINVAL', `invalid account name ${JSON.stringify(name.slice(0, 80))}: ${reason}`);
+  if (reason) throw invalidName(name, reason);
   return name.normalize('NFC');
 }
 
-/** Why a name is not acceptable, or undefined when it is. */
-export function accountNameProblem(name: string): string | undefined {
-  const normalized = name.normalize('NFC');
-  const length = [...normalized].length;
-  if (length === 0) return 'it is empty';
-  if (length > MAX_NAME_LENGTH) return `it is longer than ${MAX_NAME_LENGTH} characters`;
-  if (FORBIDDEN_IN_NAME.test(normalized)) return 'it contains a space, a control character or a slash';
-  if (normalized === '.' || normalized === '..') return 'it is "." or ".."';
-  return undefined;
+function invalidName(name: string, reason: string): WharfError {
+  return new WharfError('EINVAL', `invalid account name ${JSON.stringify(name.slice(0, 80))}: ${reason}`);
 }
 
 function checkPassword(password: string): void {
@@ -167,7 +156,10 @@ export class Accounts {
 
   /** Create an account (the administrator's path: no switch, no rate limit). */
   async add(name: string, password: string, options: { role?: Role; quota?: number } = {}): Promise<Account> {
-    const normalized = normalizeAccountName(name);
+    const problem = newAccountNameProblem(name);
+    if (problem) throw invalidName(name, problem);
+    const normalized = name.normalize('NFC');
+    const key = accountNameKey(normalized);
     checkPassword(password);
     const quota = checkQuotaBytes(options.quota ?? this.#config.defaultQuota);
     const role = options.role ?? 'user';
@@ -178,14 +170,15 @@ export class Accounts {
       try {
         await db
           .insertInto('accounts')
-          .values({ name: normalized, password_hash: passwordHash, role, disabled: 0, created_at: createdAt, quota_bytes: quota, bytes_used: 0, password_changed_at: this.#now() })
+          .values({ name: normalized, name_key: key, password_hash: passwordHash, role, disabled: 0, created_at: createdAt, quota_bytes: quota, bytes_used: 0, password_changed_at: this.#now() })
           .execute();
       } catch (error) {
+        // The unique index on name_key: `Alice` is taken when `alice` is.
         if (isUniqueViolation(error)) throw new WharfError('EEXIST', `the account name "${normalized}" is taken`, { cause: error });
         throw error;
       }
     });
-    this.throttle.forgetName(normalized);
+    this.throttle.forgetName(key);
     return { name: normalized, role, disabled: false, createdAt: new Date(createdAt), quotaBytes: quota, bytesUsed: 0 };
   }
 
@@ -196,6 +189,9 @@ export class Accounts {
    */
   async register(name: string, password: string, clientIp: string): Promise<Account> {
     if (!this.#config.selfRegistration) throw new WharfError('EPERM', 'self-registration is turned off on this server; ask an administrator for an account');
+    // A name that can never be an account is refused before it costs the address an attempt.
+    const problem = newAccountNameProblem(name);
+    if (problem) throw invalidName(name, problem);
     if (!this.#registrations.take(throttleKeyForAddress(clientIp))) {
       throw new WharfError('ETHROTTLED', `too many registrations from ${clientIp}; try again later`);
     }
@@ -211,10 +207,11 @@ export class Accounts {
    */
   async verify(name: string, password: string, clientIp: string): Promise<VerifyResult> {
     const nameIsValid = accountNameProblem(name) === undefined;
-    // Names that can never be accounts share one throttle key: no memory per junk string.
-    const key = nameIsValid ? name.normalize('NFC') : INVALID_NAME_KEY;
+    // The throttle counts per name key, so `Alice` and `ALICE` share `alice`'s failures. Names
+    // that can never be accounts share one key: no memory per junk string.
+    const key = nameIsValid ? accountNameKey(name) : INVALID_NAME_KEY;
     let gate = this.throttle.check(key, clientIp);
-    if (!gate.allowed && nameIsValid && (await this.#passwordChangedSinceLock(key, clientIp))) {
+    if (!gate.allowed && nameIsValid && (await this.#passwordChangedSinceLock(name, key, clientIp))) {
       // The lock was earned against a password that has since been replaced (an administrator's
       // reset, maybe from another process): it no longer protects anything.
       this.throttle.success(key, clientIp);
@@ -225,7 +222,7 @@ export class Accounts {
     const passwordIsPlausible = password.length > 0 && password.length <= MAX_PASSWORD_LENGTH;
     const row =
       nameIsValid && passwordIsPlausible
-        ? await this.#run((db) => db.selectFrom('accounts').select([...ACCOUNT_COLUMNS, 'password_hash']).where('name', '=', key).executeTakeFirst())
+        ? await this.#find(name, [...ACCOUNT_COLUMNS, 'password_hash'])
         : undefined;
     // Always one scrypt: against the account's hash, or a dummy one for an unknown name.
     const matches = await verifyPassword(passwordIsPlausible ? password : '', row?.password_hash ?? (await dummyPasswordHash()));
@@ -240,9 +237,10 @@ export class Accounts {
     return { ok: true, account };
   }
 
+  /** The account `name` means: its exact name (NFC), else the one whose name folds to the same key. */
   async get(name: string): Promise<Account | undefined> {
     if (accountNameProblem(name) !== undefined) return undefined;
-    const row = await this.#run((db) => db.selectFrom('accounts').select(ACCOUNT_COLUMNS).where('name', '=', name.normalize('NFC')).executeTakeFirst());
+    const row = await this.#find(name, ACCOUNT_COLUMNS);
     return row && toAccount(row);
   }
 
@@ -257,7 +255,7 @@ export class Accounts {
     checkPassword(password);
     const passwordHash = await hashPassword(password);
     await this.#update(normalized, { password_hash: passwordHash, password_changed_at: this.#now() });
-    this.throttle.forgetName(normalized);
+    this.throttle.forgetName(accountNameKey(normalized));
   }
 
   /** Quota in bytes. Lowering it below what is used is allowed: uploads then fail until files go. */
@@ -277,23 +275,45 @@ export class Accounts {
   /** Delete the account (its files, if any, are the services' business). */
   async remove(name: string): Promise<void> {
     const normalized = normalizeAccountName(name);
-    const result = await this.#run((db) => db.deleteFrom('accounts').where('name', '=', normalized).executeTakeFirst());
-    if (result.numDeletedRows === 0n) throw noSuchAccount(normalized);
-    this.throttle.forgetName(normalized);
+    const row = await this.#find(normalized, ['id']);
+    const result = row ? await this.#run((db) => db.deleteFrom('accounts').where('id', '=', row.id).executeTakeFirst()) : undefined;
+    if (!result || result.numDeletedRows === 0n) throw noSuchAccount(normalized);
+    this.throttle.forgetName(accountNameKey(normalized));
   }
 
   /** Is this name locked for this address (the address itself is not) by failures older than its password? */
-  async #passwordChangedSinceLock(name: string, clientIp: string): Promise<boolean> {
-    const lockedAt = this.throttle.nameLockedAt(name, clientIp);
+  async #passwordChangedSinceLock(name: string, key: string, clientIp: string): Promise<boolean> {
+    const lockedAt = this.throttle.nameLockedAt(key, clientIp);
     if (lockedAt === undefined) return false;
-    const row = await this.#run((db) => db.selectFrom('accounts').select('password_changed_at').where('name', '=', name).executeTakeFirst());
+    const row = await this.#find(name, ['password_changed_at']);
     return row !== undefined && Number(row.password_changed_at) > lockedAt;
   }
 
   async #update(name: string, values: { password_hash?: string; password_changed_at?: number; quota_bytes?: number; disabled?: number; role?: Role }): Promise<void> {
-    const result = await this.#run((db) => db.updateTable('accounts').set(values).where('name', '=', name).executeTakeFirst());
+    const row = await this.#find(name, ['id']);
+    const result = row ? await this.#run((db) => db.updateTable('accounts').set(values).where('id', '=', row.id).executeTakeFirst()) : undefined;
     // MySQL counts matched rows here (mysql2 sets CLIENT_FOUND_ROWS), so "0" means "no such name".
-    if (result.numUpdatedRows === 0n) throw noSuchAccount(name);
+    if (!result || result.numUpdatedRows === 0n) throw noSuchAccount(name);
+  }
+
+  /**
+   * The row `name` means. The exact name (NFC) wins: that is how an account whose name folded
+   * onto an older one's before migration 0006 (its key is null) is still reached; any other
+   * spelling finds the account that holds the key. Logging in as `ALICE` is thus `alice`: the
+   * names are one name for registration, so they are one for everything else too.
+   */
+  async #find<C extends keyof Selectable<AccountsTable>>(name: string, columns: readonly C[]): Promise<Pick<Selectable<AccountsTable>, C> | undefined> {
+    const exact = name.normalize('NFC');
+    const key = accountNameKey(exact);
+    const rows = await this.#run((db) =>
+      db
+        .selectFrom('accounts')
+        .select([...new Set<keyof Selectable<AccountsTable>>([...columns, 'name', 'name_key'])])
+        .where((eb) => eb.or([eb('name', '=', exact), eb('name_key', '=', key)]))
+        .execute(),
+    );
+    const row = rows.find((candidate) => candidate.name === exact) ?? rows.find((candidate) => candidate.name_key === key);
+    return row as Pick<Selectable<AccountsTable>, C> | undefined;
   }
 
   async #run<T>(query: (db: Kysely<Schema>) => Promise<T>): Promise<T> {

@@ -130,6 +130,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     }
     db = new Kysely<Schema>({ dialect });
     const migrations = await migrate(db, target, sqlite, logger);
+    if (logger) await warnAboutFoldedNames(db, target.location, logger);
     const context: StoreContext = { db, location: target.location, busyTimeoutMs: target.dialect === 'sqlite' ? busyTimeoutMs : undefined, logger };
     const accounts = new Accounts(context, options.accounts);
     const quota = new Quota(context);
@@ -151,6 +152,19 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     if (sqlite?.open) sqlite.close();
     throw toStoreError(error, target.location, busyTimeoutMs);
   }
+}
+
+/**
+ * Accounts whose names folded onto an older account's when migration 0006 ran (`alice` and
+ * `Alice`): they keep working by their exact name, but an administrator should rename them.
+ */
+async function warnAboutFoldedNames(db: Kysely<Schema>, location: string, logger: Logger): Promise<void> {
+  const rows = await db.selectFrom('accounts').select('name').where('name_key', 'is', null).orderBy('name').limit(100).execute();
+  if (rows.length === 0) return;
+  logger.warn(
+    { database: location, accounts: rows.map((row) => row.name) },
+    'these accounts differ from older ones only by case or Unicode form; each still logs in by its exact name; remove the ones that should not exist (`wharf user del NAME` takes the exact name; docs/accounts.md, "Names")',
+  );
 }
 
 function openSqlite(file: string, busyTimeoutMs: number): BetterSqlite3.Database {

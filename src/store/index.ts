@@ -7,10 +7,8 @@ export { openStore, parseDatabaseUrl, DATABASE_FILE_NAME, type OpenStoreOptions,
 export {
   Accounts,
   accountsConfigSchema,
-  accountNameProblem,
   normalizeAccountName,
   DEFAULT_QUOTA_BYTES,
-  MAX_NAME_LENGTH,
   type Account,
   type AccountsConfig,
   type AccountsEvent,
@@ -18,6 +16,7 @@ export {
   type Role,
   type VerifyResult,
 } from './accounts.js';
+export { accountNameKey, accountNameProblem, newAccountNameProblem, MAX_NAME_LENGTH, RESERVED_ACCOUNT_NAMES } from './account-names.js';
 export { Quota, type QuotaUsage } from './quota.js';
 export { LoginThrottle, LOGIN_THROTTLE_DEFAULTS, throttleKeyForAddress, type LoginThrottleOptions, type ThrottleCheck, type ThrottleEvent, type ThrottleFailure } from './login-throttle.js';
 export { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './password.js';

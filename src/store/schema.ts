@@ -13,6 +13,11 @@ export interface AccountsTable {
   id: Generated<number>;
   /** NFC-normalised, compared byte for byte (utf8mb4_bin on MySQL). */
   name: string;
+  /**
+   * `accountNameKey(name)` (NFKC, case-folded), unique: the name's identity (migration 0006).
+   * Null only for an account whose name folded onto an older one's before that migration.
+   */
+  name_key: string | null;
   /** `scrypt$N$r$p$saltB64$hashB64`, see password.ts. */
   password_hash: string;
   role: Role;

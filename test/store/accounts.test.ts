@@ -63,23 +63,79 @@ for (const database of testDatabases) {
     });
 
     it('keeps roles, quotas, big numbers and Unicode names exactly', async () => {
-      await store.accounts.add('root', 'pw', { role: 'admin', quota: 5 * 1024 ** 4 });
+      await store.accounts.add('boss', 'pw', { role: 'admin', quota: 5 * 1024 ** 4 });
       await store.accounts.add('Zoë', 'pw');
-      await store.accounts.add('zoë', 'pw'); // case matters, as on a Unix system
       await store.accounts.add('日本語の名前', 'pw');
       const list = await store.accounts.list();
-      expect(list.map((account) => account.name).sort()).toEqual(['Zoë', 'root', 'zoë', '日本語の名前'].sort());
-      expect(list.find((account) => account.name === 'root')).toMatchObject({ role: 'admin', quotaBytes: 5 * 1024 ** 4 });
-      // NFC: a decomposed "ë" is the same account as the composed one.
-      expect(await codeOf(store.accounts.add('zoe\u0308', 'pw'))).toBe('EEXIST');
-      expect((await store.accounts.get('zoe\u0308'))?.name).toBe('zoë');
+      expect(list.map((account) => account.name).sort()).toEqual(['Zoë', 'boss', '日本語の名前'].sort());
+      expect(list.find((account) => account.name === 'boss')).toMatchObject({ role: 'admin', quotaBytes: 5 * 1024 ** 4 });
+      // A decomposed "ë" is the same account as the composed one, and the name is kept as typed.
+      expect(await codeOf(store.accounts.add('Zoe\u0308', 'pw'))).toBe('EEXIST');
+      expect((await store.accounts.get('Zoe\u0308'))?.name).toBe('Zoë');
+    });
+
+    it('makes one name of every case and compatibility form (NFKC), with the database refusing the second', async () => {
+      await store.accounts.add('alice', 'alice-pw');
+      await store.accounts.add('Straße', 'pw');
+      for (const twin of ['Alice', 'ALICE', 'ａｌｉｃｅ', 'ＡＬＩＣＥ']) {
+        expect(await codeOf(store.accounts.add(twin, 'pw')), twin).toBe('EEXIST');
+        expect(await codeOf(store.accounts.register(twin, 'pw', '10.9.0.1')), twin).toBe('EEXIST');
+      }
+      expect(await codeOf(store.accounts.add('STRASSE', 'pw'))).toBe('EEXIST');
+      expect((await store.accounts.list()).map((account) => account.name)).toEqual(['Straße', 'alice']);
+      // Any spelling finds the account, logs in to it and administers it; the name stays as made.
+      expect(await store.accounts.get('ALICE')).toMatchObject({ name: 'alice' });
+      expect(await store.accounts.verify('ａｌｉｃｅ', 'alice-pw', '10.9.0.2')).toMatchObject({ ok: true, account: { name: 'alice' } });
+      await store.accounts.setPassword('Alice', 'new-pw');
+      expect(await store.accounts.verify('alice', 'new-pw', '10.9.0.2')).toMatchObject({ ok: true });
+      // The database's unique index is what holds: a row inserted behind Accounts' back collides too.
+      const direct = store.db.insertInto('accounts').values({ name: 'Straße2', name_key: 'alice', password_hash: 'x', role: 'user', disabled: 0, created_at: 0, quota_bytes: 0 }).execute();
+      await expect(direct).rejects.toThrow();
+      await store.accounts.remove('ALICE');
+      expect(await store.accounts.list()).toHaveLength(1);
+    });
+
+    it('counts failed logins per name whatever its case, so changing case does not reset the lock-out', async () => {
+      const s = await open({ accounts: { now: () => 3_000_000 } });
+      await s.accounts.add('alice', 'right');
+      const spellings = ['alice', 'Alice', 'ALICE', 'aLiCe', 'ａｌｉｃｅ'];
+      for (const spelling of spellings) await s.accounts.verify(spelling, 'guess', '203.0.113.50');
+      expect(await s.accounts.verify('alice', 'right', '203.0.113.50')).toMatchObject({ ok: false, reason: 'throttled' });
+    });
+
+    it('lets exactly one of many concurrent registrations of one name in different cases win', async () => {
+      const other = await open();
+      const spellings = ['carol', 'Carol', 'CAROL', 'cArOl', 'ｃａｒｏｌ', 'caroL', 'CaRoL', 'carOL'];
+      const attempts = spellings.map((spelling, i) => (i % 2 === 0 ? store : other).accounts.register(spelling, `pw${i}`, `10.4.0.${i}`));
+      const results = await Promise.allSettled(attempts);
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+      const lost = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+      expect(lost.map((result) => (result.reason as WharfError).code)).toEqual(Array(7).fill('EEXIST'));
+      expect(await store.accounts.list()).toHaveLength(1);
+    });
+
+    it('refuses reserved names in any case or form, on every path that creates an account', async () => {
+      const reserved = ['root', 'admin', 'Administrator', 'ANONYMOUS', 'ftp', 'ｒｏｏｔ', 'guest', 'nobody', 'wharf', 'postmaster', '管理员'];
+      for (const name of reserved) {
+        const added = await store.accounts.add(name, 'pw', { role: 'admin' }).catch((e: unknown) => e);
+        expect(added, name).toMatchObject({ code: 'EINVAL' });
+        expect((added as Error).message).toContain('is reserved');
+        // From one address: a refused name does not use up the address's registrations.
+        expect(await codeOf(store.accounts.register(name, 'pw', '10.5.0.1')), name).toBe('EINVAL');
+      }
+      await store.accounts.register('rooted', 'pw', '10.5.0.1');
+      expect(await store.accounts.list()).toHaveLength(1);
     });
 
     it('accepts 64-character names and refuses longer, spaced, control and slashed ones', async () => {
       const longest = 'ü'.repeat(64);
       await store.accounts.add(longest, 'pw');
       expect((await store.accounts.get(longest))?.name).toBe(longest);
-      for (const bad of ['', 'ü'.repeat(65), 'a b', 'tab\there', 'nul\u0000', 'nb\u00a0sp', 'rtl\u202eoverride', 'a/b', 'a\\b', '..', 'lone\ud800']) {
+      const refused = ['', 'ü'.repeat(65), 'a b', 'tab\there', 'nul\u0000', 'nb\u00a0sp', 'rtl\u202eoverride', 'a/b', 'a\\b', '..', 'lone\ud800'];
+      // Lookalikes of a space or a separator, invisible and private-use characters, and names
+      // that NFKC turns into a slash or a dot.
+      refused.push('ideo\u3000space', 'line\u2028sep', 'zw\u200bsp', 'hangul\u3164filler', '\u115f', 'vs\ufe0f', 'pua\ue000', 'a\uff0fb', 'a\uff3cb', '\u2024', '\u2025', 'ﷺ');
+      for (const bad of refused) {
         expect(await codeOf(store.accounts.add(bad, 'pw')), JSON.stringify(bad)).toBe('EINVAL');
       }
       expect(await codeOf(store.accounts.add('ok', ''))).toBe('EINVAL');

@@ -62,14 +62,14 @@ describe('wharf user', () => {
   it('adds, lists, changes the password of, sets the quota of, disables and deletes an account', async () => {
     const where = `to the accounts in ${path.join(dataDir, 'wharf.db')}`;
     expect((await run(['add', 'alice', '--password-stdin', ...data], { input: 'first secret\n' })).stdout).toBe(`added alice (user, quota 1 GiB) ${where}\n`);
-    expect((await run(['add', 'root', '--admin', '--quota', '500M', '--password-stdin', ...data], { input: 'x\r\n' })).stdout).toBe(`added root (admin, quota 500 MiB) ${where}\n`);
+    expect((await run(['add', 'boss', '--admin', '--quota', '500M', '--password-stdin', ...data], { input: 'x\r\n' })).stdout).toBe(`added boss (admin, quota 500 MiB) ${where}\n`);
     expect(await verify('alice', 'first secret')).toBe(true);
-    expect(await verify('root', 'x')).toBe(true);
+    expect(await verify('boss', 'x')).toBe(true);
 
     const listed = JSON.parse((await run(['list', '--json', ...data])).stdout) as Array<Record<string, unknown>>;
     expect(listed).toEqual([
       { name: 'alice', role: 'user', disabled: false, quotaBytes: 1024 ** 3, bytesUsed: 0, createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
-      { name: 'root', role: 'admin', disabled: false, quotaBytes: 500 * 1024 ** 2, bytesUsed: 0, createdAt: expect.any(String) },
+      { name: 'boss', role: 'admin', disabled: false, quotaBytes: 500 * 1024 ** 2, bytesUsed: 0, createdAt: expect.any(String) },
     ]);
     const table = (await run(['list', ...data])).stdout.split('\n');
     expect(table[0]).toMatch(/^NAME\s+ROLE\s+DISABLED\s+QUOTA\s+USED\s+CREATED$/);
@@ -134,6 +134,10 @@ describe('wharf user', () => {
 
   it('reports usage problems as UsageError and failures as WharfError', async () => {
     expect(await rejection(run(['add', 'a b', '--password-stdin', ...data], { input: 'pw\n' }))).toBeInstanceOf(UsageError);
+    // A reserved name is refused even to the administrator (the role, not the name, gives rights).
+    const reserved = await rejection(run(['add', 'Root', '--admin', '--password-stdin', ...data], { input: 'pw\n' }));
+    expect(reserved).toBeInstanceOf(UsageError);
+    expect(reserved.message).toBe('invalid account name "Root": "root" is reserved');
     expect(await rejection(run(['quota', 'alice', 'lots', ...data]))).toBeInstanceOf(UsageError);
     expect(await rejection(run(['frobnicate', ...data]))).toBeInstanceOf(UsageError);
     expect(await rejection(run(['list', '--db', 'oracle://x']))).toBeInstanceOf(UsageError);
@@ -142,6 +146,7 @@ describe('wharf user', () => {
     expect(missing).not.toBeInstanceOf(UsageError);
     expect(missing).toMatchObject({ code: 'ENOUSER', message: 'there is no account named "nobody"' });
     expect(await rejection(run(['add', 'alice', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'EEXIST' });
+    expect(await rejection(run(['add', 'ALICE', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'EEXIST' });
     expect(await rejection(run(['passwd', 'nobody', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'ENOUSER' });
   });
 

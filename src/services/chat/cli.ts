@@ -80,7 +80,7 @@ export function registerChatCli(program: Command, ctx: CliContext): void {
     });
   });
 
-  addClientOptions(chat.command('send').description('say TEXT in the room once and leave (for scripts)').argument('<text...>', 'what to say')).action(
+  addClientOptions(chat.command('send').description('say TEXT in the room once, without a join or a leave (for scripts)').argument('<text...>', 'what to say')).action(
     async (words: string[], flags: ClientFlags) => {
       const text = words.join(' ');
       if (flags.name === undefined) throw new UsageError('chat send needs --name');
@@ -95,17 +95,13 @@ export function registerChatCli(program: Command, ctx: CliContext): void {
         }
         return;
       }
+      // A post, not a join: the room is not told that a script came and went around every message.
       const client = new ChatClient({ host: flags.host, port: flags.port ?? 8001, name: flags.name, reconnect: false, ...(flags.room !== undefined ? { room: flags.room } : {}), ...(await passwordOption(flags)) });
-      await client.connect().catch((error: unknown) => {
-        throw explain(error);
-      });
       try {
-        const message = await client.say(text);
-        process.stdout.write(`${message.room} #${message.seq}\n`);
+        const posted = await client.post(text);
+        process.stdout.write(`${posted.room} #${posted.seq}\n`);
       } catch (error) {
         throw explain(error);
-      } finally {
-        await client.close();
       }
     },
   );

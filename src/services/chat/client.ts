@@ -196,6 +196,26 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return { name: welcome.name, room: welcome.room, account: welcome.account, members: welcome.members };
   }
 
+  /**
+   * Say `text` once without joining, as scripts do (`wharf chat send`): a connection of its own,
+   * one `post`, closed after the answer. The room hears no join and no leave. Use it instead of
+   * `connect`, not after it; the client is closed afterwards.
+   */
+  async post(text: string): Promise<{ room: string; seq: number; time: number }> {
+    const socket = await connectStream({ host: this.#options.host, port: this.#options.port }, { timeoutMs: this.#options.timeoutMs });
+    this.#attach(socket);
+    const frame: ClientFrame = { type: 'post', name: this.#name, text, cid: randomBytes(8).toString('hex') };
+    if (this.#room !== '') frame.room = this.#room;
+    if (this.#options.password !== undefined) frame.password = this.#options.password;
+    try {
+      const answer = await this.#request(frame, 'posted');
+      if (answer.type !== 'posted') throw new ChatError('bad-reply', 'unexpected answer to post');
+      return { room: answer.room, seq: answer.seq, time: answer.time };
+    } finally {
+      await this.close();
+    }
+  }
+
   /** Say `text` in the current room; resolves with the numbered message. */
   say(text: string): Promise<ChatMessage> {
     if (this.#closed) return Promise.reject(new ChatError('closed', 'the chat client is closed'));

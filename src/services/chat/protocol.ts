@@ -16,6 +16,7 @@
  *    says the last one it saw (`since`) and gets exactly the ones after it.
  */
 import { z } from 'zod';
+import { accountNameKey, newAccountNameProblem } from '../../store/account-names.js';
 
 /** The name the seed's console messages appear under (`管理员消息 : text`). */
 export const ADMIN_NAME = '管理员消息';
@@ -38,15 +39,17 @@ const FORBIDDEN_IN_NAME = /[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}]/u;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const FORBIDDEN_IN_TEXT = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\p{Cs}]/u;
 
-/** Why `name` cannot be a member's name, or undefined when it can. Checked after NFC. */
+/**
+ * Why `name` cannot be a member's name, or undefined when it can: the rules of a new account's
+ * name (docs/accounts.md "Names": no white space, control, format or invisible characters, no
+ * slashes, not a reserved name such as `admin` or `system`, in any case or NFKC form), and not
+ * containing `管理` ("admin") in any form, so that nobody can pose as the console. A name is
+ * refused rather than cleaned: cleaning `ali\u200bce` would make it `alice`, someone else's name.
+ */
 export function nameProblem(name: string): string | undefined {
-  const normalized = name.normalize('NFC');
-  const length = [...normalized].length;
-  if (length === 0) return 'the name is empty';
-  if (length > MAX_NAME_CHARS) return `the name is longer than ${MAX_NAME_CHARS} characters`;
-  if (FORBIDDEN_IN_NAME.test(normalized)) return 'the name contains a space or a control character';
-  if (normalized.includes(RESERVED_NAME_PART)) return `the name contains "${RESERVED_NAME_PART}" (reserved for the administrator)`;
-  return undefined;
+  if (accountNameKey(name).includes(RESERVED_NAME_PART)) return `the name contains "${RESERVED_NAME_PART}" (reserved for the administrator)`;
+  const problem = newAccountNameProblem(name);
+  return problem && `the name ${problem.replace(/^it /, '')}`;
 }
 
 /** Why `room` cannot be a room's name (the rules of a member's name, without the reserved word). */
@@ -70,6 +73,49 @@ export function textProblem(text: string, maxBytes: number): string | undefined 
 /** Names compare after Unicode NFC, so `é` typed two ways is one name. */
 export function normalizeName(name: string): string {
   return name.normalize('NFC');
+}
+
+/** Two members' names are the same name when their keys are (`Alice` is `alice`): see accountNameKey. */
+export const nameKey = accountNameKey;
+
+const LINE_SEPARATORS = /[\u2028\u2029]/u;
+const FORMAT = /\p{Cf}/u;
+const LETTER_OR_MARK = /[\p{L}\p{M}]/u;
+/** What may stand before an emoji's zero-width joiner: a pictograph, a skin tone, or VS16. */
+const EMOJI_BEFORE_JOINER = /[\p{Extended_Pictographic}\p{Emoji_Modifier}\ufe0f]/u;
+const EMOJI = /\p{Extended_Pictographic}/u;
+const BLACK_FLAG = '\u{1f3f4}';
+const TAG = /[\u{e0020}-\u{e007f}]/u;
+
+/**
+ * A message as every member is shown it, on every transport (docs/chat.md, "Text"): line and
+ * paragraph separators (U+2028, U+2029) become spaces, and format characters (Cf: bidi overrides
+ * and isolates such as U+202E, marks such as U+200E, zero-width spaces, U+FEFF, soft hyphens) are
+ * removed, so that no member can reorder a line or start a new one that looks like a
+ * `管理员消息 : …` notice. Kept, because writing needs them and they move nothing: a zero-width
+ * joiner between emoji (👩‍💻, 🏳️‍🌈) or a joiner or non-joiner between letters (Persian, Indic
+ * scripts), and the tag characters of a flag (🏴 + tags, e.g. England's). Combining marks and
+ * variation selectors are not format characters and stay. Control characters are not cleaned
+ * but refused (`textProblem`).
+ */
+export function cleanText(text: string): string {
+  if (!FORMAT.test(text) && !LINE_SEPARATORS.test(text)) return text;
+  const chars = [...text];
+  let out = '';
+  for (let i = 0; i < chars.length; i++) {
+    const char = chars[i]!;
+    if (LINE_SEPARATORS.test(char)) out += ' ';
+    else if (!FORMAT.test(char) || keepsFormat(char, chars[i - 1] ?? '', chars[i + 1] ?? '', out)) out += char;
+  }
+  return out;
+}
+
+function keepsFormat(char: string, before: string, after: string, kept: string): boolean {
+  if (char === '\u200d' && EMOJI_BEFORE_JOINER.test(before) && EMOJI.test(after)) return true;
+  if ((char === '\u200c' || char === '\u200d') && LETTER_OR_MARK.test(before) && LETTER_OR_MARK.test(after)) return true;
+  // A tag sequence: tags right after the black flag, or after a tag that was kept.
+  if (TAG.test(char)) return before === BLACK_FLAG || (TAG.test(before) && kept.endsWith(before));
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,6 +304,20 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     resume: z.string().max(128).optional(),
   }),
   z.object({ type: z.literal('say'), id, text: z.string(), cid: z.string().max(64).optional() }),
+  /**
+   * One message without joining (`wharf chat send`): nobody is told of a join or a leave. The
+   * name's rules are hello's (a registered name needs its password); refused while a member
+   * holds the name, unless the password was given.
+   */
+  z.object({
+    type: z.literal('post'),
+    id,
+    name: shortString,
+    room: shortString.optional(),
+    password: z.string().max(1024).optional(),
+    text: z.string(),
+    cid: z.string().max(64).optional(),
+  }),
   z.object({ type: z.literal('pm'), id, to: shortString, text: z.string() }),
   z.object({ type: z.literal('who'), id }),
   z.object({ type: z.literal('join'), id, room: shortString, since: seq.optional() }),
@@ -308,6 +368,8 @@ export type ServerFrame =
   | { type: 'members'; id?: number; room: string; members: MemberSummary[] }
   | { type: 'history'; id?: number; room: string; messages: ChatMessage[]; complete: boolean }
   | { type: 'pong'; id?: number }
+  /** The answer to `post`: the message's number in its room. */
+  | { type: 'posted'; id?: number; room: string; seq: number; time: number }
   | { type: 'error'; id?: number; code: ErrorCode; message: string; retryAfterMs?: number };
 
 const memberSummarySchema = z.object({ name: z.string(), via: z.enum(['udp', 'tcp']), account: z.boolean() });
@@ -348,6 +410,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('members'), id, room: z.string(), members: z.array(memberSummarySchema) }),
   z.object({ type: z.literal('history'), id, room: z.string(), messages: z.array(chatMessageSchema), complete: z.boolean() }),
   z.object({ type: z.literal('pong'), id }),
+  z.object({ type: z.literal('posted'), id, room: z.string(), seq, time: z.number() }),
   z.object({ type: z.literal('error'), id, code: z.string(), message: z.string(), retryAfterMs: z.number().optional() }),
 ]);
 

@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../../core/logger.js';
 import type { HistoryStore } from './history.js';
-import { mergeCatchUp, selectRange, type ChatMessage, type LeaveReason, type MemberSummary, type MessageKind, type Transport } from './protocol.js';
+import { mergeCatchUp, nameKey, selectRange, type ChatMessage, type LeaveReason, type MemberSummary, type MessageKind, type Transport } from './protocol.js';
 
 export interface MemberInfo {
   name: string;
@@ -48,7 +48,8 @@ export interface HistoryPage {
 export interface RoomBus {
   /**
    * Give `member.name` to `owner` (a front end's handle for one client) and put it in
-   * `member.room`; the room hears a `join`. Fails when the name is in use.
+   * `member.room`; the room hears a `join`. Fails when the name is in use in any
+   * case or compatibility form (`nameKey`: `Alice` while `alice` is here).
    */
   claim(member: MemberInfo, owner: string): Promise<ClaimResult>;
   /** Hand a name over to a new owner (a client that reconnected) without a leave and a join. */
@@ -68,6 +69,12 @@ export interface RoomBus {
    * accepted only from a member of the room held by `owner`; undefined when refused.
    */
   publish(room: string, draft: { kind: MessageKind; from: string; text: string; cid?: string }, owner?: string): Promise<ChatMessage | undefined>;
+  /**
+   * Number and deliver a `chat` message from a name that is not a member (a one-shot post): no
+   * join, no leave. Refused (undefined) while a member holds the name in any case or form,
+   * unless `account` (the sender proved it owns the name with its password).
+   */
+  post(room: string, draft: { from: string; text: string; cid?: string }, options: { account: boolean }): Promise<ChatMessage | undefined>;
   /** Deliver a private message; false when `to` is not here. */
   sendPrivate(from: string, to: string, text: string, owner: string): Promise<boolean>;
   history(room: string, query: HistoryQuery): Promise<HistoryPage>;
@@ -112,6 +119,8 @@ interface Holder {
  */
 export class InProcessRoomBus implements RoomBus {
   readonly #names = new Map<string, Holder>();
+  /** The key of every held name (`nameKey`): `Alice` is taken while `alice` is here. */
+  readonly #keys = new Set<string>();
   readonly #rooms = new Map<string, RoomState>();
   readonly #loading = new Map<string, Promise<RoomState>>();
   readonly #listeners = new Set<(event: RoomEvent) => void>();
@@ -159,15 +168,17 @@ export class InProcessRoomBus implements RoomBus {
   }
 
   async claim(member: MemberInfo, owner: string): Promise<ClaimResult> {
-    if (this.#names.has(member.name)) return { ok: false, reason: 'taken' };
+    const key = nameKey(member.name);
+    if (this.#keys.has(key)) return { ok: false, reason: 'taken' };
     if (this.#names.size >= this.#maxMembers) return { ok: false, reason: 'full' };
     if (!this.#rooms.has(member.room) && this.#activeRooms() >= this.#maxRooms) return { ok: false, reason: 'too-many-rooms' };
     const room = await this.#room(member.room);
     // Checked again: another claim may have won while the room was loading.
-    if (this.#names.has(member.name)) return { ok: false, reason: 'taken' };
+    if (this.#keys.has(key)) return { ok: false, reason: 'taken' };
     if (this.#names.size >= this.#maxMembers) return { ok: false, reason: 'full' };
     const info = { ...member };
     this.#names.set(info.name, { info, owner });
+    this.#keys.add(key);
     room.members.add(info.name);
     this.#emit({ type: 'join', room: info.room, member: info });
     return { ok: true };
@@ -186,6 +197,7 @@ export class InProcessRoomBus implements RoomBus {
     const holder = this.#names.get(name);
     if (!holder || holder.owner !== owner) return;
     this.#names.delete(name);
+    this.#keys.delete(nameKey(name));
     const room = this.#rooms.get(holder.info.room);
     room?.members.delete(name);
     this.#emit({ type: 'leave', room: holder.info.room, member: holder.info, reason });
@@ -236,6 +248,15 @@ export class InProcessRoomBus implements RoomBus {
       const holder = this.#names.get(draft.from);
       if (!holder || holder.owner !== owner || holder.info.room !== roomName) return undefined;
     }
+    return this.#append(roomName, draft);
+  }
+
+  async post(roomName: string, draft: { from: string; text: string; cid?: string }, options: { account: boolean }): Promise<ChatMessage | undefined> {
+    if (!options.account && this.#keys.has(nameKey(draft.from))) return undefined;
+    return this.#append(roomName, { kind: 'chat', ...draft });
+  }
+
+  async #append(roomName: string, draft: { kind: MessageKind; from: string; text: string; cid?: string }): Promise<ChatMessage> {
     const room = this.#rooms.get(roomName) ?? (await this.#room(roomName));
     const message: ChatMessage = { room: roomName, seq: ++room.lastSeq, kind: draft.kind, from: draft.from, text: draft.text, time: this.#now() };
     if (draft.cid !== undefined) message.cid = draft.cid;

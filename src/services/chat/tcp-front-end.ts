@@ -17,6 +17,7 @@ import { PresenceBatcher, type PresenceRun } from './presence.js';
 import {
   FRAME_LENGTH_BYTES,
   PROTOCOL_VERSION,
+  cleanText,
   decodeClientFrame,
   encodeFrame,
   mergeCatchUp,
@@ -70,11 +71,19 @@ export interface TcpStats {
   authFailures: number;
   /** Members dropped because they did not read what they were sent. */
   slowDropped: number;
+  /** Times a connection was not read for a while because MAX_PENDING_REQUESTS of its requests were waiting. */
+  readPauses: number;
   deliveries: number;
 }
 
 /** Bad frames a connection may send before it is closed. */
 const MAX_BAD_FRAMES = 10;
+/**
+ * Requests read from one connection and not yet handled (they are handled one at a time). At
+ * this many, reading stops until half are done: a peer that sends faster than it is served (its
+ * login is being delayed, the store is slow) holds at most this many frames of `maxFrameBytes`.
+ */
+export const MAX_PENDING_REQUESTS = 32;
 /** Frames gathered for one member are written once they reach this size, without waiting for the turn to end. */
 const OUT_CHUNK_BYTES = 256 * 1024;
 
@@ -86,13 +95,20 @@ class Session {
   readonly token = randomBytes(16).toString('hex');
   /** Messages that arrived while this member's catch-up was being read; undefined when live. */
   catchingUp: ChatMessage[] | undefined;
+  /** More than `maxCatchUp` live messages arrived during the catch-up: the oldest were let go. */
+  heldOverflow = false;
   /** Other frames held back during a catch-up (presence, private messages), in order. */
   deferred: Buffer[] = [];
+  deferredBytes = 0;
   /** Frames of this event-loop turn, written as one chunk at the end of it. */
   out: Buffer[] = [];
   outBytes = 0;
   badFrames = 0;
   busy: Promise<void> = Promise.resolve();
+  /** Requests read and not yet handled (see MAX_PENDING_REQUESTS). */
+  pending = 0;
+  /** Reading is stopped because `pending` reached MAX_PENDING_REQUESTS. */
+  readPaused = false;
   /** Set when another connection took this member over (resume): leave nothing behind. */
   transferred = false;
   lastRateError = 0;
@@ -105,7 +121,7 @@ class Session {
 }
 
 export class TcpFrontEnd {
-  readonly stats: TcpStats = { sessions: 0, messages: 0, badFrames: 0, rateLimited: 0, authFailures: 0, slowDropped: 0, deliveries: 0 };
+  readonly stats: TcpStats = { sessions: 0, messages: 0, badFrames: 0, rateLimited: 0, authFailures: 0, slowDropped: 0, readPauses: 0, deliveries: 0 };
   readonly #options: TcpFrontEndOptions;
   readonly #byName = new Map<string, Session>();
   readonly #rooms = new Map<string, Set<Session>>();
@@ -179,10 +195,23 @@ export class TcpFrontEnd {
           return;
         }
         // One request at a time per connection, in order: a `say` never overtakes the `hello`.
-        session.busy = session.busy.then(() => this.#handle(session, decoded.frame)).catch((error: unknown) => {
-          this.#options.logger.error({ err: error, connection: connection.id }, 'chat request failed');
-          this.#error(session, undefined, 'unavailable', 'the server could not handle that request');
-        });
+        if (++session.pending >= MAX_PENDING_REQUESTS && !session.readPaused) {
+          session.readPaused = true;
+          this.stats.readPauses++;
+          connection.pauseReading();
+        }
+        session.busy = session.busy
+          .then(() => this.#handle(session, decoded.frame))
+          .catch((error: unknown) => {
+            this.#options.logger.error({ err: error, connection: connection.id }, 'chat request failed');
+            this.#error(session, undefined, 'unavailable', 'the server could not handle that request');
+          })
+          .finally(() => {
+            if (--session.pending <= MAX_PENDING_REQUESTS / 2 && session.readPaused && !connection.closed) {
+              session.readPaused = false;
+              connection.resumeReading();
+            }
+          });
       },
       codecError: (error) => {
         this.stats.badFrames++;
@@ -238,6 +267,8 @@ export class TcpFrontEnd {
       case 'ping':
         this.#send(session, { type: 'pong', ...(frame.id !== undefined ? { id: frame.id } : {}) });
         return;
+      case 'post':
+        return this.#post(session, frame);
       case 'bye':
         if (session.name !== undefined) {
           const name = session.name;
@@ -260,19 +291,21 @@ export class TcpFrontEnd {
     switch (frame.type) {
       case 'say': {
         if (!this.#allowed(session, frame.id)) return;
-        const problem = textProblem(frame.text, this.#options.maxTextBytes);
+        const text = cleanText(frame.text);
+        const problem = textProblem(text, this.#options.maxTextBytes);
         if (problem) return this.#error(session, frame.id, 'bad-text', problem);
-        const message = await this.#options.bus.publish(room, { kind: 'chat', from: name, text: frame.text, ...(frame.cid !== undefined ? { cid: frame.cid } : {}) }, session.owner);
+        const message = await this.#options.bus.publish(room, { kind: 'chat', from: name, text, ...(frame.cid !== undefined ? { cid: frame.cid } : {}) }, session.owner);
         if (!message) return this.#error(session, frame.id, 'not-joined', 'you are not in that room any more');
         this.stats.messages++;
         return;
       }
       case 'pm': {
         if (!this.#allowed(session, frame.id)) return;
-        const problem = textProblem(frame.text, this.#options.maxTextBytes);
+        const text = cleanText(frame.text);
+        const problem = textProblem(text, this.#options.maxTextBytes);
         if (problem) return this.#error(session, frame.id, 'bad-text', problem);
         const to = normalizeName(frame.to);
-        const sent = await this.#options.bus.sendPrivate(name, to, frame.text, session.owner);
+        const sent = await this.#options.bus.sendPrivate(name, to, text, session.owner);
         if (!sent) this.#error(session, frame.id, 'no-such-member', `nobody called ${JSON.stringify(to)} is here`);
         return;
       }
@@ -293,30 +326,19 @@ export class TcpFrontEnd {
   }
 
   async #hello(session: Session, frame: Extract<ClientFrame, { type: 'hello' }>): Promise<void> {
-    const { bus, accounts, logger } = this.#options;
+    const { bus, logger } = this.#options;
     if (session.name !== undefined) return this.#error(session, frame.id, 'bad-request', `you are already in as ${session.name}`);
-    const name = normalizeName(frame.name);
+    let name = normalizeName(frame.name);
     const nameIssue = nameProblem(name);
     if (nameIssue) return this.#error(session, frame.id, 'bad-name', nameIssue);
     const room = normalizeName(frame.room ?? this.#options.defaultRoom);
     const roomIssue = roomProblem(room);
     if (roomIssue) return this.#error(session, frame.id, 'bad-room', roomIssue);
 
-    // A registered name is its account's: the password is the only way in.
-    let account = false;
-    if (frame.password !== undefined) {
-      const verdict = await accounts.verify(name, frame.password, session.connection.remoteAddress);
-      if (!verdict.ok) {
-        this.stats.authFailures++;
-        if (verdict.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, verdict.delayMs));
-        const message = verdict.reason === 'throttled' ? 'too many failed logins; try again later' : verdict.reason === 'disabled' ? 'this account is disabled' : 'wrong name or password';
-        return this.#error(session, frame.id, 'auth-failed', message, verdict.retryAfterMs);
-      }
-      account = true;
-    } else if (await accounts.isAccount(name)) {
-      return this.#error(session, frame.id, 'name-reserved', `${name} is a registered account: log in with its password (wharf chat --login)`);
-    }
-    if (session.connection.closed) return;
+    const identity = await this.#identify(session, name, frame.password, frame.id);
+    if (!identity || session.connection.closed) return;
+    name = identity.name;
+    const account = identity.account;
 
     // A client coming back with its token takes its name over from its old connection.
     const holder = this.#byName.get(name);
@@ -364,6 +386,47 @@ export class TcpFrontEnd {
     return this.#sync(session, 'welcome', frame.since, frame.id);
   }
 
+  /**
+   * Who a client that gives `name` (and maybe a password) may speak as. A registered name is its
+   * account's: the password is the only way in, and `ALICE` logged in is the account `alice`.
+   * Undefined after answering with the error.
+   */
+  async #identify(session: Session, name: string, password: string | undefined, id: number | undefined): Promise<{ name: string; account: boolean } | undefined> {
+    const { accounts } = this.#options;
+    if (password === undefined) {
+      if (!(await accounts.isAccount(name))) return { name, account: false };
+      this.#error(session, id, 'name-reserved', `${name} is a registered account: log in with its password (wharf chat --login)`);
+      return undefined;
+    }
+    const verdict = await accounts.verify(name, password, session.connection.remoteAddress);
+    if (verdict.ok) return { name: verdict.account.name, account: true };
+    this.stats.authFailures++;
+    if (verdict.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, verdict.delayMs));
+    const message = verdict.reason === 'throttled' ? 'too many failed logins; try again later' : verdict.reason === 'disabled' ? 'this account is disabled' : 'wrong name or password';
+    this.#error(session, id, 'auth-failed', message, verdict.retryAfterMs);
+    return undefined;
+  }
+
+  /** `post`: one message from a name that does not join, so the room hears no join and no leave. */
+  async #post(session: Session, frame: Extract<ClientFrame, { type: 'post' }>): Promise<void> {
+    if (!this.#allowed(session, frame.id)) return;
+    const nameIssue = nameProblem(frame.name);
+    if (nameIssue) return this.#error(session, frame.id, 'bad-name', nameIssue);
+    const room = normalizeName(frame.room ?? this.#options.defaultRoom);
+    const roomIssue = roomProblem(room);
+    if (roomIssue) return this.#error(session, frame.id, 'bad-room', roomIssue);
+    const text = cleanText(frame.text);
+    const textIssue = textProblem(text, this.#options.maxTextBytes);
+    if (textIssue) return this.#error(session, frame.id, 'bad-text', textIssue);
+    const identity = await this.#identify(session, normalizeName(frame.name), frame.password, frame.id);
+    if (!identity) return;
+    const draft = { from: identity.name, text, ...(frame.cid !== undefined ? { cid: frame.cid } : {}) };
+    const message = await this.#options.bus.post(room, draft, { account: identity.account });
+    if (!message) return this.#error(session, frame.id, 'name-taken', `${identity.name} is in the chat: only that member may speak under its name`);
+    this.stats.messages++;
+    this.#send(session, { type: 'posted', ...(frame.id !== undefined ? { id: frame.id } : {}), room, seq: message.seq, time: message.time });
+  }
+
   async #join(session: Session, wanted: string, since: number | undefined, id: number | undefined): Promise<void> {
     const room = normalizeName(wanted);
     const problem = roomProblem(room);
@@ -407,20 +470,35 @@ export class TcpFrontEnd {
       this.#send(session, { type: 'joined', ...withId, room, members, lastSeq });
     }
     const held = session.catchingUp;
+    const overflow = session.heldOverflow;
     session.catchingUp = undefined;
+    session.heldOverflow = false;
     const messages = mergeCatchUp(since ?? 0, page.messages, held);
     let last = Math.max(lastSeq, since ?? 0);
     for (const message of messages) {
       this.#send(session, messageFrame(message));
       if (message.seq > last) last = message.seq;
     }
-    this.#send(session, { type: 'synced', room, lastSeq: last, gap: since !== undefined && !page.complete });
+    this.#send(session, { type: 'synced', room, lastSeq: last, gap: (since !== undefined && !page.complete) || overflow });
     this.#flushDeferred(session);
+  }
+
+  /**
+   * Keep a live message for a member whose catch-up is being read: at most `maxCatchUp` (the
+   * newest), so a busy room and a slow store cannot fill memory; `synced` then reports a gap.
+   */
+  #hold(session: Session, held: ChatMessage[], message: ChatMessage): void {
+    held.push(message);
+    if (held.length > this.#options.maxCatchUp) {
+      held.shift();
+      session.heldOverflow = true;
+    }
   }
 
   #flushDeferred(session: Session): void {
     const deferred = session.deferred;
     session.deferred = [];
+    session.deferredBytes = 0;
     for (const frame of deferred) this.#queue(session, frame);
   }
 
@@ -454,7 +532,7 @@ export class TcpFrontEnd {
         this.#presence.flushRoom(event.message.room);
         const frame = encodeFrame(messageFrame(event.message));
         for (const session of members) {
-          if (session.catchingUp) session.catchingUp.push(event.message);
+          if (session.catchingUp) this.#hold(session, session.catchingUp, event.message);
           else this.#queue(session, frame);
         }
         return;
@@ -490,8 +568,11 @@ export class TcpFrontEnd {
   }
 
   #queueOrDefer(session: Session, frame: Buffer): void {
-    if (session.catchingUp) session.deferred.push(frame);
-    else this.#queue(session, frame);
+    if (!session.catchingUp) return this.#queue(session, frame);
+    session.deferred.push(frame);
+    session.deferredBytes += frame.length;
+    // Presence and private messages held during a catch-up count against the same bound as unread ones.
+    if (session.deferredBytes > this.#options.maxWriteQueueBytes) this.#dropSlow(session, session.deferredBytes);
   }
 
   #queue(session: Session, frame: Buffer): void {
@@ -533,14 +614,20 @@ export class TcpFrontEnd {
       const now = Date.now();
       session.behindSince ??= now;
       if (behind > this.#options.maxWriteQueueBytes || now - session.behindSince > this.#options.slowReaderMs) {
-        this.stats.slowDropped++;
-        this.#options.logger.info({ connection: connection.id, name: session.name, behind }, 'chat member is not reading; disconnecting');
-        connection.destroy();
+        this.#dropSlow(session, behind);
         return;
       }
     } else {
       session.behindSince = undefined;
     }
     connection.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  #dropSlow(session: Session, behind: number): void {
+    this.stats.slowDropped++;
+    this.#options.logger.info({ connection: session.connection.id, name: session.name, behind }, 'chat member is not reading; disconnecting');
+    session.deferred = [];
+    session.deferredBytes = 0;
+    session.connection.destroy();
   }
 }

@@ -13,6 +13,7 @@ import { PresenceBatcher, type PresenceRun } from './presence.js';
 import {
   SEED_FAIL,
   SEED_OK,
+  cleanText,
   formatSeedAdmin,
   formatSeedChat,
   formatSeedLeft,
@@ -328,7 +329,8 @@ export class UdpFrontEnd {
     this.#say(member, text);
   }
 
-  #say(member: UdpMember, text: string): void {
+  #say(member: UdpMember, raw: string): void {
+    const text = cleanText(raw);
     if (textProblem(text, this.#options.maxTextBytes)) {
       this.stats.badText++;
       return;

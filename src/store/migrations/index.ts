@@ -4,6 +4,7 @@ import { diaryMigration } from './0002-diary.js';
 import { dictionaryMigration } from './0003-dictionary.js';
 import { chatMigration } from './0004-chat.js';
 import { passwordChangedMigration } from './0005-password-changed.js';
+import { accountNameKeysMigration } from './0006-account-name-keys.js';
 
 export type StoreDialect = 'sqlite' | 'postgres' | 'mysql';
 
@@ -24,6 +25,7 @@ export const storeMigrations: ReadonlyArray<readonly [name: string, migration: S
   ['0003_dictionary', dictionaryMigration],
   ['0004_chat', chatMigration],
   ['0005_password_changed', passwordChangedMigration],
+  ['0006_account_name_keys', accountNameKeysMigration],
 ];
 
 /** The list in the shape Kysely's Migrator wants, each migration bound to the dialect. */

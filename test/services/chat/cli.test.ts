@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WHARF_BIN, runWharf } from '../../helpers/cli.js';
-import { SeedPeer, startTestChat, stopAllChats } from './support.js';
+import { SeedPeer, sleep, startTestChat, stopAllChats } from './support.js';
 
 const noBuild = existsSync(WHARF_BIN) ? undefined : `${WHARF_BIN} is missing (npm run build)`;
 afterEach(() => stopAllChats());
@@ -31,6 +31,28 @@ describe.skipIf(noBuild)(`wharf chat (the command)${noBuild ? ` (skipped: ${noBu
       await seed.waitForLine('bot : hello 你好 🌊');
       await seed.waitForLine('bot (私聊) : 悄悄话');
       await seed.waitForLine('bot 退出了群聊');
+    } finally {
+      seed.close();
+    }
+  });
+
+  it('send: one message, printed as ROOM #SEQ, with no join and no leave announced to the room', async () => {
+    const { tcp, udp } = await startTestChat();
+    const seed = await SeedPeer.open(udp);
+    try {
+      expect(await seed.login('小红')).toBe('OK');
+      for (const text of ['build 1234 passed ✅', 'deploying']) {
+        const result = await runWharf(['chat', 'send', '--port', String(tcp), '--name', 'bot', text]);
+        expect(result.stderr).toBe('');
+        expect(result.code).toBe(0);
+        await seed.waitForLine(`bot : ${text}`);
+      }
+      await sleep(200);
+      expect(seed.lines).toEqual(['OK', 'bot : build 1234 passed ✅', 'bot : deploying']);
+      // Nobody may speak under a present member's name.
+      const impostor = await runWharf(['chat', 'send', '--port', String(tcp), '--name', '小红', 'hi']);
+      expect(impostor.code).toBe(1);
+      expect(impostor.stderr).toContain('小红 is in the chat');
     } finally {
       seed.close();
     }

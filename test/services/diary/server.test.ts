@@ -88,7 +88,7 @@ describe("wharf's protocol", () => {
     const fixture = await startDiary();
     await fixture.store.accounts.add('alice', 'alice-password');
     await fixture.store.accounts.add('bob', 'bob-password');
-    await fixture.store.accounts.add('root', 'root-password', { role: 'admin' });
+    await fixture.store.accounts.add('boss', 'boss-password', { role: 'admin' });
     return fixture;
   }
 
@@ -134,7 +134,7 @@ describe("wharf's protocol", () => {
     expect(await codeOf(anonymous.clear())).toBe('EPERM');
 
     const root = await openClient(port);
-    await root.login('root', 'root-password');
+    await root.login('boss', 'boss-password');
     expect((await root.read({ diary: 'alice' })).map((e) => e.text)).toEqual(['my secret']);
     expect(await alice.clear({ diary: 'alice' })).toBe(1);
     await alice.write('again', { diary: 'alice' });
