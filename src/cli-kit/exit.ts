@@ -30,8 +30,26 @@ export async function exitWhenFlushed(code: number): Promise<never> {
   process.exit(code);
 }
 
-/** Ctrl-C: a newline so that the shell's prompt starts on its own line after `^C`, then 130. */
+let interruptedByUser = false;
+
+/** Whether Ctrl-C came while a command handled it itself (then its failure exits 130). */
+export function wasInterrupted(): boolean {
+  return interruptedByUser;
+}
+
+/** A command that handled Ctrl-C and carries on (the FTP shell, back at its prompt): it was not the end. */
+export function forgetInterrupt(): void {
+  interruptedByUser = false;
+}
+
+/**
+ * Ctrl-C: a newline so that the shell's prompt starts on its own line after `^C`, then 130.
+ * A command that listens for SIGINT itself (a transfer that aborts cleanly and keeps or removes
+ * its partial file) owns Ctrl-C: the exit then waits for it, and its failure becomes 130.
+ */
 export function exitInterrupted(): void {
+  interruptedByUser = true;
+  if (process.listenerCount('SIGINT') > 1) return;
   process.stderr.write('\n');
   void exitWhenFlushed(EXIT_INTERRUPTED);
 }

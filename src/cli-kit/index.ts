@@ -5,6 +5,6 @@
  */
 export { addHostOptions, type CliContext, type RegisterCli } from './context.js';
 export { DATA_FOLDER_HELP, dataFolder, defaultDataFolder } from './data-folder.js';
-export { EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, InterruptedError, exitInterrupted, exitWhenFlushed, installExitHandlers, takeOverInterrupts } from './exit.js';
+export { EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, InterruptedError, exitInterrupted, exitWhenFlushed, forgetInterrupt, installExitHandlers, takeOverInterrupts, wasInterrupted } from './exit.js';
 export { collect, nonNegativeInt, port, positiveInt } from './options.js';
 export { readFirstLine, readHiddenLine, type PromptStreams } from './prompt.js';

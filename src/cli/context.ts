@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { EXIT_INTERRUPTED, takeOverInterrupts, type CliContext } from '../cli-kit/index.js';
 import type { ServiceDefinition } from '../core/service.js';
 import type { HostConfig } from './config.js';
@@ -34,8 +33,6 @@ export function createCliContext(loadDefinitions: () => Promise<ReadonlyArray<Se
         sets: (options.set as string[] | undefined) ?? [],
       });
       const interrupted = takeOverInterrupts({ quiet: isClusterWorker() });
-      // Workers share the primary's stderr: one line is enough.
-      if (!isClusterWorker()) process.stderr.write(`data folder: ${path.resolve(config.host.data)}\n`);
       const code = await serve({ definitions: chosen, config, console: process.stdin.isTTY === true });
       // Stopped gracefully by Ctrl-C: still 130, as every interrupted command (a worker's exit
       // code is the primary's business, and 0 tells it the stop went well).

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { EXIT_INTERRUPTED, exitWhenFlushed, installExitHandlers } from '../cli-kit/index.js';
+import { EXIT_INTERRUPTED, exitWhenFlushed, installExitHandlers, wasInterrupted } from '../cli-kit/index.js';
 import { UsageError, WharfError } from '../core/errors.js';
 import { buildProgram } from './program.js';
 
@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof WharfError) {
       process.stderr.write(`wharf: ${error.message}\n`);
-      return 1;
+      return wasInterrupted() ? EXIT_INTERRUPTED : 1;
     }
     process.stderr.write(`wharf: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;

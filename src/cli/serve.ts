@@ -60,11 +60,20 @@ export async function serve(options: ServeOptions): Promise<number> {
       deadlineMs: config.host.shutdownDeadlineMs,
       scheduling: config.host.scheduling,
       onListening: (lines) => {
+        announceDataFolder(dataDir);
         for (const line of lines) print(line);
       },
     });
   }
   return runInThisProcess(options, logger, dataDir, print);
+}
+
+/**
+ * Which data folder the server uses (the accounts `wharf user` must change), on stderr because
+ * stdout is the listening lines; said once listening, so a failed start is its one sentence.
+ */
+function announceDataFolder(dataDir: string): void {
+  process.stderr.write(`data folder: ${dataDir}\n`);
 }
 
 async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: string, print: (line: string) => void): Promise<number> {
@@ -110,6 +119,7 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
     // The primary prints; it needs the service names too.
     reportWorkerListening(lines);
   } else {
+    announceDataFolder(dataDir);
     for (const line of lines) print(line);
   }
   const names = definitions.map((d) => d.name);

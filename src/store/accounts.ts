@@ -35,6 +35,17 @@ export type VerifyResult =
       retryAfterMs?: number;
     };
 
+/**
+ * The one log line for a refused login, which each service logs at WARN with its own logger (so
+ * the line says which service; the store itself logs it only at debug, or every failure would
+ * be two lines). Names come from the network: the terminal log format escapes what they hold.
+ */
+export function loginFailureLine(name: string, clientIp: string, result: Extract<VerifyResult, { ok: false }>): string {
+  const why = result.reason === 'throttled' ? 'refused: too many failed logins' : result.reason === 'disabled' ? 'failed: the account is disabled' : 'failed: wrong name or password';
+  const locked = result.reason === 'bad-credentials' && result.retryAfterMs ? `; locked out for ${Math.ceil(result.retryAfterMs / 1000)} s` : '';
+  return `${name.slice(0, 64)} ${clientIp} login ${why}${locked}`;
+}
+
 /** The `accounts` section of the configuration. */
 export const accountsConfigSchema = z.object({
   /** Let anyone on the network create an account (the seeds do; fine on a LAN). */
@@ -228,7 +239,7 @@ export class Accounts {
     const matches = await verifyPassword(passwordIsPlausible ? password : '', row?.password_hash ?? (await dummyPasswordHash()));
     if (!row || !matches) {
       const { delayMs, lockedForMs } = this.throttle.failure(key, clientIp);
-      this.#context.logger?.info({ account: nameIsValid ? key : undefined, clientIp, lockedForMs }, 'login failed');
+      this.#context.logger?.debug({ account: nameIsValid ? key : undefined, clientIp, lockedForMs }, 'login failed');
       return lockedForMs > 0 ? { ok: false, reason: 'bad-credentials', delayMs, retryAfterMs: lockedForMs } : { ok: false, reason: 'bad-credentials', delayMs };
     }
     this.throttle.success(key, clientIp);

@@ -7,6 +7,7 @@ export { openStore, parseDatabaseUrl, DATABASE_FILE_NAME, type OpenStoreOptions,
 export {
   Accounts,
   accountsConfigSchema,
+  loginFailureLine,
   normalizeAccountName,
   DEFAULT_QUOTA_BYTES,
   type Account,

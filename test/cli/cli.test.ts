@@ -273,6 +273,8 @@ describe('the data folder', () => {
     expect(readdirSync(elsewhere)).toEqual([]);
 
     const server = await start(['echo', 'serve', '--port', '0', '--no-udp'], 1, env);
+    // stderr is its own pipe: the line may reach us just after the listening line.
+    for (let tries = 0; tries < 50 && !server.stderr().includes('data folder'); tries++) await new Promise((r) => setTimeout(r, 100));
     expect(server.stderr()).toContain(`data folder: ${expected}\n`);
   });
 });

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { LengthPrefixDecoder } from '../../codec/index.js';
 import type { Connection, StreamHandler } from '../../core/connection.js';
 import { framed } from '../../core/framed.js';
+import { loginFailureLine } from '../../store/index.js';
 import type { Logger } from '../../core/logger.js';
 import type { ServiceMetrics } from '../../core/metrics.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
@@ -78,6 +79,7 @@ export interface TcpStats {
 
 /** Bad frames a connection may send before it is closed. */
 const MAX_BAD_FRAMES = 10;
+const BAD_PEER_GRACE_MS = 1_000;
 /**
  * Requests read from one connection and not yet handled (they are handled one at a time). At
  * this many, reading stops until half are done: a peer that sends faster than it is served (its
@@ -184,13 +186,20 @@ export class TcpFrontEnd {
     const decoder = new LengthPrefixDecoder({ lengthBytes: FRAME_LENGTH_BYTES, maxFrameBytes: this.#options.maxFrameBytes });
     return framed(connection, decoder, {
       frame: (body) => {
+        // Past the bad-frame limit the peer is being let go: what it already sent (a 64 KiB read
+        // holds 16,000 empty frames) is neither parsed nor answered, and nothing more is read.
+        if (session.badFrames >= MAX_BAD_FRAMES) return;
         const decoded = decodeClientFrame(body);
         if (!decoded.ok) {
           this.stats.badFrames++;
           this.#error(session, undefined, 'bad-request', decoded.message);
           if (++session.badFrames >= MAX_BAD_FRAMES) {
             this.#flushSession(session);
+            connection.pauseReading();
             connection.end();
+            // A peer still sending cannot take our FIN (its own writes wait behind the bytes we no
+            // longer read): it gets a second to read the errors, then the connection is cut.
+            setTimeout(() => connection.destroy(), BAD_PEER_GRACE_MS).unref();
           }
           return;
         }
@@ -401,6 +410,7 @@ export class TcpFrontEnd {
     const verdict = await accounts.verify(name, password, session.connection.remoteAddress);
     if (verdict.ok) return { name: verdict.account.name, account: true };
     this.stats.authFailures++;
+    this.#options.logger.warn({ account: name.slice(0, 64), peer: session.connection.remoteAddress, reason: verdict.reason }, loginFailureLine(name, session.connection.remoteAddress, verdict));
     if (verdict.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, verdict.delayMs));
     const message = verdict.reason === 'throttled' ? 'too many failed logins; try again later' : verdict.reason === 'disabled' ? 'this account is disabled' : 'wrong name or password';
     this.#error(session, id, 'auth-failed', message, verdict.retryAfterMs);

@@ -9,7 +9,7 @@ import { RateLimiter } from '../../core/rate-limiter.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
-import type { Role, Store } from '../../store/index.js';
+import { loginFailureLine, type Role, type Store } from '../../store/index.js';
 import { DiaryStore, PUBLIC_DIARY, describeDiary, type SequencedEntry, type StoredEntry } from './diary-store.js';
 import {
   CLEARED_REPLY,
@@ -435,6 +435,7 @@ export class DiaryServer implements RunningService {
   async #verify(message: Extract<ClientMessage, { op: 'login' }>, peer: DatagramPeer): Promise<ServerMessage> {
     const result = await this.#store.accounts.verify(message.user, message.pass, peer.address);
     if (!result.ok) {
+      this.#logger.warn({ account: message.user.slice(0, 64), peer: addressOf(peer), reason: result.reason }, loginFailureLine(message.user, peer.address, result));
       if (result.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, result.delayMs));
       const text =
         result.reason === 'disabled'

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { WharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { Account, VerifyResult } from '../../store/index.js';
+import { loginFailureLine, type Account, type VerifyResult } from '../../store/index.js';
 import type { DictDatabase } from './database.js';
 import type { DatabaseSet } from './databases.js';
 import { DEFAULT_STRATEGY, isStrategy, STRATEGIES, type StrategyName } from './headwords.js';
@@ -426,6 +426,7 @@ export class DictSession {
       return reply(Code.TEMPORARILY_UNAVAILABLE, 'server temporarily unavailable: the account store did not answer');
     }
     if (!result.ok) {
+      this.#state.logger?.warn({ account: credentials.user.slice(0, 64), peer: this.#clientIp, reason: result.reason }, loginFailureLine(credentials.user, this.#clientIp, result));
       if (result.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, result.delayMs));
       const why = result.reason === 'throttled' ? ' (too many failed logins: try again later)' : '';
       return reply(Code.AUTH_DENIED, `access denied, use "SHOW INFO" for server information${why}`);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { addHostOptions, port, positiveInt, type CliContext } from '../../cli-kit/index.js';
+import { addHostOptions, forgetInterrupt, port, positiveInt, type CliContext } from '../../cli-kit/index.js';
 import { readFirstLine, readHiddenLine } from '../../cli-kit/prompt.js';
 import { parseSize } from '../../core/config.js';
 import { UsageError, WharfError } from '../../core/errors.js';
@@ -144,6 +144,8 @@ async function shell(flags: ConnectionFlags, io: FtpCliIo): Promise<void> {
     if (!session || session.interrupt(tty ? lines : undefined)) {
       ended = true;
       lines.close();
+    } else {
+      forgetInterrupt(); // a transfer was stopped and the shell goes on
     }
   };
   lines.on('SIGINT', onInterrupt);

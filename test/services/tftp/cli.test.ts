@@ -73,7 +73,7 @@ describe('wharf tftp (the command)', () => {
     while (Date.now() < deadline && !(await readdir(dir)).some((name) => name.endsWith('.part'))) await new Promise((r) => setTimeout(r, 10));
     expect((await readdir(dir)).some((name) => name.endsWith('.part'))).toBe(true);
     child.kill('SIGINT');
-    expect(await closed).toBe(1);
+    expect(await closed).toBe(130);
     expect(stderr).toMatch(/cannot get slow\.bin from .*: the transfer was cancelled/);
     expect(await readdir(dir)).toEqual([]);
   });
