@@ -32,6 +32,11 @@ export async function exitWhenFlushed(code: number): Promise<never> {
 
 let interruptedByUser = false;
 
+/** After the terminal's `^C`, the next output (or the shell's prompt) starts on a line of its own; a log file or pipe gets no blank line. */
+function endTerminalLine(): void {
+  if (process.stderr.isTTY) process.stderr.write('\n');
+}
+
 /** Whether Ctrl-C came while a command handled it itself (then its failure exits 130). */
 export function wasInterrupted(): boolean {
   return interruptedByUser;
@@ -50,7 +55,7 @@ export function forgetInterrupt(): void {
 export function exitInterrupted(): void {
   interruptedByUser = true;
   if (process.listenerCount('SIGINT') > 1) return;
-  process.stderr.write('\n');
+  endTerminalLine();
   void exitWhenFlushed(EXIT_INTERRUPTED);
 }
 
@@ -76,7 +81,7 @@ export function takeOverInterrupts({ quiet = false } = {}): () => boolean {
   process.off('SIGINT', exitInterrupted);
   let interrupted = false;
   const onInterrupt = (): void => {
-    if (!interrupted && !quiet) process.stderr.write('\n');
+    if (!interrupted && !quiet) endTerminalLine();
     interrupted = true;
     // Still starting, before serve listens for SIGINT itself: nothing to stop gracefully yet.
     if (process.listenerCount('SIGINT') === 1) void exitWhenFlushed(EXIT_INTERRUPTED);

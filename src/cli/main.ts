@@ -40,5 +40,16 @@ async function main(argv: string[]): Promise<number> {
 }
 
 installExitHandlers();
+let finished = false;
+// Node exits 0 when nothing is left to wait for, even if the command never finished (a promise
+// nobody will settle): that is a bug of ours, and must not look like success.
+process.on('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write('wharf: internal error: the command stopped before it finished\n');
+  process.exitCode = 1;
+});
 // Whatever the command left open (a socket, a prompt), it is done: exit once the output is out.
-void main(process.argv).then(exitWhenFlushed);
+void main(process.argv).then((code) => {
+  finished = true;
+  return exitWhenFlushed(code);
+});

@@ -60,7 +60,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       deadlineMs: config.host.shutdownDeadlineMs,
       scheduling: config.host.scheduling,
       onListening: (lines) => {
-        announceDataFolder(dataDir);
+        announceDataFolder(logger, dataDir);
         for (const line of lines) print(line);
       },
     });
@@ -69,11 +69,11 @@ export async function serve(options: ServeOptions): Promise<number> {
 }
 
 /**
- * Which data folder the server uses (the accounts `wharf user` must change), on stderr because
- * stdout is the listening lines; said once listening, so a failed start is its one sentence.
+ * Which data folder the server uses (the accounts `wharf user` must change): a log event, so
+ * JSON logs stay JSON; said once listening, so a failed start is its one sentence.
  */
-function announceDataFolder(dataDir: string): void {
-  process.stderr.write(`data folder: ${dataDir}\n`);
+function announceDataFolder(logger: Logger, dataDir: string): void {
+  logger.info({ dataDir }, `data folder: ${dataDir}`);
 }
 
 async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: string, print: (line: string) => void): Promise<number> {
@@ -119,7 +119,7 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
     // The primary prints; it needs the service names too.
     reportWorkerListening(lines);
   } else {
-    announceDataFolder(dataDir);
+    announceDataFolder(logger, dataDir);
     for (const line of lines) print(line);
   }
   const names = definitions.map((d) => d.name);

@@ -1,3 +1,5 @@
+import { formatBytes } from './human-size.js';
+
 /**
  * Counters per service. Plain numbers on a plain object: incrementing one is as cheap as it can
  * be, which matters on the per-chunk data path.
@@ -76,15 +78,3 @@ function plural(n: number, one: string, many = `${one}s`): string | undefined {
   return n === 0 ? undefined : `${n} ${n === 1 ? one : many}`;
 }
 
-/** 512 B, 1.2 kB, 3.4 MB, 5.6 GB (powers of 1000, as `ls -h --si` and network tools print). */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = -1;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}

@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SERVICES } from '../../src/cli/services.js';
 import { userCommand } from '../../src/cli/user-command.js';
 import { EchoClient, echoOverUdp } from '../../src/services/echo/client.js';
+import { TmuxShell, waitFor } from '../helpers/tmux.js';
+import { skipReason } from '../helpers/tools.js';
 import { WHARF_BIN, everyPortZero, isolatedEnv, requireBuild, runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
 
 const running: RunningWharf[] = [];
@@ -80,7 +82,7 @@ describe('wharf command', () => {
     expect(unwanted).toEqual([]);
   });
 
-  it('a client interrupted by Ctrl-C exits 130 after a newline', async () => {
+  it('a client interrupted by Ctrl-C exits 130, with no blank line in a pipe', async () => {
     const server = await start(['echo', 'serve', '--port', '0', '--no-udp'], 1);
     const child = spawn(process.execPath, [WHARF_BIN, 'echo', '--port', String(server.port('echo', 'tcp'))], { env: isolatedEnv(tempDataDir()) });
     let stdout = '';
@@ -92,7 +94,22 @@ describe('wharf command', () => {
     const code = new Promise<number | null>((resolve) => child.once('close', resolve));
     child.kill('SIGINT');
     expect(await code).toBe(130);
-    expect(stderr).toBe('\n');
+    // Not a terminal: no blank line in a log or a pipe.
+    expect(stderr).toBe('');
+  });
+
+  it.skipIf(skipReason('tmux') !== undefined)('in a terminal, Ctrl-C at a client ends its line, so the shell prompt starts on its own', async () => {
+    const server = await start(['echo', 'serve', '--port', '0', '--no-udp'], 1);
+    const shell = TmuxShell.start({ WHARF_DATA: tempDataDir() });
+    try {
+      shell.type(`${process.execPath} ${WHARF_BIN} echo --port ${server.port('echo', 'tcp')}; echo "exit=$?"`);
+      shell.type('ping');
+      await waitFor(() => (shell.screen().includes('From server: ping') ? true : undefined), 'the echo of ping');
+      shell.press('C-c');
+      await waitFor(() => (/^exit=130$/m.test(shell.screen()) ? true : undefined), `exit=130 on a line of its own in:\n${shell.screen()}`);
+    } finally {
+      shell.close();
+    }
   });
 
   it('names the bad key of an invalid config file, and exits 2', async () => {
@@ -272,9 +289,9 @@ describe('the data folder', () => {
     expect((await runWharf(['user', 'list'], { env, cwd: elsewhere })).stdout).toMatch(/^alice /m);
     expect(readdirSync(elsewhere)).toEqual([]);
 
-    const server = await start(['echo', 'serve', '--port', '0', '--no-udp'], 1, env);
-    // stderr is its own pipe: the line may reach us just after the listening line.
+    const server = await start(['echo', 'serve', '--port', '0', '--no-udp'], 1, { ...env, WHARF_LOG_LEVEL: 'info', WHARF_LOG_FORMAT: 'pretty' });
+    // The log is its own pipe (stderr): the line may reach us just after the listening line.
     for (let tries = 0; tries < 50 && !server.stderr().includes('data folder'); tries++) await new Promise((r) => setTimeout(r, 100));
-    expect(server.stderr()).toContain(`data folder: ${expected}\n`);
+    expect(server.stderr()).toContain(` INFO wharf: data folder: ${expected}\n`);
   });
 });

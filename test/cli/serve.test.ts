@@ -41,7 +41,7 @@ describe('the server log', () => {
   it('for a person: one line per event, and one line of counters at shutdown', async () => {
     const server = await start(['echo', 'serve', '--port', '0', '--no-udp'], 1, { WHARF_LOG_FORMAT: 'pretty', WHARF_LOG_LEVEL: 'info' });
     expect(await echoOnce(server.port('echo', 'tcp'), 'hello')).toBe('hello');
-    expect(await stopped(server)).toBe(0);
+    expect(await stopped(server)).toBe(130); // Ctrl-C: stopped gracefully, and said with 130
     const lines = server.stderr().trimEnd().split('\n');
     for (const line of lines) expect(line).toMatch(PRETTY_LINE);
     expect(lines).toContainEqual(expect.stringMatching(/ INFO wharf: ready: echo$/));
@@ -53,7 +53,7 @@ describe('the server log', () => {
   it('for a program (not a terminal): JSON lines, with the counters as numbers', async () => {
     const server = await start(['echo', 'serve', '--port', '0', '--no-udp'], 1, { WHARF_LOG_LEVEL: 'info' });
     await echoOnce(server.port('echo', 'tcp'), 'hello');
-    expect(await stopped(server)).toBe(0);
+    expect(await stopped(server)).toBe(130); // Ctrl-C: stopped gracefully, and said with 130
     const records = server.stderr().trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; metrics?: unknown });
     expect(records.find((r) => r.msg.startsWith('counters'))?.metrics).toEqual([expect.objectContaining({ service: 'echo', bytesIn: 6, bytesOut: 6, connectionsTotal: 1 })]);
   });
@@ -63,7 +63,7 @@ describe('the server log', () => {
     expect(await echoOnce(server.port('echo', 'tcp'), 'forked')).toBe('forked');
     // The child reports as it ends, just after the client closes.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await stopped(server)).toBe(0);
+    expect(await stopped(server)).toBe(130); // Ctrl-C: stopped gracefully, and said with 130
     const records = server.stderr().trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; metrics?: unknown });
     expect(records.find((r) => r.msg.startsWith('counters'))?.metrics).toEqual([expect.objectContaining({ service: 'echo', bytesIn: 7, bytesOut: 7, connectionsTotal: 1 })]);
   });
@@ -77,9 +77,9 @@ describe('the TFTP log', () => {
     const client = new TftpClient({ host: '127.0.0.1', port: server.port('tftp', 'udp') });
     await client.get('boot.img', new PassThrough().resume());
     await client.get('missing\nfile', new PassThrough().resume()).catch(() => undefined);
-    expect(await stopped(server)).toBe(0);
+    expect(await stopped(server)).toBe(130); // Ctrl-C: stopped gracefully, and said with 130
     const lines = server.stderr().trimEnd().split('\n');
-    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d INFO tftp: 127\.0\.0\.1:\d+ RRQ "boot\.img" complete: 1\.5 kB in \d+ ms$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d INFO tftp: 127\.0\.0\.1:\d+ RRQ "boot\.img" complete: 1\.5 KiB in \d+ ms$/));
     // The name a peer chose is quoted, its newline escaped: it cannot forge a line of its own.
     expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d INFO tftp: 127\.0\.0\.1:\d+ RRQ "missing\\nfile" refused: .+$/));
     for (const line of lines) expect(line).toMatch(PRETTY_LINE);

@@ -4,17 +4,10 @@
  * of the JSON event for programs. Pure: no I/O.
  */
 
-/** 1536 → `1.5 KiB`, 10 → `10 B`. */
-export function formatSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${(Math.round(value * 10) / 10).toFixed(1)} ${units[unit]}`;
-}
+import { formatBytes } from '../../core/human-size.js';
+
+/** 1536 → `1.5 KiB`, 10 → `10 B`: the one size format of logs and progress bars. */
+export const formatSize = formatBytes;
 
 /** 1234 → `1.2 s`, 45 → `0.045 s`. */
 export function formatSeconds(ms: number): string {

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
 import { listenSchema, portSchema, sizeSchema } from '../../core/config.js';
-import { formatBytes } from '../../core/metrics.js';
+import { formatBytes } from '../../core/human-size.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
