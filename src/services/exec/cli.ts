@@ -110,8 +110,7 @@ export function registerExecCli(program: Command, ctx: CliContext): void {
     .description('run a named command on a wharf server (no shell; per-account permissions); `wharf exec serve` runs the service, never started by a bare `wharf serve`')
     .argument('[name]', 'the command to run (see --list)')
     .argument('[args...]', 'its arguments, one per parameter')
-    .option('-l, --list', 'list the commands this account may run')
-    .passThroughOptions();
+    .option('-l, --list', 'list the commands this account may run');
   addClientOptions(exec).action(async (name: string | undefined, args: string[], flags: ClientFlags) => {
     if (flags.list || name === undefined) {
       const client = await logIn(flags);
@@ -127,7 +126,7 @@ export function registerExecCli(program: Command, ctx: CliContext): void {
     await runRemote(name, args, flags, ctx);
   });
 
-  addClientOptions(exec.command('run').description('run NAME (for a command named like a verb: serve, history, run)').argument('<name>').argument('[args...]').passThroughOptions()).action(
+  addClientOptions(exec.command('run').description('run NAME (for a command named like a verb: serve, history, run)').argument('<name>').argument('[args...]')).action(
     (name: string, args: string[], flags: ClientFlags) => runRemote(name, args, flags, ctx),
   );
 
