@@ -24,7 +24,7 @@ export function createCliContext(loadDefinitions: () => Promise<ReadonlyArray<Se
     async serve(names, command, serviceFlags) {
       const [definitions, { resolveConfig }, { serve }, { isClusterWorker }] = await Promise.all([loadDefinitions(), import('./config.js'), import('./serve.js'), import('../core/cluster.js')]);
       const options = command.opts<Record<string, unknown>>();
-      const chosen = names.length === 0 ? definitions : names.map((name) => definitions.find((d) => d.name === name)).filter((d): d is ServiceDefinition<unknown> => d !== undefined);
+      const chosen = names.length === 0 ? definitions.filter((d) => d.namedOnly !== true) : names.map((name) => definitions.find((d) => d.name === name)).filter((d): d is ServiceDefinition<unknown> => d !== undefined);
       const config = resolveConfig(definitions, {
         file: options.config as string | undefined,
         env: process.env,

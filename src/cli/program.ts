@@ -46,7 +46,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   const serveCommand = program
     .command('serve')
-    .description(`run services in one process (all when none is named): ${names.join(', ')}`)
+    .description(`run services in one process (all when none is named, but exec: it runs only when named): ${names.join(', ')}`)
     .argument('[service...]', 'services to run')
     .option('-H, --host <host>', 'listen address for every service (default 127.0.0.1; 0.0.0.0 faces the network)')
     .option('--no-console', 'never read the chat admin console from the terminal (a service, a script)');

@@ -60,6 +60,12 @@ export const SERVICES: readonly ServiceEntry[] = [
     loadDefinition: async () => (await import('../services/ftp/server.js')).ftpService,
     loadCli: async () => (await import('../services/ftp/cli.js')).registerFtpCli,
   },
+  {
+    name: 'exec',
+    commands: { exec: 'run a named command on a wharf server (no shell; per-account permissions); `wharf exec serve` runs the service, never started by a bare `wharf serve`' },
+    loadDefinition: async () => (await import('../services/exec/server.js')).execService,
+    loadCli: async () => (await import('../services/exec/cli.js')).registerExecCli,
+  },
   // Last, so that its answers list every service started before it.
   {
     name: 'discovery',

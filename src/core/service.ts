@@ -63,6 +63,11 @@ export interface ServiceDefinition<Config = unknown> {
    * quotas, history) before start, available as `ctx.resources.store`.
    */
   uses?: ReadonlyArray<'store'>;
+  /**
+   * Started only when named (`wharf serve exec`, `wharf exec serve`), never by a bare `wharf
+   * serve`: a service whose mere presence is a risk (remote command execution).
+   */
+  namedOnly?: boolean;
   start(ctx: ServiceContext, config: Config): Promise<RunningService>;
 }
 

@@ -5,6 +5,7 @@ import { dictionaryMigration } from './0003-dictionary.js';
 import { chatMigration } from './0004-chat.js';
 import { passwordChangedMigration } from './0005-password-changed.js';
 import { accountNameKeysMigration } from './0006-account-name-keys.js';
+import { execRunsMigration } from './0007-exec-runs.js';
 
 export type StoreDialect = 'sqlite' | 'postgres' | 'mysql';
 
@@ -26,6 +27,7 @@ export const storeMigrations: ReadonlyArray<readonly [name: string, migration: S
   ['0004_chat', chatMigration],
   ['0005_password_changed', passwordChangedMigration],
   ['0006_account_name_keys', accountNameKeysMigration],
+  ['0007_exec_runs', execRunsMigration],
 ];
 
 /** The list in the shape Kysely's Migrator wants, each migration bound to the dialect. */
