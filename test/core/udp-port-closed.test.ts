@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { DatagramClient } from '../../src/core/client.js';
 import { echoOverUdp } from '../../src/services/echo/client.js';
 import { DiaryClient } from '../../src/services/diary/client.js';
+import { TftpClient } from '../../src/services/tftp/client.js';
+import { Writable } from 'node:stream';
 import { runWharf } from '../helpers/cli.js';
 
 /** A UDP port on 127.0.0.1 that nothing listens on (bound, read back, closed). */
@@ -38,6 +40,16 @@ describe('UDP clients when the kernel reports the port closed (ICMP port unreach
     }
     const echo = await failure(() => echoOverUdp('hi', { port, timeoutMs: 9_000 }));
     expect(echo.ms).toBeLessThan(2_000);
+  });
+
+  it('the TFTP client fails after its first silence, not after its retries (it waited 32.7 s)', async () => {
+    const port = await closedUdpPort();
+    const client = new TftpClient({ host: '127.0.0.1', port });
+    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const get = await failure(() => client.get('boot.img', sink));
+    expect(get.error).toMatchObject({ code: 'ECONNREFUSED', message: `nothing is listening on udp 127.0.0.1:${port} (is the TFTP server running?)` });
+    // One retransmission interval (1 s) and the probe's answer: far from the 31 s of retries.
+    expect(get.ms).toBeLessThan(4_000);
   });
 
   it('the diary client fails at once too (it waited 11.5 s)', async () => {

@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { open, stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
+import { portUnreachable } from '../../core/client.js';
 import { WharfError } from '../../core/errors.js';
 import { FileBlockSink, FileBlockSource, NetasciiBlockSource, StreamBlockSink, type BlockSink, type BlockSource } from './files.js';
 import {
@@ -293,8 +294,11 @@ export class TftpClient {
       return await new Promise<Answer>((done, fail) => {
         let tries = 0;
         let timer: NodeJS.Timeout | undefined;
+        let probe: dgram.Socket | undefined;
         const finish = (error: Error | undefined, answer?: Answer) => {
           clearTimeout(timer);
+          probe?.close();
+          probe = undefined;
           socket.off('message', onMessage);
           settings.signal?.removeEventListener('abort', onAbort);
           if (error) fail(error);
@@ -305,6 +309,18 @@ export class TftpClient {
           finish(undefined, { socket, peer: { address: from.address, port: from.port }, reply });
         };
         const onAbort = () => finish(new WharfError('EABORTED', 'the transfer was cancelled'));
+        // The request socket cannot be connected (the answer comes from another port), so it never
+        // hears ICMP port unreachable. After the first silence, one empty datagram from a
+        // connected socket asks the kernel: ECONNREFUSED means nothing listens, and waiting out
+        // the retries (half a minute) would tell the user nothing more. A server ignores it.
+        const probeOnce = () => {
+          probe = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: immediateLookup });
+          probe.on('error', (error: NodeJS.ErrnoException) => {
+            if (error.code === 'ECONNREFUSED') finish(portUnreachable(address, settings.port, 'TFTP server'));
+          });
+          probe.on('message', () => undefined);
+          probe.connect(settings.port, address, () => probe?.send(Buffer.alloc(0)));
+        };
         const attempt = () => {
           socket.send(packet, settings.port, address);
           timer = setTimeout(() => {
@@ -313,6 +329,7 @@ export class TftpClient {
               finish(new WharfError('ETIMEDOUT', `no answer from tftp://${where} after ${retries + 1} tries (is a TFTP server running there?)`));
               return;
             }
+            if (tries === 1) probeOnce();
             attempt();
           }, Math.min(maxTimeoutMs, timeoutMs * 2 ** tries));
         };
