@@ -45,10 +45,14 @@ export class Seed000Session implements StreamHandler {
   }
 
   close(): void {
-    // A client gone mid-upload: its bytes go (seed 000 has no resume).
+    // A client gone mid-upload (once what it sent before closing is written): its bytes go (seed 000 has no resume).
+    void this.#reader.drained().then(() => this.#abandon());
+  }
+
+  async #abandon(): Promise<void> {
     const upload = this.#upload;
     this.#upload = undefined;
-    if (upload) void upload.abandon();
+    await upload?.abandon();
   }
 
   async #handle(chunk: Buffer): Promise<void> {
@@ -91,10 +95,6 @@ export class Seed000Session implements StreamHandler {
       if (!(error instanceof SeedRefusal)) throw error;
       this.#log(`STOR ${name} refused: ${error.message}`);
       this.#connection.write(FAIL);
-      return;
-    }
-    if (this.#connection.closed) {
-      this.close();
       return;
     }
     this.#connection.write(OK);

@@ -43,16 +43,20 @@ export class Seed001Session implements StreamHandler {
   }
 
   close(): void {
+    // A client gone mid-upload (once what it sent before closing is written): its bytes go.
+    void this.#reader.drained().then(() => this.#abandon());
+  }
+
+  async #abandon(): Promise<void> {
     const upload = this.#upload;
     this.#upload = undefined;
-    if (upload) void upload.abandon();
+    await upload?.abandon();
   }
 
   async #handle(chunk: Buffer): Promise<void> {
     const events: HeaderFrameEvent[] = [];
     this.#decoder.push(chunk, (event) => events.push(event));
     for (const event of events) {
-      if (this.#connection.closed) return;
       if (event.type === 'header') await this.#request(event.header, event.bodyBytes);
       else if (event.type === 'body') await this.#upload?.write(event.chunk);
       else await this.#bodyEnded();
@@ -74,7 +78,6 @@ export class Seed001Session implements StreamHandler {
       // A refused put's body is not read: the sender finds the connection closed.
       this.#refuse(error.message);
     }
-    if (this.#connection.closed) this.close();
   }
 
   async #bodyEnded(): Promise<void> {
@@ -101,9 +104,7 @@ export class Seed001Session implements StreamHandler {
   }
 
   #failed(error: unknown): void {
-    const upload = this.#upload;
-    this.#upload = undefined;
-    if (upload) void upload.abandon();
+    void this.#abandon();
     const peerMistake = error instanceof CodecError || error instanceof SeedRefusal;
     this.#ctx.logger[peerMistake ? 'info' : 'warn']({ peer: this.#connection.remoteAddress, err: describeFailure(error) }, `seed-001 ${this.#connection.remoteAddress}: closing: ${describeFailure(error)}`);
     if (peerMistake) this.#connection.end(encodeHeaderFrame({ action: 'error', message: describeFailure(error) }, 0));

@@ -54,15 +54,18 @@ export class Seed002Session implements StreamHandler {
   }
 
   close(): void {
-    // A client gone mid-upload: its bytes stay as the partial the next `put` resumes.
-    const upload = this.#upload;
-    this.#upload = undefined;
-    if (upload) void upload.file.abandon();
+    // A client gone mid-upload (once what it sent before closing is written): its bytes stay as
+    // the partial the next `put` resumes.
+    void this.#reader.drained().then(() => {
+      const upload = this.#upload;
+      this.#upload = undefined;
+      return upload?.file.abandon();
+    });
   }
 
   async #handle(chunk: Buffer): Promise<void> {
     let rest: Buffer = chunk;
-    while (rest.length > 0 && !this.#connection.closed) {
+    while (rest.length > 0) {
       if (this.#upload) {
         rest = await this.#receive(this.#upload, rest);
         continue;
@@ -181,10 +184,6 @@ export class Seed002Session implements StreamHandler {
     }
     const upload = { file, remaining: size - file.start };
     this.#upload = upload;
-    if (this.#connection.closed) {
-      this.close();
-      return;
-    }
     this.#connection.write(file.start > 0 ? String(file.start) : REPLY.start);
     if (upload.remaining === 0) await this.#finishUpload(file);
   }

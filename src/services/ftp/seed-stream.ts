@@ -14,13 +14,15 @@ const POLL_MS = 10;
 /**
  * Hands each read to `handle`, in order, one at a time. While one is being handled, reading is
  * paused; reads that arrived before the pause took effect wait in a queue of at most a few chunks.
+ * Reads that arrived before the peer closed are still handled after it closed (the last bytes of
+ * an upload are followed at once by the close): `drained` says when they all have been.
  */
 export class SerialReader {
   readonly #connection: Connection;
   readonly #handle: (chunk: Buffer) => Promise<void>;
   readonly #onError: (error: unknown) => void;
   readonly #queue: Buffer[] = [];
-  #busy = false;
+  #running: Promise<void> | undefined;
 
   constructor(connection: Connection, handle: (chunk: Buffer) => Promise<void>, onError: (error: unknown) => void) {
     this.#connection = connection;
@@ -31,27 +33,24 @@ export class SerialReader {
   push(chunk: Buffer): void {
     this.#queue.push(chunk);
     this.#connection.pauseReading();
-    if (!this.#busy) void this.#run();
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+      if (!this.#connection.closed) this.#connection.resumeReading();
+    });
   }
 
-  /** Is a read being handled, or waiting to be? */
-  get idle(): boolean {
-    return !this.#busy && this.#queue.length === 0;
+  /** Resolves once every read received so far has been handled. */
+  async drained(): Promise<void> {
+    while (this.#running) await this.#running;
   }
 
   async #run(): Promise<void> {
-    this.#busy = true;
     try {
-      for (let chunk = this.#queue.shift(); chunk !== undefined && !this.#connection.closed; chunk = this.#queue.shift()) {
-        await this.#handle(chunk);
-      }
+      for (let chunk = this.#queue.shift(); chunk !== undefined; chunk = this.#queue.shift()) await this.#handle(chunk);
     } catch (error) {
       this.#queue.length = 0;
       this.#onError(error);
-    } finally {
-      this.#busy = false;
     }
-    if (!this.#connection.closed) this.#connection.resumeReading();
   }
 }
 
