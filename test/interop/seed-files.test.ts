@@ -105,7 +105,7 @@ describe.skipIf(pythonSkip)(`seed 002's FTP client ${pythonSkip ?? ''}`, () => {
     for (;;) {
       const names = await readdir(home).catch(() => [] as string[]);
       const working = names.find((n) => n.startsWith('.wharf-upload.'));
-      if (working && (await stat(join(home, working)).catch(() => undefined))?.size! > 2 * 1024 * 1024) break;
+      if (working && ((await stat(join(home, working)).catch(() => undefined))?.size ?? 0) > 2 * 1024 * 1024) break;
       if (Date.now() > deadline || child.exitCode !== null) throw new Error('the upload was not caught in flight');
       await sleep(5);
     }

@@ -204,7 +204,15 @@ export class SeedUpload {
       throw new SeedRefusal('too-large', `${this.#target.name}: more than the limit of ${this.#ctx.maxFileBytes} bytes`);
     }
     const need = this.#written + chunk.length - this.#reserved;
-    if (need > 0) await this.#reserve(Math.max(need, RESERVE_STEP));
+    if (need > 0) {
+      try {
+        await this.#reserve(Math.max(need, RESERVE_STEP));
+      } catch (error) {
+        // The step does not fit; maybe exactly what this chunk needs still does.
+        if (!(error instanceof SeedRefusal) || need >= RESERVE_STEP) throw error;
+        await this.#reserve(need);
+      }
+    }
     let offset = 0;
     while (offset < chunk.length) {
       const { bytesWritten } = await this.#handle.write(chunk, offset, chunk.length - offset, this.#position);

@@ -33,10 +33,7 @@ export class SerialReader {
   push(chunk: Buffer): void {
     this.#queue.push(chunk);
     this.#connection.pauseReading();
-    this.#running ??= this.#run().finally(() => {
-      this.#running = undefined;
-      if (!this.#connection.closed) this.#connection.resumeReading();
-    });
+    this.#running ??= this.#run();
   }
 
   /** Resolves once every read received so far has been handled. */
@@ -51,6 +48,9 @@ export class SerialReader {
       this.#queue.length = 0;
       this.#onError(error);
     }
+    // In the same turn as the queue was found empty: a read pushed from now on starts a new run.
+    this.#running = undefined;
+    if (!this.#connection.closed) this.#connection.resumeReading();
   }
 }
 
