@@ -198,7 +198,11 @@ export function registerFtpCli(program: Command, ctx: CliContext, io: FtpCliIo =
     .option('--anonymous', 'allow anonymous read-only access to <root>/public')
     .option('--tls-cert <file>', 'PEM certificate: enables AUTH TLS (explicit FTPS)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
-    .option('--require-tls', 'refuse unencrypted logins and data connections');
+    .option('--require-tls', 'refuse unencrypted logins and data connections')
+    .option('--seed-000', "also speak seed 000's file protocol (LIST/STOR/RETR/EXIT) on port 8880 (ftp.seed000Port)")
+    .option('--seed-001', "also speak seed 001's header-framed transfers on port 8881 (ftp.seed001Port)")
+    .option('--seed-002', "also speak seed 002's JSON protocol (register, login, put with resume) on port 8002 (ftp.seed002Port)")
+    .option('--seed-account <name>', 'the account whose files --seed-000 and --seed-001 serve (they have no login)');
   addHostOptions(serveCommand).action(async (flags: Record<string, unknown>, command: Command) => {
     await ctx.serve(['ftp'], command, {
       ftp: {
@@ -211,6 +215,10 @@ export function registerFtpCli(program: Command, ctx: CliContext, io: FtpCliIo =
         tlsCert: flags.tlsCert,
         tlsKey: flags.tlsKey,
         requireTls: flags.requireTls === true ? true : undefined,
+        seed000: flags.seed000 === true ? true : undefined,
+        seed001: flags.seed001 === true ? true : undefined,
+        seed002: flags.seed002 === true ? true : undefined,
+        seedAccount: flags.seedAccount,
       },
     });
   });

@@ -54,10 +54,29 @@ export const ftpConfigSchema = z
     maxConnections: z.number().int().positive().default(1000),
     /** Control connections from one address (vsftpd max_per_ip; FileZilla opens 2–3 per transfer window). */
     maxConnectionsPerIp: z.number().int().min(0).default(64),
+    /** Seed 000 §9's file server (`LIST`/`STOR`/`RETR`/`EXIT`, `##`-ended files) over seedAccount's home. */
+    seed000: z.boolean().default(false),
+    seed000Port: portSchema.default(8880),
+    /** Seed 001's header-framed transfers (4-byte length, JSON `{action, filename, filesize}`, body) over seedAccount's home. */
+    seed001: z.boolean().default(false),
+    seed001Port: portSchema.default(8881),
+    /** Seed 002's JSON protocol (register, check_user, put with resume) over each account's home. */
+    seed002: z.boolean().default(false),
+    seed002Port: portSchema.default(8002),
+    /** The account whose home and quota seed 000 and 001 serve: they have no login. */
+    seedAccount: z.string().optional(),
+    /** Seed 000's pause between messages (the seed's time.sleep(0.1)): its client needs `OK` and `##` in reads of their own. */
+    seedMessageGapMs: z.number().int().min(0).max(5_000).default(100),
+    /** Largest file a seed client may send, whatever its quota. */
+    seedMaxFileBytes: sizeSchema.default(4 * 1024 ** 3),
   })
   .strict()
   .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { message: 'tlsCert and tlsKey go together', path: ['tlsCert'] })
-  .refine((c) => !c.requireTls || c.tlsCert !== undefined, { message: 'requireTls needs tlsCert and tlsKey', path: ['requireTls'] });
+  .refine((c) => !c.requireTls || c.tlsCert !== undefined, { message: 'requireTls needs tlsCert and tlsKey', path: ['requireTls'] })
+  .refine((c) => !(c.seed000 || c.seed001) || (c.seedAccount ?? '') !== '', {
+    message: 'seed000 and seed001 have no login: name the account whose files they serve',
+    path: ['seedAccount'],
+  });
 
 export type FtpConfig = z.infer<typeof ftpConfigSchema>;
 export type FtpConfigInput = z.input<typeof ftpConfigSchema>;

@@ -12,6 +12,7 @@ import type { Store, VerifyResult } from '../../store/index.js';
 import { ftpConfigSchema, type FtpConfig } from './config.js';
 import { PassivePortAllocator } from './data-channel.js';
 import { formatXferlogLine, parsePortRange, type XferlogRecord } from './protocol.js';
+import { startSeedServers } from './seed-servers.js';
 import { FtpSession, type FtpServerContext } from './session.js';
 
 export { ftpConfigSchema, type FtpConfig, type FtpConfigInput } from './config.js';
@@ -23,6 +24,8 @@ export interface FtpRunningService extends RunningService {
   readonly sessionCount: number;
   /** Where the files are: `users/<name>/` and `public/` below it. */
   readonly root: string;
+  /** The seed front ends listening (`seed-000`, `seed-001`, `seed-002`), with their ports. */
+  readonly seedPorts: Record<string, number>;
 }
 
 /** What the FTP server needs from its host. */
@@ -127,17 +130,25 @@ export async function startFtpServer(host: FtpServerHost, config: FtpConfig): Pr
           : '421 Server shutting down.\r\n',
     onConnection: (connection) => new FtpSession(connection, ctx).start(),
   });
+  const seeds = await startSeedServers(
+    { store: host.store, logger: host.logger, usersRoot, uploadLocks: ctx.uploadLocks, workingFiles: ctx.workingFiles, maxFileBytes: config.seedMaxFileBytes },
+    config,
+  ).catch(async (error: unknown) => {
+    await server.stop(0);
+    throw error;
+  });
   host.logger.info({ root, passivePorts: config.passivePorts, tls: secureContext !== undefined, anonymous: config.anonymous }, 'ftp ready');
   return {
     name: 'ftp',
-    addresses: server.addresses as ListeningAddress[],
+    addresses: [...(server.addresses as ListeningAddress[]), ...seeds.addresses],
     port: server.port,
     root,
+    seedPorts: seeds.ports,
     get sessionCount() {
       return ctx.sessions.size;
     },
     async stop(deadlineMs) {
-      await server.stop(deadlineMs);
+      await Promise.all([server.stop(deadlineMs), seeds.stop(deadlineMs)]);
       await transferLog?.close();
     },
   };
