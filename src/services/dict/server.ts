@@ -4,7 +4,7 @@ import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.
 import type { Connection, StreamHandler } from '../../core/connection.js';
 import { framed } from '../../core/framed.js';
 import type { Logger } from '../../core/logger.js';
-import type { RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import { formatAddress, type RunningService, type ServiceContext, type ServiceDefinition } from '../../core/service.js';
 import { StreamServer } from '../../core/tcp-server.js';
 import { WHARF_VERSION as version } from '../../core/version.js';
 import { LineDecoder } from '../../codec/index.js';
@@ -303,7 +303,10 @@ export const dictService: ServiceDefinition<DictConfig> = {
         }),
       );
       if (config.seedProtocol) {
-        servers.push(await StreamServer.listen({ ...limits, port: config.seedPort, onConnection: createSeedDictHandler({ state, recordGapMs: config.seedRecordGapMs }) }));
+        const seed = await StreamServer.listen({ ...limits, port: config.seedPort, onConnection: createSeedDictHandler({ state, recordGapMs: config.seedRecordGapMs }) });
+        servers.push(seed);
+        // `serve` lists both addresses under "dict": say which one the seed's client connects to.
+        for (const address of seed.addresses) ctx.logger.info(`dict: the seed dictionary protocol (seed 000 §11) on ${formatAddress(address)}`);
       }
     } catch (error) {
       await Promise.all(servers.map((server) => server.stop(0)));
