@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/index.js';
+import { startWharf, tempDataDir } from '../helpers/cli.js';
 import { runTool, skipReason } from '../helpers/tools.js';
 import { seedTextFile, startDict, tempStore, type StartedDict } from '../services/dict/support.js';
 
@@ -50,5 +51,17 @@ describe("the seed's dictionary client against the seed front end", () => {
     const result = await runTool('python3', [client, '127.0.0.1', String(port)], { input: '2\nnobody-here\nwrong\n3\n', timeoutMs: 15_000 });
     expect(result.stdout.toString('utf8')).toContain('登录失败');
     expect(result.stderr).toContain('谢谢使用');
+  });
+
+  it.skipIf(noPython3 !== undefined)(`runs against \`wharf dict serve --seed-port\`, the second dict address${noPython3 ? ` (skipped: ${noPython3})` : ''}`, async () => {
+    const wharf = await startWharf(['dict', 'serve', '--port', '0', '--seed-port', '0', '--no-wordnet', '--data', tempDataDir()], { expectLines: 2, timeoutMs: 30_000 });
+    try {
+      const seedLine = wharf.lines.filter((line) => line.startsWith('dict tcp://'))[1]!;
+      const port = Number(/:(\d+)$/.exec(seedLine)![1]);
+      const result = await runTool('python3', [client, '127.0.0.1', String(port)], { input: '1\nerin\nerins-password\nerins-password\n3\n', timeoutMs: 15_000 });
+      expect(result.stdout.toString('utf8')).toContain('注册成功');
+    } finally {
+      await wharf.stop();
+    }
   });
 });
