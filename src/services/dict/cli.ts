@@ -67,7 +67,9 @@ export function registerDictCli(program: Command, ctx: CliContext): void {
     .option('-H, --host <host>', 'listen address (default 127.0.0.1)')
     .addOption(new Option('-p, --port <port>', 'listen port (default 2628)').argParser(port))
     .option('--database <name=path>', 'serve another database: a dictd .index (with .dict or .dict.dz), a WordNet folder or a seed "word meaning" file (repeatable)', collect, [] as string[])
-    .option('--no-wordnet', 'do not serve the embedded WordNet 3.1 as wn');
+    .option('--no-wordnet', 'do not serve the embedded WordNet 3.1 as wn')
+    .option('--seed-protocol', "also serve the seed dictionary client's own protocol (R/L/Q/H/E) on TCP 8888")
+    .addOption(new Option('--seed-port <port>', 'TCP port of the seed protocol (implies --seed-protocol; default 8888)').argParser(port));
   addHostOptions(serveCommand).action(async (flags: Record<string, unknown>, command: Command) => {
     const databases = (flags.database as string[]).map((spec) => {
       const at = spec.indexOf('=');
@@ -80,6 +82,8 @@ export function registerDictCli(program: Command, ctx: CliContext): void {
         port: flags.port,
         databases: databases.length > 0 ? databases : undefined,
         wordnet: flags.wordnet === false ? false : undefined,
+        seedProtocol: flags.seedProtocol === true || flags.seedPort !== undefined ? true : undefined,
+        seedPort: flags.seedPort,
       },
     });
   });

@@ -4,7 +4,7 @@ import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.
 import type { Connection, StreamHandler } from '../../core/connection.js';
 import { framed } from '../../core/framed.js';
 import type { Logger } from '../../core/logger.js';
-import type { RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import { formatAddress, type RunningService, type ServiceContext, type ServiceDefinition } from '../../core/service.js';
 import { StreamServer } from '../../core/tcp-server.js';
 import { WHARF_VERSION as version } from '../../core/version.js';
 import { LineDecoder } from '../../codec/index.js';
@@ -12,6 +12,7 @@ import type { Store } from '../../store/index.js';
 import { loadDatabases, type DatabaseSet } from './databases.js';
 import { StoreHistory, type LookupHistory } from './history.js';
 import { Code, MAX_COMMAND_LINE_BYTES, statusLine } from './protocol.js';
+import { createSeedDictHandler } from './seed-server.js';
 import { DefinitionCache, DEFAULT_LIMITS, DictSession, type DictLimits, type DictState, type Reply, type SessionAccounts } from './session.js';
 
 const databaseSourceSchema = z.union([
@@ -51,6 +52,12 @@ export const dictConfigSchema = z
     hostname: z.string().min(1).optional(),
     /** Commands read ahead of their answers, per connection, before reading pauses. */
     maxPipelined: z.number().int().positive().default(10_000),
+    /** Also speak the online dictionary's own protocol (seed 000 §11: `R`/`L`/`Q`/`H`/`E`) on `seedPort`. */
+    seedProtocol: z.boolean().default(false),
+    /** TCP port of the seed protocol (the seed's 8888; the diary's 8888 is UDP, so they do not collide). */
+    seedPort: portSchema.default(8888),
+    /** Pause after each history record of the seed protocol (the seed's `sleep(0.1)`): see docs/dict.md. */
+    seedRecordGapMs: z.number().int().min(0).max(10_000).default(100),
     ...streamLimitsSchema,
   })
   .strict();
@@ -274,31 +281,44 @@ export const dictService: ServiceDefinition<DictConfig> = {
       history: store ? new StoreHistory(store, { keepPerAccount: config.historyPerAccount }) : undefined,
       logger: ctx.logger,
     });
-    let server: StreamServer;
+    const limits = {
+      host: config.host,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      idleTimeoutMs: config.idleTimeoutMs,
+      writeHighWaterBytes: config.writeHighWaterBytes,
+      maxWriteQueueBytes: config.maxWriteQueueBytes,
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+    };
+    const servers: StreamServer[] = [];
     try {
-      server = await StreamServer.listen({
-        host: config.host,
-        port: config.port,
-        maxConnections: config.maxConnections,
-        maxConnectionsPerIp: config.maxConnectionsPerIp,
-        idleTimeoutMs: config.idleTimeoutMs,
-        writeHighWaterBytes: config.writeHighWaterBytes,
-        maxWriteQueueBytes: config.maxWriteQueueBytes,
-        logger: ctx.logger,
-        metrics: ctx.metrics,
-        refusal: (reason) =>
-          reason === 'shutting-down' ? statusLine(Code.SHUTTING_DOWN, 'server shutting down at operator request') : statusLine(Code.TEMPORARILY_UNAVAILABLE, 'server temporarily unavailable: too many connections'),
-        onConnection: createDictHandler({ state, maxLineBytes: config.maxLineBytes, maxPipelined: config.maxPipelined, writeHighWaterBytes: config.writeHighWaterBytes }),
-      });
+      servers.push(
+        await StreamServer.listen({
+          ...limits,
+          port: config.port,
+          refusal: (reason) =>
+            reason === 'shutting-down' ? statusLine(Code.SHUTTING_DOWN, 'server shutting down at operator request') : statusLine(Code.TEMPORARILY_UNAVAILABLE, 'server temporarily unavailable: too many connections'),
+          onConnection: createDictHandler({ state, maxLineBytes: config.maxLineBytes, maxPipelined: config.maxPipelined, writeHighWaterBytes: config.writeHighWaterBytes }),
+        }),
+      );
+      if (config.seedProtocol) {
+        const seed = await StreamServer.listen({ ...limits, port: config.seedPort, onConnection: createSeedDictHandler({ state, recordGapMs: config.seedRecordGapMs }) });
+        servers.push(seed);
+        // `serve` lists both addresses under "dict": say which one the seed's client connects to.
+        for (const address of seed.addresses) ctx.logger.info(`dict: the seed dictionary protocol (seed 000 §11) on ${formatAddress(address)}`);
+      }
     } catch (error) {
+      await Promise.all(servers.map((server) => server.stop(0)));
       databases.close();
       throw error;
     }
     return {
       name: 'dict',
-      addresses: server.addresses,
+      // DICT's address first: clients and tests read the service's port from addresses[0].
+      addresses: servers.flatMap((server) => server.addresses),
       async stop(deadlineMs) {
-        await server.stop(deadlineMs);
+        await Promise.all(servers.map((server) => server.stop(deadlineMs)));
         databases.close();
       },
     };

@@ -39,6 +39,10 @@ export function registerEchoCli(program: Command, ctx: CliContext): void {
     .option('--reply <text>', 'answer every message with TEXT (the seeds\' "Thanks" server)')
     .option('--prefix <text>', 'answer every message with TEXT + the message (the seed\'s "收到！")')
     .addOption(new Option('--framing <framing>', 'what is one TCP message in the reply modes: each chunk (raw, as the seeds) or each line').choices(['raw', 'line']))
+    .option('--greeting <text>', 'send TEXT to each TCP client as it connects (seed 002\'s "hello...", seed 003\'s "Welcome to the server...")')
+    .option('--once', 'answer one message per TCP connection, then close (seed 000 §2)')
+    .addOption(new Option('--print [style]', 'show each message and its sender: from (From (\'127.0.0.1\', 5000) : text) or ctime (【ctime】ip:text)').choices(['from', 'ctime']).preset('from'))
+    .option('--reply-from-console', 'show each message here and send the line you type as its answer (seed 001\'s 响应数据 >>>)')
     .option('--no-tcp', 'UDP only')
     .option('--no-udp', 'TCP only')
     .addOption(new Option('--model <model>', 'event-loop (default) or fork: one process per TCP connection').choices(['event-loop', 'fork']));
@@ -50,6 +54,10 @@ export function registerEchoCli(program: Command, ctx: CliContext): void {
         reply: flags.reply,
         prefix: flags.prefix,
         framing: flags.framing,
+        greeting: flags.greeting,
+        once: flags.once === true ? true : undefined,
+        print: flags.print,
+        replyFromConsole: flags.replyFromConsole === true ? true : undefined,
         // commander sets these to true unless --no-… was given; only pass the explicit "off".
         tcp: flags.tcp === false ? false : undefined,
         udp: flags.udp === false ? false : undefined,

@@ -60,3 +60,44 @@ export function modeFrom(options: { reply?: string | undefined; prefix?: string 
   if (options.prefix !== undefined) return { kind: 'prefix', text: options.prefix };
   return { kind: 'echo' };
 }
+
+/** How a printing server shows each message (`--print`): the seeds' two styles. */
+export type PrintStyle =
+  /** Seed 000 §1: `print("From", addr, ":", data.decode())` → `From ('127.0.0.1', 5000) : text`. */
+  | 'from'
+  /** Seed 004's UDP "chat room": `print('【%s】%s:%s' % (ctime(), ip, data))` → `【Sun Dec  6 07:30:46 2026】127.0.0.1:text`. */
+  | 'ctime';
+
+export interface Peer {
+  address: string;
+  port: number;
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Python's time.ctime(), local time: `Sun Dec  6 07:30:46 2026`. */
+export function ctime(at: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${DAYS[at.getDay()]} ${MONTHS[at.getMonth()]} ${String(at.getDate()).padStart(2, ' ')} ${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())} ${at.getFullYear()}`;
+}
+
+/**
+ * A peer's message as text safe to print on the operator's terminal: UTF-8, its line ending
+ * dropped, and control characters (escape sequences could repaint or retitle the terminal)
+ * shown as `\xHH`.
+ */
+export function printableMessage(message: Uint8Array): string {
+  const text = Buffer.from(message).toString('utf8').replace(/\r?\n$/, '');
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** The line a printing server shows for one message (no trailing newline). */
+export function printLine(style: PrintStyle, peer: Peer, message: Uint8Array, at: Date): string {
+  const text = printableMessage(message);
+  return style === 'from' ? `From ('${peer.address}', ${peer.port}) : ${text}` : `【${ctime(at)}】${peer.address}:${text}`;
+}
