@@ -28,6 +28,22 @@ export interface StreamServerOptions extends Partial<ConnectionLimits> {
   onConnection: (connection: Connection) => StreamHandler;
 }
 
+/** The limit settings every TCP service's configuration carries, under the names StreamServer takes. */
+export interface StreamLimitsConfig {
+  host: string;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  idleTimeoutMs: number;
+  writeHighWaterBytes: number;
+  maxWriteQueueBytes: number;
+}
+
+/** A service's configured limits, as StreamServer options: one mapping, not one per service. */
+export function streamLimits(config: StreamLimitsConfig): StreamLimitsConfig {
+  const { host, maxConnections, maxConnectionsPerIp, idleTimeoutMs, writeHighWaterBytes, maxWriteQueueBytes } = config;
+  return { host, maxConnections, maxConnectionsPerIp, idleTimeoutMs, writeHighWaterBytes, maxWriteQueueBytes };
+}
+
 /**
  * A TCP (or Unix stream) server with the limits a public-facing server needs: connection caps
  * in total and per IP, per-connection back-pressure and idle timeout, graceful shutdown, and a

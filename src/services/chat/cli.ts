@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
-import { addHostOptions, port, type CliContext } from '../../cli-kit/index.js';
+import { EXIT_INTERRUPTED, addHostOptions, port, type CliContext } from '../../cli-kit/index.js';
 import { readFirstLine, readHiddenLine } from '../../cli-kit/prompt.js';
 import { UsageError, WharfError } from '../../core/errors.js';
 import { ChatClient, ChatError, SeedChatClient } from './client.js';
@@ -256,7 +256,8 @@ async function interactive(flags: ClientFlags): Promise<number> {
           }
           last = last.then(() => command(trimmed)).catch(fail);
         },
-        interrupt: () => leave(0),
+        // Ctrl-C: leave the room properly (the others are told), then 130 as every interrupted command.
+        interrupt: () => leave(EXIT_INTERRUPTED),
         // Piped input: leave once what was typed has been said.
         end: () => void Promise.allSettled([last, ...saying]).then(() => leave(0)),
       },
@@ -345,11 +346,11 @@ async function interactiveSeed(flags: ClientFlags): Promise<number> {
   const me = name;
   return new Promise<number>((resolve) => {
     let leaving = false;
-    const leave = () => {
+    const leave = (code = 0) => {
       if (leaving) return;
       leaving = true;
       terminal?.close();
-      client.close().finally(() => resolve(0));
+      client.close().finally(() => resolve(code));
     };
     let last: Promise<unknown> = Promise.resolve();
     terminal = new ChatTerminal(
@@ -368,8 +369,8 @@ async function interactiveSeed(flags: ClientFlags): Promise<number> {
           show(formatSeedChat(me, text));
           last = last.then(() => client.say(text)).catch((error: unknown) => show(`! ${error instanceof Error ? error.message : String(error)}`));
         },
-        interrupt: leave,
-        end: () => void last.then(leave),
+        interrupt: () => leave(EXIT_INTERRUPTED),
+        end: () => void last.then(() => leave()),
       },
     );
     show(`* you are ${me} in the room (seed protocol, ${flags.host}:${flags.port ?? 8000}); type exit to leave`);

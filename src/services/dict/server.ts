@@ -5,7 +5,7 @@ import type { Connection, StreamHandler } from '../../core/connection.js';
 import { framed } from '../../core/framed.js';
 import type { Logger } from '../../core/logger.js';
 import { formatAddress, type RunningService, type ServiceContext, type ServiceDefinition } from '../../core/service.js';
-import { StreamServer } from '../../core/tcp-server.js';
+import { StreamServer, streamLimits } from '../../core/tcp-server.js';
 import { WHARF_VERSION as version } from '../../core/version.js';
 import { LineDecoder } from '../../codec/index.js';
 import type { Store } from '../../store/index.js';
@@ -282,12 +282,7 @@ export const dictService: ServiceDefinition<DictConfig> = {
       logger: ctx.logger,
     });
     const limits = {
-      host: config.host,
-      maxConnections: config.maxConnections,
-      maxConnectionsPerIp: config.maxConnectionsPerIp,
-      idleTimeoutMs: config.idleTimeoutMs,
-      writeHighWaterBytes: config.writeHighWaterBytes,
-      maxWriteQueueBytes: config.maxWriteQueueBytes,
+      ...streamLimits(config),
       logger: ctx.logger,
       metrics: ctx.metrics,
     };

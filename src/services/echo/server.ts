@@ -3,7 +3,7 @@ import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.
 import type { Connection, StreamHandler } from '../../core/connection.js';
 import { ForkingServer } from '../../core/fork-server.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
-import { StreamServer } from '../../core/tcp-server.js';
+import { StreamServer, streamLimits } from '../../core/tcp-server.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer } from '../../core/udp-server.js';
 import { LineDecoder } from '../../codec/index.js';
@@ -153,13 +153,8 @@ export async function startEcho(ctx: ServiceContext, config: EchoConfig, options
         stops.push((deadline) => server.stop(deadline));
       } else {
         const server = await StreamServer.listen({
-          host: config.host,
+          ...streamLimits(config),
           port: config.port,
-          maxConnections: config.maxConnections,
-          maxConnectionsPerIp: config.maxConnectionsPerIp,
-          idleTimeoutMs: config.idleTimeoutMs,
-          writeHighWaterBytes: config.writeHighWaterBytes,
-          maxWriteQueueBytes: config.maxWriteQueueBytes,
           logger: ctx.logger,
           metrics: ctx.metrics,
           onConnection: createEchoHandler(handlerOptions, { printTo, console: operator }),

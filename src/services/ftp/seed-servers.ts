@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../../core/errors.js';
 import type { ListeningAddress } from '../../core/service.js';
-import { StreamServer } from '../../core/tcp-server.js';
+import { StreamServer, streamLimits } from '../../core/tcp-server.js';
 import type { FtpConfig } from './config.js';
 import { openAccountHome, type SeedFilesContext } from './seed-files.js';
 import { Seed000Session } from './seed-000.js';
@@ -31,13 +31,8 @@ export async function startSeedServers(ctx: SeedFilesContext, config: FtpConfig)
   const servers: Array<[string, StreamServer]> = [];
   const listen = (name: string, port: number, onConnection: Parameters<typeof StreamServer.listen>[0]['onConnection']) =>
     StreamServer.listen({
-      host: config.host,
+      ...streamLimits(config),
       port,
-      maxConnections: config.maxConnections,
-      maxConnectionsPerIp: config.maxConnectionsPerIp,
-      idleTimeoutMs: config.idleTimeoutMs,
-      writeHighWaterBytes: config.writeHighWaterBytes,
-      maxWriteQueueBytes: config.maxWriteQueueBytes,
       logger: ctx.logger,
       onConnection,
     }).then((server) => {

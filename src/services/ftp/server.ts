@@ -7,7 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { ServiceMetrics } from '../../core/metrics.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
-import { StreamServer } from '../../core/tcp-server.js';
+import { StreamServer, streamLimits } from '../../core/tcp-server.js';
 import type { Store, VerifyResult } from '../../store/index.js';
 import { ftpConfigSchema, type FtpConfig } from './config.js';
 import { PassivePortAllocator } from './data-channel.js';
@@ -113,13 +113,8 @@ export async function startFtpServer(host: FtpServerHost, config: FtpConfig): Pr
     sessions: new Set(),
   };
   const server = await StreamServer.listen({
-    host: config.host,
+    ...streamLimits(config),
     port: config.port,
-    maxConnections: config.maxConnections,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
-    idleTimeoutMs: config.idleTimeoutMs,
-    writeHighWaterBytes: config.writeHighWaterBytes,
-    maxWriteQueueBytes: config.maxWriteQueueBytes,
     logger: host.logger,
     metrics: host.metrics,
     refusal: (reason) =>

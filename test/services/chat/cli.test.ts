@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WHARF_BIN, runWharf } from '../../helpers/cli.js';
+import { WHARF_BIN, runWharf, tempDataDir } from '../../helpers/cli.js';
+import { TmuxShell, waitFor } from '../../helpers/tmux.js';
+import { skipReason } from '../../helpers/tools.js';
 import { SeedPeer, sleep, startTestChat, stopAllChats } from './support.js';
 
 const noBuild = existsSync(WHARF_BIN) ? undefined : `${WHARF_BIN} is missing (npm run build)`;
@@ -54,6 +56,23 @@ describe.skipIf(noBuild)(`wharf chat (the command)${noBuild ? ` (skipped: ${noBu
       expect(impostor.code).toBe(1);
       expect(impostor.stderr).toContain('小红 is in the chat');
     } finally {
+      seed.close();
+    }
+  });
+
+  it.skipIf(skipReason('tmux') !== undefined)('in a terminal, Ctrl-C leaves the room (the others are told) and exits 130', async () => {
+    const { tcp, udp } = await startTestChat();
+    const seed = await SeedPeer.open(udp);
+    const shell = TmuxShell.start({ WHARF_DATA: tempDataDir() });
+    try {
+      expect(await seed.login('小红')).toBe('OK');
+      shell.type(`${process.execPath} ${WHARF_BIN} chat --port ${tcp} --name bob; echo "exit=$?"`);
+      await waitFor(() => (shell.screen().includes('bob@lobby>') ? true : undefined), 'the chat prompt');
+      shell.press('C-c');
+      await waitFor(() => (/^exit=130$/m.test(shell.screen()) ? true : undefined), `exit=130 in:\n${shell.screen()}`);
+      await seed.waitForLine('bob 退出了群聊');
+    } finally {
+      shell.close();
       seed.close();
     }
   });

@@ -641,6 +641,9 @@ describe('ftp server: accounts', () => {
     expect((await raw.cmd('SITE REGISTER bob other')).code).toBe(550);
     expect((await raw.cmd('SITE REGISTER ../x y')).code).toBe(501);
     expect((await raw.cmd('SITE REGISTER lonely')).code).toBe(501);
+    // Reserved names in any spelling, and another spelling of a taken one (case, NFKC).
+    for (const name of ['root', 'admin', 'Anonymous', 'ftp']) expect((await raw.cmd(`SITE REGISTER ${name} pw`)).code).toBe(501);
+    for (const name of ['BOB', 'ｂｏｂ']) expect((await raw.cmd(`SITE REGISTER ${name} pw`)).code).toBe(550);
     expect((await raw.cmd('USER bob')).code).toBe(331);
     expect((await raw.cmd('PASS pass word with spaces')).code).toBe(230);
     expect((await raw.cmd('SITE QUOTA')).lines[0]).toBe(`Quota: used=0 quota=${1024 ** 3} free=${1024 ** 3}`);
