@@ -88,7 +88,12 @@ async function removeStaleSocket(path: string, dataDir: string): Promise<void> {
   const state = await probe(path);
   if (state === 'live') throw anotherServer(dataDir);
   if (state === 'forbidden') throw new WharfError('EACCES', `the control socket ${path} belongs to another user: another wharf server seems to run on the data folder ${dataDir}`);
-  unlinkSync(path);
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    // A sticky shared folder (/tmp) where another user left it.
+    throw new WharfError('EACCES', `cannot remove the stale control socket ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
 }
 
 function anotherServer(dataDir: string): WharfError {
