@@ -33,7 +33,8 @@ export function createCliContext(loadDefinitions: () => Promise<ReadonlyArray<Se
         sets: (options.set as string[] | undefined) ?? [],
       });
       const interrupted = takeOverInterrupts({ quiet: isClusterWorker() });
-      const code = await serve({ definitions: chosen, config, console: process.stdin.isTTY === true });
+      // `--console` (on `wharf serve` and `wharf chat serve`) reads standard input whatever it is.
+      const code = await serve({ definitions: chosen, config, console: options.console === true || process.stdin.isTTY === true });
       // Stopped gracefully by Ctrl-C: still 130, as every interrupted command (a worker's exit
       // code is the primary's business, and 0 tells it the stop went well).
       setExitCode(code === 0 && interrupted() && !isClusterWorker() ? EXIT_INTERRUPTED : code);

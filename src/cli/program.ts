@@ -11,10 +11,23 @@ async function loadUserCli(): Promise<RegisterCli> {
   return (program) => void program.addCommand(userCommand());
 }
 
+const CONTROL_SUMMARIES = {
+  status: "show the running server's services, addresses, open connections, transfers and chat members",
+  stop: 'stop the running server gracefully (as Ctrl-C) and wait until it has exited',
+};
+
+/** `wharf status` and `wharf stop` talk to the control socket and load nothing else. */
+async function loadControlCli(): Promise<RegisterCli> {
+  const { registerControlCommands } = await import('./control-commands.js');
+  return registerControlCommands(CONTROL_SUMMARIES);
+}
+
 /** The commands loaded on use, with the line `wharf --help` shows for each. */
 const LAZY_COMMANDS: ReadonlyArray<{ name: string; summary: string; load(): Promise<RegisterCli> }> = [
   ...SERVICES.flatMap((service) => Object.entries(service.commands).map(([name, summary]) => ({ name, summary, load: service.loadCli }))),
   { name: 'user', summary: USER_SUMMARY, load: loadUserCli },
+  { name: 'status', summary: CONTROL_SUMMARIES.status, load: loadControlCli },
+  { name: 'stop', summary: CONTROL_SUMMARIES.stop, load: loadControlCli },
 ];
 
 function rootCommand(): Command {
@@ -49,7 +62,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description(`run services in one process (all when none is named, but exec: it runs only when named): ${names.join(', ')}`)
     .argument('[service...]', 'services to run')
     .option('-H, --host <host>', 'listen address for every service (default 127.0.0.1; 0.0.0.0 faces the network)')
-    .option('--no-console', 'never read the chat admin console from the terminal (a service, a script)');
+    .option('--console', 'read the console (status, say, quit, help) from standard input even when it is not a terminal')
+    .option('--no-console', 'never read the console from the terminal (a service, a script)');
   addHostOptions(serveCommand).addHelpText(
     'after',
     `

@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isClusterWorker, joinSiblings, onWorkerShutdown, reportWorkerFailed, reportWorkerListening, runClusterPrimary, type SiblingChannel } from '../core/cluster.js';
+import { isClusterWorker, joinSiblings, onWorkerShutdown, onWorkerStatusRequest, reportWorkerFailed, reportWorkerListening, runClusterPrimary, type ClusterPrimary, type SiblingChannel } from '../core/cluster.js';
 import { WharfError } from '../core/errors.js';
 import { ServiceHost } from '../core/host.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { formatAddress, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
 import { openStore, type AccountsEvent, type Store } from '../store/index.js';
 import type { ResolvedConfig } from './config.js';
+import { startAdmin, type ServerAdmin, type ServiceStatusLine } from './server-admin.js';
 import { describeStartFailure } from './start-failure.js';
 
 export interface ServeOptions {
@@ -14,7 +15,10 @@ export interface ServeOptions {
   config: ResolvedConfig;
   /** Where the "listening" lines go (stdout). */
   print?: (line: string) => void;
-  /** Standard input is a terminal a service may read (the chat's admin console); `--no-console` overrides. */
+  /**
+   * Read the server console from standard input (status, say, quit, help): true when it is a
+   * terminal, or with `--console`; `--no-console` (config.host.console false) overrides.
+   */
   console?: boolean;
 }
 
@@ -52,20 +56,82 @@ export async function serve(options: ServeOptions): Promise<number> {
     if (!isClusterWorker()) logger.warn('SIGHUP ignored: wharf keeps running; restart it to apply a changed configuration');
   });
 
-  if (config.host.workers > 1 && !isClusterWorker()) {
-    logger.info({ workers: config.host.workers }, `starting ${config.host.workers} workers`);
-    return runClusterPrimary({
+  if (config.host.workers > 1 && !isClusterWorker()) return runPrimary(options, logger, dataDir, print);
+  return runInThisProcess(options, logger, dataDir, print);
+}
+
+/** The admin's settings both ways of running share. */
+function adminBase(options: ServeOptions, logger: Logger, dataDir: string, print: (line: string) => void) {
+  const { host } = options.config;
+  return { dataDir, logger, workers: host.workers, shutdownDeadlineMs: host.shutdownDeadlineMs, print };
+}
+
+function readsConsole(options: ServeOptions): boolean {
+  return (options.console ?? false) && options.config.host.console;
+}
+
+/** With --workers: the services run in the workers; this process supervises, and owns the console and the control socket. */
+async function runPrimary(options: ServeOptions, logger: Logger, dataDir: string, print: (line: string) => void): Promise<number> {
+  const { config } = options;
+  let primary: ClusterPrimary | undefined;
+  let lines: string[] = [];
+  const admin = await startAdmin({
+    ...adminBase(options, logger, dataDir, print),
+    commands: () => [],
+    services: async () => clusterServices(lines, (await primary?.workerStatuses()) ?? []),
+    stop: () => primary?.stop(),
+    isStopping: () => primary?.stopping() ?? false,
+  });
+  logger.info({ workers: config.host.workers }, `starting ${config.host.workers} workers`);
+  try {
+    return await runClusterPrimary({
       workers: config.host.workers,
       logger,
       deadlineMs: config.host.shutdownDeadlineMs,
       scheduling: config.host.scheduling,
-      onListening: (lines) => {
+      onPrimary: (handle) => (primary = handle),
+      onListening: (listening) => {
+        lines = listening;
         announceDataFolder(logger, dataDir);
-        for (const line of lines) print(line);
+        for (const line of listening) print(line);
+        if (readsConsole(options)) admin.readConsole();
       },
     });
+  } finally {
+    await admin.close();
   }
-  return runInThisProcess(options, logger, dataDir, print);
+}
+
+/** The services as the workers' listening lines name them, with their connections summed over the workers. */
+function clusterServices(lines: readonly string[], workers: ReadonlyArray<ReadonlyArray<ServiceStatusLine>>): ServiceStatusLine[] {
+  const services = new Map<string, ServiceStatusLine>();
+  for (const line of lines) {
+    const [name = '', address = ''] = line.split(' ');
+    const service = services.get(name) ?? { name, addresses: [], connectionsOpen: 0 };
+    service.addresses.push(address);
+    services.set(name, service);
+  }
+  for (const worker of workers) {
+    for (const status of worker) {
+      const service = services.get(status.name);
+      if (!service) continue;
+      service.connectionsOpen += status.connectionsOpen;
+      if (status.transfers !== undefined) service.transfers = (service.transfers ?? 0) + status.transfers;
+    }
+  }
+  return [...services.values()];
+}
+
+/** Each running service as `wharf status` shows it. */
+async function serviceStatuses(host: ServiceHost): Promise<ServiceStatusLine[]> {
+  return Promise.all(
+    host.running.map(async (service) => ({
+      name: service.name,
+      addresses: service.addresses.map((address) => listeningLine(service.name, address, service.scheme).slice(service.name.length + 1)),
+      connectionsOpen: host.metrics.for(service.name).connectionsOpen,
+      ...((await service.status?.()) ?? {}),
+    })),
+  );
 }
 
 /**
@@ -76,7 +142,32 @@ function announceDataFolder(logger: Logger, dataDir: string): void {
   logger.info({ dataDir }, `data folder: ${dataDir}`);
 }
 
+/** What the console and the control socket reach of the services running in this process. */
+interface Running {
+  host?: ServiceHost;
+  stopping: boolean;
+  stop?: (reason: string) => void;
+}
+
 async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: string, print: (line: string) => void): Promise<number> {
+  const running: Running = { stopping: false };
+  // A worker's console and control socket are the primary's.
+  if (isClusterWorker()) return runServices(options, logger, dataDir, print, running);
+  const admin = await startAdmin({
+    ...adminBase(options, logger, dataDir, print),
+    commands: () => running.host?.running.flatMap((service) => service.consoleCommands ?? []) ?? [],
+    services: () => (running.host ? serviceStatuses(running.host) : Promise.resolve([])),
+    stop: (reason) => running.stop?.(reason),
+    isStopping: () => running.stopping,
+  });
+  try {
+    return await runServices(options, logger, dataDir, print, running, admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+async function runServices(options: ServeOptions, logger: Logger, dataDir: string, print: (line: string) => void, running: Running, admin?: ServerAdmin): Promise<number> {
   const { config, definitions } = options;
   const needsStore = definitions.some((d) => d.uses?.includes('store'));
   const resources: Record<string, unknown> = {};
@@ -93,7 +184,8 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
       accountsChannel = channel;
     }
   }
-  const host = new ServiceHost({ logger, dataDir, console: (options.console ?? false) && config.host.console, resources });
+  const host = new ServiceHost({ logger, dataDir, console: readsConsole(options), resources });
+  running.host = host;
   const lines: string[] = [];
   try {
     for (const definition of definitions) {
@@ -118,9 +210,11 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
   if (isClusterWorker()) {
     // The primary prints; it needs the service names too.
     reportWorkerListening(lines);
+    onWorkerStatusRequest(() => serviceStatuses(host));
   } else {
     announceDataFolder(logger, dataDir);
     for (const line of lines) print(line);
+    if (readsConsole(options)) admin?.readConsole();
   }
   const names = definitions.map((d) => d.name);
   logger.info({ services: names }, `ready: ${names.join(', ')}`);
@@ -130,15 +224,14 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
   metricsTimer?.unref();
 
   return new Promise<number>((resolveExit) => {
-    let stopping = false;
     const stop = (reason: string) => {
-      if (stopping) {
+      if (running.stopping) {
         // A second Ctrl-C means "now".
         logger.warn('stopping immediately');
         resolveExit(130);
         return;
       }
-      stopping = true;
+      running.stopping = true;
       clearInterval(metricsTimer);
       logger.info({ reason, deadlineMs: config.host.shutdownDeadlineMs }, `stopping (${reason}): connections get ${config.host.shutdownDeadlineMs / 1000} s to finish`);
       logMetrics();
@@ -156,6 +249,7 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
         },
       );
     };
+    running.stop = stop;
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     if (isClusterWorker()) onWorkerShutdown(() => stop('primary asked'));

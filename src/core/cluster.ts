@@ -10,6 +10,8 @@ import type { Logger } from './logger.js';
  *   worker → primary  { type: 'wharf-listening', lines }       once its services listen (one line per address)
  *   worker → primary  { type: 'wharf-failed', message }          it could not start (no restart)
  *   primary → worker  { type: 'wharf-shutdown', deadlineMs }     graceful stop
+ *   primary → worker  { type: 'wharf-status', id }              what do you serve now? (`wharf status`)
+ *   worker → primary  { type: 'wharf-status', id, status }      the answer
  *
  * and, for state the workers keep together (the login throttle's counters; see `joinSiblings`):
  *   worker → primary  { type: 'wharf-join', topic }             send me the topic's log
@@ -31,13 +33,27 @@ export interface ClusterOptions {
   onListening?: (lines: string[]) => void;
   /** 'round-robin' (the primary deals out connections evenly) or 'kernel' (workers accept directly). */
   scheduling?: 'round-robin' | 'kernel';
+  /** Called at once with the handle the primary's console and control socket use. */
+  onPrimary?: (primary: ClusterPrimary) => void;
 }
+
+/** The running primary, for its console: stop it, ask the workers what they serve. */
+export interface ClusterPrimary {
+  /** Graceful stop, as SIGTERM. */
+  stop(): void;
+  stopping(): boolean;
+  /** Each ready worker's answer to `onWorkerStatusRequest`; a worker silent for 2 s is left out. */
+  workerStatuses<T>(): Promise<T[]>;
+}
+
+const STATUS_TIMEOUT_MS = 2_000;
 
 type WorkerMessage =
   | { type: 'wharf-listening'; lines: string[] }
   | { type: 'wharf-failed'; message: string }
   | { type: 'wharf-join'; topic: string }
-  | { type: 'wharf-event'; topic: string; event: unknown };
+  | { type: 'wharf-event'; topic: string; event: unknown }
+  | { type: 'wharf-status'; id: number; status: unknown };
 
 /**
  * How many events the primary keeps per topic for workers that start later (a restart). The
@@ -63,6 +79,22 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
     let restartDelayMs = 1_000;
     let healthyTimer: NodeJS.Timeout | undefined;
     const live = new Set<Worker>();
+    const statusWaiters = new Map<number, (status: unknown) => void>();
+    let statusId = 0;
+    const askStatus = (worker: Worker) =>
+      new Promise<unknown>((resolveStatus) => {
+        const id = ++statusId;
+        const timer = setTimeout(() => {
+          statusWaiters.delete(id);
+          resolveStatus(undefined);
+        }, STATUS_TIMEOUT_MS);
+        statusWaiters.set(id, (status) => {
+          clearTimeout(timer);
+          statusWaiters.delete(id);
+          resolveStatus(status);
+        });
+        worker.send({ type: 'wharf-status', id });
+      });
     const logs = new Map<string, unknown[]>();
     // Only workers that joined a topic get its events: a joining worker gets the log instead, and
     // the events after it, so it sees each event exactly once.
@@ -104,6 +136,8 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
           join(worker, message.topic);
         } else if (message?.type === 'wharf-event') {
           relay(worker, message.topic, message.event);
+        } else if (message?.type === 'wharf-status') {
+          statusWaiters.get(message.id)?.(message.status);
         }
       });
       worker.on('exit', (code, signal) => {
@@ -159,6 +193,15 @@ export function runClusterPrimary(options: ClusterOptions): Promise<number> {
     const onSignal = () => shutdown(0);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    options.onPrimary?.({
+      stop: onSignal,
+      stopping: () => stopping,
+      async workerStatuses<T>() {
+        const connected = [...live].filter((worker) => worker.isConnected());
+        const answers = await Promise.all(connected.map(askStatus));
+        return answers.filter((answer) => answer !== undefined) as T[];
+      },
+    });
     for (let i = 0; i < workers; i++) spawn();
   });
 }
@@ -175,6 +218,17 @@ export function reportWorkerFailed(message: string): void {
 export function onWorkerShutdown(handler: (deadlineMs: number) => void): void {
   process.on('message', (message: { type?: string; deadlineMs?: number }) => {
     if (message?.type === 'wharf-shutdown') handler(message.deadlineMs ?? 5_000);
+  });
+}
+
+/** In a worker: answer the primary's status requests (`wharf status` with --workers). */
+export function onWorkerStatusRequest(status: () => Promise<unknown>): void {
+  process.on('message', (message: { type?: string; id?: number }) => {
+    if (message?.type !== 'wharf-status' || typeof message.id !== 'number') return;
+    const id = message.id;
+    void status().then((answer) => {
+      if (process.connected) process.send?.({ type: 'wharf-status', id, status: answer });
+    });
   });
 }
 

@@ -25,13 +25,40 @@ export interface ServiceContext {
   signal: AbortSignal;
   /** Shared resources owned by the host (the store, for services that need accounts). */
   resources: Record<string, unknown>;
-  /** True when stdin is an interactive console the service may read (the chat admin console). */
+  /** True when the host reads a console, where the service's `consoleCommands` are typed. */
   console?: boolean;
   /**
    * The services this host runs at the moment of the call (the caller included, once started),
    * with where they listen: what a discovery service announces. Absent outside a host.
    */
   services?: () => ReadonlyArray<{ readonly name: string; readonly addresses: readonly ListeningAddress[] }>;
+}
+
+/**
+ * A command typed on the server's console or sent to its control socket (`wharf stop` sends
+ * `quit`): the host has `status`, `quit` and `help`, a service adds its own (the chat's `say`).
+ */
+export interface ConsoleCommand {
+  /** The word that starts the line: `say`. */
+  name: string;
+  /** How it is typed, for `help`: `say TEXT`. */
+  usage: string;
+  summary: string;
+  /**
+   * A line typed on the terminal that starts with no command's name runs this command with the
+   * whole line (the chat broadcasts it, as the seed's server did). One command at most claims it.
+   */
+  takesOtherLines?: boolean;
+  /** Does it; resolves with one sentence for the person who asked. A refusal is a WharfError. */
+  run(argument: string): Promise<string>;
+}
+
+/** What a service adds to `wharf status` beyond its addresses and open connections. */
+export interface ServiceStatus {
+  /** Transfers in progress (FTP, TFTP). */
+  transfers?: number;
+  /** Members here now, and the first names (a long list is cut). */
+  members?: { count: number; names: string[] };
 }
 
 export interface RunningService {
@@ -44,6 +71,10 @@ export interface RunningService {
    * whatever is left. Resolves when every socket is closed.
    */
   stop(deadlineMs?: number): Promise<void>;
+  /** Commands this service adds to the host's console. */
+  readonly consoleCommands?: readonly ConsoleCommand[];
+  /** What `wharf status` shows of this service beyond what the host's metrics say. */
+  status?(): Promise<ServiceStatus>;
 }
 
 /**

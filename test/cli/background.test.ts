@@ -93,7 +93,7 @@ describe.skipIf(noTmux !== undefined)(`wharf serve as a background job${noTmux ?
     }, 30_000);
   }
 
-  it('fg gives the chat console back: a line typed then reaches the room', async () => {
+  it('fg gives the console back: a line typed then reaches the chat room, and quit stops the server', async () => {
     const { shell, pid, log } = await startInBackground((data) => `node ${quote(WHARF_BIN)} serve ${SERVICES.join(' ')} --data ${quote(data)} > ${quote(join(data, 'log'))} 2>&1 &`);
     const chatPort = await waitFor(() => port(log(), 'chat udp://'), 'the chat line');
     const member = dgram.createSocket('udp4');
@@ -108,8 +108,9 @@ describe.skipIf(noTmux !== undefined)(`wharf serve as a background job${noTmux ?
       shell.type('hello from the console');
       expect(await heard).toBe('管理员消息 : hello from the console');
       expect(state(pid)).not.toMatch(/^T/);
-      shell.press('C-c');
-      await waitFor(() => (state(pid) === 'gone' ? true : undefined), 'the server to stop on Ctrl-C');
+      shell.type('quit');
+      await waitFor(() => (state(pid) === 'gone' ? true : undefined), 'the server to stop on quit');
+      expect(log()).toContain('stopping (quit)');
     } finally {
       member.close();
     }

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { isClusterWorker } from '../../core/cluster.js';
-import { readConsoleLines, type ConsoleReader } from '../../core/console.js';
 import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.js';
 import { WharfError } from '../../core/errors.js';
-import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import type { ConsoleCommand, ListeningAddress, RunningService, ServiceContext, ServiceDefinition, ServiceStatus } from '../../core/service.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import type { Store } from '../../store/index.js';
 import { noAccounts, storeAccounts, type ChatAccounts } from './accounts.js';
@@ -24,7 +23,11 @@ export const chatConfigSchema = z
     tcp: z.boolean().default(true),
     /** The room seed clients are in, and wharf clients join unless they name another. */
     room: z.string().refine((room) => roomProblem(room) === undefined, { message: 'not a valid room name' }).default(DEFAULT_ROOM),
-    /** Read admin messages from standard input: `auto` when it is a terminal. */
+    /**
+     * The server console's `say` (and each typed line that is no command) sends to every room:
+     * `off` leaves the console without them. Whether the console is read is the host's choice
+     * (`--console`, `--no-console`); `on` and `auto` are the same.
+     */
     console: z.enum(['auto', 'on', 'off']).default('auto'),
     /** `store`: history in the database (survives a restart); `memory`: in this process only. */
     history: z.enum(['store', 'memory']).default('store'),
@@ -100,8 +103,6 @@ export interface ChatStartOptions {
   /** The room state; default: a new InProcessRoomBus over the store's history. */
   bus?: RoomBus;
   accounts?: ChatAccounts;
-  /** Where console lines come from (default process.stdin). */
-  consoleInput?: NodeJS.ReadableStream;
 }
 
 /** Start the chat with explicit parts (tests, embedders); the service definition calls this. */
@@ -182,16 +183,6 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     for (const room of rooms) await bus.publish(room, { kind: 'admin', from: ADMIN_NAME, text });
   };
 
-  let consoleReader: ConsoleReader | undefined;
-  if (config.console === 'on' || (config.console === 'auto' && ctx.console === true)) {
-    const onLine = (line: string) => {
-      if (line.trim() === '') return;
-      announce(line).catch((error: unknown) => logger.warn({ err: error instanceof WharfError ? error.message : error }, 'admin message not sent'));
-    };
-    consoleReader = readConsoleLines(onLine, { input: options.consoleInput, logger });
-    logger.info('chat console: each line typed here goes to everyone as 管理员消息');
-  }
-
   const addresses: ListeningAddress[] = [...(udp?.addresses ?? []), ...(tcp?.addresses ?? [])];
   const stats: ChatStats = {
     udpSendMode: udp?.sendMode,
@@ -209,9 +200,10 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     stats,
     memberCount: () => (udp?.memberCount ?? 0) + (tcp?.memberCount ?? 0),
     announce,
+    consoleCommands: config.console === 'off' ? [] : [sayCommand(announce)],
+    status: () => memberStatus(bus),
     stop(deadlineMs) {
       stopped ??= (async () => {
-        consoleReader?.close();
         await Promise.all([udp?.stop(), tcp?.stop(deadlineMs)]);
         if (ownBus) await bus.close();
         logger.debug({ udp: udp?.stats, tcp: tcp?.stats, udpSendMode: udp?.sendMode, historyWriteFailures: inProcess.historyWriteFailures }, 'chat counters in full');
@@ -219,6 +211,34 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
       return stopped;
     },
   };
+}
+
+/** The console's `say TEXT`, which also takes every typed line that is no command (the seed's console). */
+function sayCommand(announce: (text: string) => Promise<void>): ConsoleCommand {
+  return {
+    name: 'say',
+    usage: 'say TEXT',
+    summary: 'send TEXT to every chat room as 管理员消息',
+    takesOtherLines: true,
+    async run(text) {
+      await announce(text);
+      return 'sent to every chat room';
+    },
+  };
+}
+
+/** Names `wharf status` lists at most; the count is always whole. */
+const STATUS_MEMBER_NAMES = 100;
+
+async function memberStatus(bus: RoomBus): Promise<ServiceStatus> {
+  let count = 0;
+  const names: string[] = [];
+  for (const room of await bus.rooms()) {
+    const members = await bus.members(room);
+    count += members.length;
+    for (const member of members) if (names.length < STATUS_MEMBER_NAMES) names.push(member.name);
+  }
+  return { members: { count, names } };
 }
 
 export const chatService: ServiceDefinition<ChatConfig> = {
