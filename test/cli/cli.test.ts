@@ -153,11 +153,14 @@ describe('wharf command', () => {
   it('`wharf serve` runs every service, reading WHARF_* variables and --set', async () => {
     // Every service on a free port (echo's from the environment): a default port may be taken, by
     // an `npm start` left running for one.
-    const server = await start(['serve', ...everyPortZero(['echo.port']), '--set', 'echo.reply=123'], 2, { WHARF_ECHO_PORT: '0', WHARF_ECHO_FRAMING: 'line' });
+    const server = await start(['serve', ...everyPortZero(['echo.port']), '--set', 'echo.reply=123'], 10, { WHARF_ECHO_PORT: '0', WHARF_ECHO_FRAMING: 'line' });
     const client = await EchoClient.connect({ port: server.port('echo', 'tcp') });
     // "123" stays text: --set coerces by the setting's type, and reply is a string.
     expect(await client.send('anything')).toBe('123');
     client.close();
+    // Every service but exec, which runs commands and so only ever runs when named.
+    const named = new Set(server.lines.filter((line) => /^[a-z]+ [a-z]+:\/\//.test(line)).map((line) => line.split(' ')[0]));
+    expect([...named].sort()).toEqual(['chat', 'diary', 'dict', 'discovery', 'echo', 'ftp', 'tftp', 'web']);
   });
 
   it('`wharf echo send` prints the answer over TCP and UDP', async () => {
