@@ -29,9 +29,12 @@ export const WHARF_DEFAULT_UDP_PORTS: readonly number[] = [7007, 6969, 8888, 800
 /**
  * UDP responders above 1023 that answer unasked-for datagrams (the amplification lists of
  * CISA/US-CERT TA14-017A and Shadowserver): SSDP, ARD, WS-Discovery, SIP, mDNS, CoAP, Ubiquiti
- * discovery, memcached, VxWorks WDB, Quake, Steam/Source A2S, Quake 3, DVR discovery, BACnet.
+ * discovery, memcached, VxWorks WDB, Quake, Steam/Source A2S, Quake 3. Only ports below 32768:
+ * above, operating systems hand ports to clients (Linux 32768-60999, Windows 49152-65535), and a
+ * client that drew one would never be answered; the responders there (a DVR's 37810, BACnet
+ * 47808) are left to the per-address rate.
  */
-export const REFLECTOR_PORTS: readonly number[] = [1900, 3283, 3702, 5060, 5353, 5683, 10001, 11211, 17185, 26000, 27015, 27960, 37810, 47808];
+export const REFLECTOR_PORTS: readonly number[] = [1900, 3283, 3702, 5060, 5353, 5683, 10001, 11211, 17185, 26000, 27015, 27960];
 
 const REFLECTORS = new Set(REFLECTOR_PORTS);
 const LOG_EVERY_MS = 60_000;

@@ -13,6 +13,12 @@ describe('DatagramGuard', () => {
     expect(isReflectorPort(3702)).toBe(true);
   });
 
+  it('never refuses a port an operating system hands out as ephemeral: a client there would never be answered', () => {
+    // Linux picks client ports in 32768-60999, Windows and the BSDs in 49152-65535. A responder
+    // living there (BACnet 47808, a DVR's 37810) is left to the per-address rate instead.
+    for (let port = 32_768; port <= 65_535; port++) if (isReflectorPort(port)) expect.fail(`port ${port} is refused`);
+  });
+
   it("refuses wharf's default ports, its own port and the host's running ports, read again as they change", () => {
     let now = 0;
     const running = [41_000];

@@ -5,9 +5,10 @@ export const canBindPrivileged = process.getuid?.() === 0;
 export const privilegedSkipReason = 'binding a UDP port below 1024 needs root (CI runs the tests as root)';
 
 /**
- * A UDP socket on 127.0.0.1:`port` that stands for another service at that address, such as an
- * RFC 862 echo on port 7: with `echo`, it answers every datagram with the same bytes. It counts
- * what reaches it.
+ * A UDP socket on `port` of a loopback address of its own that stands for another service there,
+ * such as an RFC 862 echo on port 7: with `echo`, it answers every datagram with the same bytes.
+ * It counts what reaches it. The address is drawn from 127.0.0.0/8 (all of it is loopback on
+ * Linux), so test files running at once never fight over 127.0.0.1:7.
  */
 export async function udpResponder(port: number, options: { echo?: boolean } = {}): Promise<{ socket: dgram.Socket; received: number; close(): Promise<void> }> {
   const socket = dgram.createSocket('udp4');
@@ -23,7 +24,12 @@ export async function udpResponder(port: number, options: { echo?: boolean } = {
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind(port, '127.0.0.1', () => resolve());
+    socket.bind(port, randomLoopbackAddress(), () => resolve());
   });
   return state;
+}
+
+function randomLoopbackAddress(): string {
+  const octet = () => 1 + Math.floor(Math.random() * 254);
+  return `127.${octet()}.${octet()}.${octet()}`;
 }

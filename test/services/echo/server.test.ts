@@ -157,7 +157,7 @@ describe('echo over UDP, against reflection', () => {
     const { udp, service, host } = await startEcho({ tcp: false });
     const otherEcho = await udpResponder(7, { echo: true });
     try {
-      // What a forged datagram (source 127.0.0.1:7) sets off: the other echo's datagram reaches wharf.
+      // What a forged datagram (source 127.x.y.z:7) sets off: the other echo's datagram reaches wharf.
       otherEcho.socket.send('loop?', udp, '127.0.0.1');
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(otherEcho.received).toBe(0);
