@@ -142,6 +142,8 @@ export async function startFtpServer(host: FtpServerHost, config: FtpConfig): Pr
     get sessionCount() {
       return ctx.sessions.size;
     },
+    // Transfers of the control sessions; the seed front ends' uploads are not counted.
+    status: async () => ({ transfers: [...ctx.sessions].filter((session) => session.transferring).length }),
     async stop(deadlineMs) {
       await Promise.all([server.stop(deadlineMs), seeds.stop(deadlineMs)]);
       await transferLog?.close();

@@ -421,6 +421,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
     get activeTransfers() {
       return transfers.size;
     },
+    status: async () => ({ transfers: transfers.size }),
     async stop(deadlineMs = 5_000) {
       if (closed) return;
       closed = true;

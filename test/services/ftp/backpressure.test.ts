@@ -73,6 +73,8 @@ describe('ftp server: peers that do not read', () => {
     const sent = Number(/, (\d+) of/.exec(status.lines.join(' '))?.[1]);
     // Two 1 MiB read buffers and what the kernel's socket buffers take, far from the 64 MiB file.
     expect(sent).toBeLessThan(16 * 1024 * 1024);
+    // And `wharf status` sees it as the one transfer in progress.
+    expect(await server.service.status?.()).toEqual({ transfers: 1 });
 
     const other = await RawControl.open(server.port);
     await other.login();

@@ -440,6 +440,16 @@ describe('tftp server: bad input', () => {
     expect(parsePacket((await peer.next())!.message)).toMatchObject({ type: 'DATA', block: 2 });
   });
 
+  it('tells wharf status how many transfers are in progress', async () => {
+    const { port, root, service } = await startTestServer({ timeoutMs: 5_000 });
+    await writeRandomFile(root, 'f', 512 * 4 + 1);
+    expect(await service.status?.()).toEqual({ transfers: 0 });
+    const peer = await rawPeer();
+    peer.send(formatRequest('RRQ', 'f', 'octet'), port);
+    expect(await peer.next()).toBeDefined();
+    expect(await service.status?.()).toEqual({ transfers: 1 });
+  });
+
   it('duplicate ACKs never trigger a resend (no Sorcerer\'s Apprentice)', async () => {
     const { port, root } = await startTestServer({ timeoutMs: 5_000 });
     await writeRandomFile(root, 'f', 512 * 4 + 1);
