@@ -1,5 +1,6 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
+import type * as UnixSocketAddon from 'node-unix-socket';
 import type { DgramSocket } from 'node-unix-socket';
 import { WharfError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -109,7 +110,7 @@ export class UnixDatagramServer {
   }
 }
 
-async function loadAddon(): Promise<typeof import('node-unix-socket')> {
+async function loadAddon(): Promise<typeof UnixSocketAddon> {
   try {
     return await import('node-unix-socket');
   } catch (error) {

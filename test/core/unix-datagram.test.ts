@@ -66,4 +66,16 @@ describe('DatagramServer.bind({ path })', () => {
     server = undefined;
     expect(existsSync(path)).toBe(false);
   });
+
+  it.skipIf(skip !== undefined)(title('drops a datagram the addon would have cut, and answers the next one'), async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wharf-udg-'));
+    const path = join(dir, 'echo.sock');
+    const seen: number[] = [];
+    server = await DatagramServer.bind({ path, onMessage: (message, peer, self) => { seen.push(message.length); self.reply(peer, message); } });
+    const sendsBigThenSmall = pythonClient.replace("s.sendto(b'hello", "s.sendto(b'x' * 100000, sys.argv[1])\ns.sendto(b'hello");
+    const result = await runTool('python3', ['-c', sendsBigThenSmall, path, join(dir, 'client.sock')], { timeoutMs: 4_000 });
+    expect(result.stdout.toString()).toBe('hello over a unix datagram');
+    expect(seen).toEqual([26]);
+    expect(server.metrics.errors).toBe(1);
+  });
 });
