@@ -11,7 +11,6 @@ export * from './core/connection.js';
 export * from './core/framed.js';
 export * from './core/tcp-server.js';
 export * from './core/udp-server.js';
-export type { UnixDatagramPeer, UnixDatagramServer, UnixDatagramServerOptions } from './core/unix-datagram.js';
 export * from './core/fork-server.js';
 export * from './core/client.js';
 export * from './core/host.js';

@@ -5,7 +5,6 @@ import { silentLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 import type { ListeningAddress } from './service.js';
 import { DatagramGuard, type DatagramGuardOptions } from './udp-guard.js';
-import type { UnixDatagramServer, UnixDatagramServerOptions } from './unix-datagram.js';
 
 export interface DatagramPeer {
   address: string;
@@ -59,11 +58,7 @@ export class DatagramServer {
     this.#socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
   }
 
-  /** With `path`, a Unix datagram socket through an optional addon, loaded only then (core/unix-datagram.ts). */
-  static async bind(options: UnixDatagramServerOptions): Promise<UnixDatagramServer>;
-  static async bind(options: DatagramServerOptions): Promise<DatagramServer>;
-  static async bind(options: DatagramServerOptions | UnixDatagramServerOptions): Promise<DatagramServer | UnixDatagramServer> {
-    if ('path' in options) return (await import('./unix-datagram.js')).UnixDatagramServer.bind(options);
+  static async bind(options: DatagramServerOptions): Promise<DatagramServer> {
     const server = new DatagramServer(options);
     await server.#bind();
     return server;
