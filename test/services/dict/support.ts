@@ -3,7 +3,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ServiceHost } from '../../../src/core/host.js';
-import { silentLogger } from '../../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../../src/core/logger.js';
 import type { RunningService } from '../../../src/core/service.js';
 import { ResponseReader, type Response } from '../../../src/services/dict/protocol.js';
 import { dictConfigSchema, dictService, type DictConfigInput } from '../../../src/services/dict/server.js';
@@ -18,9 +18,9 @@ export interface StartedDict {
 }
 
 /** Start the dict service in this process on port 0 (WordNet is loaded once per process). */
-export async function startDict(config: DictConfigInput = {}, options: { store?: Store; dataDir?: string } = {}): Promise<StartedDict> {
+export async function startDict(config: DictConfigInput = {}, options: { store?: Store; dataDir?: string; logger?: Logger } = {}): Promise<StartedDict> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'wharf-dict-'));
-  const host = new ServiceHost({ logger: silentLogger(), dataDir, resources: options.store ? { store: options.store } : {} });
+  const host = new ServiceHost({ logger: options.logger ?? silentLogger(), dataDir, resources: options.store ? { store: options.store } : {} });
   const service = await host.start(dictService, dictConfigSchema.parse({ port: 0, hostname: 'test.host', ...config }));
   return { host, service, port: service.addresses[0]!.port, store: options.store, stop: () => host.stop(500) };
 }
