@@ -1,6 +1,5 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { capturingLogger } from '../../helpers/logs.js';
 import { encodeSaslPlain } from '../../../src/services/dict/protocol.js';
 import { loginFailureLine } from '../../../src/store/index.js';
 import { RawDict, startDict, tempStore, type StartedDict } from './support.js';
@@ -12,16 +11,6 @@ afterEach(async () => {
   started = undefined;
 });
 
-function capturingLogger(): { logger: pino.Logger; events: Array<{ level: number; msg: string; service?: string }> } {
-  const events: Array<{ level: number; msg: string; service?: string }> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) events.push(JSON.parse(line) as { level: number; msg: string });
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), events };
-}
 
 describe('failed logins in the log', () => {
   it('says in one line why a login was refused, and cuts a long name', () => {
@@ -32,7 +21,7 @@ describe('failed logins in the log', () => {
   });
 
   it('dict logs a wrong password once, at WARN', async () => {
-    const { logger, events } = capturingLogger();
+    const { logger, events } = capturingLogger('debug');
     const store = await tempStore();
     await store.accounts.add('alice', 'right-password');
     started = await startDict({}, { store, logger });

@@ -2,9 +2,8 @@
  * What the FTP server logs, as an operator reads it: one event per transfer whose message is the
  * whole line (who, from where, what, how much, how it ended, how long), one WARN per failed login.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { capturingLogger } from '../../helpers/logs.js';
 import { formatSize, formatTransferLine } from '../../../src/services/ftp/log-lines.js';
 import { RawControl, readAll, startTestFtp, stopTestFtps } from './support.js';
 
@@ -12,16 +11,6 @@ afterEach(async () => {
   await stopTestFtps();
 });
 
-function capturingLogger(): { logger: pino.Logger; events: Array<{ level: number; msg: string }> } {
-  const events: Array<{ level: number; msg: string }> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) events.push(JSON.parse(line) as { level: number; msg: string });
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), events };
-}
 
 const WARN = 40;
 const INFO = 30;
