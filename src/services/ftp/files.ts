@@ -12,7 +12,10 @@
 import { constants as fsConstants, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isInsideRoot, isInternalName, type EntryInfo } from './protocol.js';
+import type { EntryInfo } from './protocol/listing.js';
+import { isInsideRoot, isInternalName, partialNameFor } from './protocol/paths.js';
+// For the session's file operations (the block at the end of Home).
+import { chmod, copyFile, open, rename, rmdir, unlink, utimes, type FileHandle } from 'node:fs/promises';
 
 /** An FTP reply to send instead of going on: thrown by file operations, caught by the session. */
 export class FtpReplyError extends Error {
@@ -170,6 +173,87 @@ export class Home {
       // Vanished meanwhile, or a dangling link: not listed.
       return undefined;
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The FTP session's file operations (session.ts and commands/*.ts call no node:fs themselves).
+  // Each takes a real path that `existing` or `creatable` gave (or a hidden file beside one, from
+  // `partialOf`), and refuses one outside the home, so a slip in a caller cannot leave it.
+
+  /** Where the interrupted upload of a creatable entry is kept (see docs/ftp.md). */
+  partialOf(target: NewEntry): string {
+    return join(target.parent, partialNameFor(target.name));
+  }
+
+  /** What is at a path now (a link not followed), or undefined when nothing is. */
+  async statIfPresent(real: string): Promise<Stats | undefined> {
+    try {
+      return await lstat(this.#confined(real));
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return undefined;
+      throw error;
+    }
+  }
+
+  /** The names in a folder, the server's own hidden files included. */
+  async names(folder: string): Promise<string[]> {
+    return readdir(this.#confined(folder));
+  }
+
+  async makeFolder(real: string): Promise<void> {
+    await mkdir(this.#confined(real), { mode: 0o755 });
+  }
+
+  async removeFolder(real: string): Promise<void> {
+    await rmdir(this.#confined(real));
+  }
+
+  async removeFile(real: string): Promise<void> {
+    await unlink(this.#confined(real));
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    await rename(this.#confined(from), this.#confined(to));
+  }
+
+  async setMode(real: string, mode: number): Promise<void> {
+    await chmod(this.#confined(real), mode);
+  }
+
+  async setTimes(real: string, atime: Date, mtime: Date): Promise<void> {
+    await utimes(this.#confined(real), atime, mtime);
+  }
+
+  async openForReading(real: string): Promise<FileHandle> {
+    return open(this.#confined(real), OPEN_READ_FLAGS);
+  }
+
+  /** A new file, never one that exists or a link. */
+  async createFile(real: string): Promise<FileHandle> {
+    return open(this.#confined(real), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
+  }
+
+  async openForWriting(real: string): Promise<FileHandle> {
+    return open(this.#confined(real), fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW);
+  }
+
+  /** A copy of a file (a clone where the file system can). */
+  async copyFile(from: string, to: string): Promise<void> {
+    await copyFile(this.#confined(from), this.#confined(to), fsConstants.COPYFILE_FICLONE);
+  }
+
+  async truncateFile(real: string, size: number): Promise<void> {
+    const handle = await this.openForWriting(real);
+    try {
+      await handle.truncate(size);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #confined(real: string): string {
+    if (!isInsideRoot(this.root, real)) throw this.#deny('The path');
+    return real;
   }
 }
 
