@@ -13,9 +13,11 @@ import { constants as fsConstants, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntryInfo } from './protocol/listing.js';
-import { isInsideRoot, isInternalName, partialNameFor } from './protocol/paths.js';
-// For the session's file operations (the block at the end of Home).
-import { chmod, copyFile, open, rename, rmdir, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { isInsideRoot, isInternalName } from './protocol/paths.js';
+// For the session's file operations only (the marked block at the end of Home), kept apart.
+import * as sessionFs from 'node:fs/promises';
+import * as sessionPath from 'node:path';
+import { isInsideRoot as isInsideHome, partialNameFor } from './protocol/paths.js';
 
 /** An FTP reply to send instead of going on: thrown by file operations, caught by the session. */
 export class FtpReplyError extends Error {
@@ -182,13 +184,13 @@ export class Home {
 
   /** Where the interrupted upload of a creatable entry is kept (see docs/ftp.md). */
   partialOf(target: NewEntry): string {
-    return join(target.parent, partialNameFor(target.name));
+    return sessionPath.join(target.parent, partialNameFor(target.name));
   }
 
   /** What is at a path now (a link not followed), or undefined when nothing is. */
   async statIfPresent(real: string): Promise<Stats | undefined> {
     try {
-      return await lstat(this.#confined(real));
+      return await sessionFs.lstat(this.#confined(real));
     } catch (error) {
       if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return undefined;
       throw error;
@@ -197,49 +199,52 @@ export class Home {
 
   /** The names in a folder, the server's own hidden files included. */
   async names(folder: string): Promise<string[]> {
-    return readdir(this.#confined(folder));
+    return sessionFs.readdir(this.#confined(folder));
   }
 
   async makeFolder(real: string): Promise<void> {
-    await mkdir(this.#confined(real), { mode: 0o755 });
+    await sessionFs.mkdir(this.#confined(real), { mode: 0o755 });
   }
 
   async removeFolder(real: string): Promise<void> {
-    await rmdir(this.#confined(real));
+    await sessionFs.rmdir(this.#confined(real));
   }
 
   async removeFile(real: string): Promise<void> {
-    await unlink(this.#confined(real));
+    await sessionFs.unlink(this.#confined(real));
   }
 
   async move(from: string, to: string): Promise<void> {
-    await rename(this.#confined(from), this.#confined(to));
+    await sessionFs.rename(this.#confined(from), this.#confined(to));
   }
 
   async setMode(real: string, mode: number): Promise<void> {
-    await chmod(this.#confined(real), mode);
+    await sessionFs.chmod(this.#confined(real), mode);
   }
 
   async setTimes(real: string, atime: Date, mtime: Date): Promise<void> {
-    await utimes(this.#confined(real), atime, mtime);
+    await sessionFs.utimes(this.#confined(real), atime, mtime);
   }
 
-  async openForReading(real: string): Promise<FileHandle> {
-    return open(this.#confined(real), OPEN_READ_FLAGS);
+  /** Opened with O_NOFOLLOW (a link swapped in after the check is not followed). */
+  async openForReading(real: string): Promise<sessionFs.FileHandle> {
+    const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = sessionFs.constants;
+    return sessionFs.open(this.#confined(real), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   }
 
   /** A new file, never one that exists or a link. */
-  async createFile(real: string): Promise<FileHandle> {
-    return open(this.#confined(real), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
+  async createFile(real: string): Promise<sessionFs.FileHandle> {
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = sessionFs.constants;
+    return sessionFs.open(this.#confined(real), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
   }
 
-  async openForWriting(real: string): Promise<FileHandle> {
-    return open(this.#confined(real), fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW);
+  async openForWriting(real: string): Promise<sessionFs.FileHandle> {
+    return sessionFs.open(this.#confined(real), sessionFs.constants.O_WRONLY | sessionFs.constants.O_NOFOLLOW);
   }
 
   /** A copy of a file (a clone where the file system can). */
   async copyFile(from: string, to: string): Promise<void> {
-    await copyFile(this.#confined(from), this.#confined(to), fsConstants.COPYFILE_FICLONE);
+    await sessionFs.copyFile(this.#confined(from), this.#confined(to), sessionFs.constants.COPYFILE_FICLONE);
   }
 
   async truncateFile(real: string, size: number): Promise<void> {
@@ -252,7 +257,7 @@ export class Home {
   }
 
   #confined(real: string): string {
-    if (!isInsideRoot(this.root, real)) throw this.#deny('The path');
+    if (!isInsideHome(this.root, real)) throw new FtpReplyError(550, 'Permission denied: the path leads outside your home.');
     return real;
   }
 }

@@ -1,7 +1,7 @@
 /** The FTP sequencing rules, without a socket or a file: protocol/session-state.ts. */
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, type FtpVerb } from '../../../src/services/ftp/protocol/commands.js';
-import { FtpSessionState, type Admission } from '../../../src/services/ftp/protocol/session-state.js';
+import { FtpSessionState, uploadStart, type Admission } from '../../../src/services/ftp/protocol/session-state.js';
 
 type State = FtpSessionState<string>;
 
@@ -164,6 +164,27 @@ describe('FtpSessionState: REST', () => {
     expect(admit(state, 'NOOP')).toBe('run NOOP');
     expect(state.takeRestart()).toBe(100);
     expect(state.takeRestart()).toBe(0);
+  });
+});
+
+describe('uploadStart: where an upload writes its first byte', () => {
+  const none = { partial: undefined, file: undefined };
+  it('APPE continues the partial of an interrupted upload, else the file, else starts a new one', () => {
+    expect(uploadStart('appe', 0, { partial: 10, file: 99 })).toEqual({ kind: 'partial', start: 10 });
+    expect(uploadStart('appe', 5, { partial: undefined, file: 99 })).toEqual({ kind: 'copy', start: 99 });
+    expect(uploadStart('appe', 0, none)).toEqual({ kind: 'fresh', start: 0 });
+  });
+
+  it('STOR without REST starts a new file whatever is there', () => {
+    expect(uploadStart('stor', 0, { partial: 10, file: 99 })).toEqual({ kind: 'fresh', start: 0 });
+  });
+
+  it('REST then STOR continues the partial, or a copy of the file, if it holds that many bytes; else 554', () => {
+    expect(uploadStart('stor', 10, { partial: 10, file: 99 })).toEqual({ kind: 'partial', start: 10 });
+    expect(uploadStart('stor', 4, { partial: 10, file: undefined })).toEqual({ kind: 'partial', start: 4 });
+    expect(uploadStart('stor', 50, { partial: 10, file: 99 })).toEqual({ kind: 'copy', start: 50 });
+    expect(uploadStart('stou', 100, { partial: 10, file: 99 })).toEqual({ code: 554, bytes: 99 });
+    expect(uploadStart('stor', 1, none)).toEqual({ code: 554, bytes: 0 });
   });
 });
 

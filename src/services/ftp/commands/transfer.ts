@@ -1,7 +1,7 @@
 /**
  * File transfers: REST, RETR, STOR, APPE, STOU, and ALLO. REST's offset is kept by the session
  * state until the transfer after it takes it (`takeRestart`); RETR checks it against the file's
- * size here, uploads against the partial or the file they continue (upload.ts, `planUpload`).
+ * size here, uploads against the partial or the file they continue (session-state.ts, `uploadStart`).
  */
 import type { FileHandle } from 'node:fs/promises';
 import { FtpReplyError, replyForFsError } from '../files.js';
@@ -9,7 +9,8 @@ import { quotaRefusal } from '../protocol/replies.js';
 import type { FtpSession, VirtualTarget } from '../session.js';
 import { sendFile } from '../transfer.js';
 import type { CommandHandlers } from './handler.js';
-import { abandonUpload, planUpload, receiveUpload, type UploadMode, type UploadPlan } from './upload.js';
+import type { UploadMode } from '../protocol/session-state.js';
+import { abandonUpload, planUpload, receiveUpload, type UploadPlan } from './upload.js';
 
 export const transferCommands = {
   REST: (session, { argument }) => session.replyWith(session.state.restart(argument)),

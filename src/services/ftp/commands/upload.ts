@@ -11,14 +11,13 @@ import type { Duplex } from 'node:stream';
 import { WharfError } from '../../../core/errors.js';
 import { FtpReplyError, replyForFsError, type Home, type NewEntry } from '../files.js';
 import { uploadTempName } from '../protocol/paths.js';
+import { uploadStart, type UploadMode, type UploadStart } from '../protocol/session-state.js';
 import type { FtpSession, TransferState } from '../session.js';
 import { UploadSink, receiveFile } from '../transfer.js';
 
 /** Quota is reserved ahead of an upload's bytes in steps that start here and double up to the maximum. */
 const RESERVE_STEP = 1024 * 1024;
 const MAX_RESERVE_STEP = 32 * 1024 * 1024;
-
-export type UploadMode = 'stor' | 'appe' | 'stou';
 
 export interface UploadPlan {
   home: Home;
@@ -27,24 +26,11 @@ export interface UploadPlan {
   working: string;
   /** Where an interrupted upload's bytes are kept. */
   partial: string;
-  kind: 'fresh' | 'partial' | 'copy';
+  kind: UploadStart['kind'];
   /** Offset of the first byte this upload writes. */
   start: number;
   handle: FileHandle;
   lockKey: string;
-}
-
-/** Where an upload starts: APPE continues the partial or the file; REST <n> needs one of them to have n bytes. */
-function startOf(mode: UploadMode, rest: number, partialSize: number | undefined, existingSize: number | undefined, display: string): [UploadPlan['kind'], number] {
-  if (mode === 'appe') {
-    if (partialSize !== undefined) return ['partial', partialSize];
-    if (existingSize !== undefined) return ['copy', existingSize];
-    return ['fresh', 0];
-  }
-  if (rest === 0) return ['fresh', 0];
-  if (partialSize !== undefined && rest <= partialSize) return ['partial', rest];
-  if (existingSize !== undefined && rest <= existingSize) return ['copy', rest];
-  throw new FtpReplyError(554, `Invalid REST parameter: ${display} has ${Math.max(partialSize ?? 0, existingSize ?? 0)} bytes to resume from.`);
 }
 
 /** Opens the file the upload writes; the caller holds the upload lock of the target. */
@@ -54,7 +40,9 @@ export async function planUpload(session: FtpSession, target: NewEntry, mode: Up
   const partialStats = await home.statIfPresent(partial);
   const partialSize = partialStats?.isFile() ? partialStats.size : undefined;
   const existingSize = target.existing?.isFile() ? target.existing.size : undefined;
-  const [kind, start] = startOf(mode, rest, partialSize, existingSize, display);
+  const planned = uploadStart(mode, rest, { partial: partialSize, file: existingSize });
+  if ('code' in planned) throw new FtpReplyError(planned.code, `Invalid REST parameter: ${display} has ${planned.bytes} bytes to resume from.`);
+  const { kind, start } = planned;
   const temp = join(target.parent, uploadTempName(randomBytes(8).toString('hex'), target.name, process.pid));
   session.ctx.workingFiles.add(temp);
   const plan = { home, target, partial, kind, start, lockKey: target.real };

@@ -39,6 +39,33 @@ export type Admission<R> =
       range: ByteRange | undefined;
     };
 
+export type UploadMode = 'stor' | 'appe' | 'stou';
+
+/** Where an upload's bytes go: a new file, the end of the partial kept from an interrupted upload, or a copy of the whole file. */
+export interface UploadStart {
+  kind: 'fresh' | 'partial' | 'copy';
+  /** The offset of the first byte the upload writes. */
+  start: number;
+}
+
+/**
+ * Where an upload starts, given REST's offset (0 for none) and the sizes of the name's partial and
+ * file (undefined where there is none). APPE continues the partial, else the file; STOR and STOU
+ * after REST <n> need one of them to hold n bytes (the 554 says how many there are).
+ */
+export function uploadStart(mode: UploadMode, rest: number, sizes: { partial: number | undefined; file: number | undefined }): UploadStart | { code: 554; bytes: number } {
+  const { partial, file } = sizes;
+  if (mode === 'appe') {
+    if (partial !== undefined) return { kind: 'partial', start: partial };
+    if (file !== undefined) return { kind: 'copy', start: file };
+    return { kind: 'fresh', start: 0 };
+  }
+  if (rest === 0) return { kind: 'fresh', start: 0 };
+  if (partial !== undefined && rest <= partial) return { kind: 'partial', start: rest };
+  if (file !== undefined && rest <= file) return { kind: 'copy', start: rest };
+  return { code: 554, bytes: Math.max(partial ?? 0, file ?? 0) };
+}
+
 export type LoginState =
   | { kind: 'out' }
   | { kind: 'user-sent'; name: string; anonymous: boolean }
