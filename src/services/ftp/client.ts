@@ -5,7 +5,7 @@
  * It speaks to any RFC 959 server: wharf, vsftpd, pyftpdlib.
  *
  * Written on node:net and node:tls rather than on a library so that the reply parser and address
- * formats are the same tested code as the server's (protocol.ts), and so that progress, resume
+ * formats are the same tested code as the server's (protocol/), and so that progress, resume
  * and the seed's `SITE REGISTER` need no adapters.
  */
 import net from 'node:net';

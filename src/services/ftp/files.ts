@@ -1,7 +1,7 @@
 /**
  * A user's home as the FTP server sees it: a folder on disk that nothing may leave.
  *
- * `resolveVirtualPath` (protocol.ts) has already turned the argument into segments with no `..`
+ * `resolveVirtualPath` (protocol/paths.ts) has already turned the argument into segments with no `..`
  * above the home, no control characters and none of the server's own `.wharf-*` names. Here the
  * segments meet the disk: every existing path goes through realpath and must still be inside the
  * home's realpath (a symlink planted toward `/` is refused, one that stays inside is followed);

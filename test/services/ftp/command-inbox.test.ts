@@ -12,6 +12,16 @@ function drain(inbox: CommandInbox): InboxEvent[] {
 const show = (events: InboxEvent[]) => events.map((e) => (e.kind === 'command' ? `${e.command.verb} ${e.command.argument}`.trim() : `<${e.code}>`));
 
 describe('CommandInbox', () => {
+  it('cuts lines only as they are asked for: pipelined commands are held as bytes', () => {
+    const inbox = new CommandInbox(4096);
+    const input = Buffer.from('NOOP\r\n'.repeat(10_000));
+    inbox.push(input);
+    expect(inbox.next()).toMatchObject({ kind: 'command', command: { verb: 'NOOP' } });
+    expect(inbox.bufferedBytes).toBe(input.length - 6);
+    expect(drain(inbox)).toHaveLength(9_999);
+    expect(inbox.bufferedBytes).toBe(0);
+  });
+
   it('cuts CR LF and bare LF lines into commands, across any chunking', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 20 }), (cuts) => {
@@ -34,7 +44,9 @@ describe('CommandInbox', () => {
   it('reports a line over the limit once with a 500, skips it without holding it, and goes on', () => {
     const inbox = new CommandInbox(4096);
     inbox.push(Buffer.from(`STOR ${'x'.repeat(5000)}`));
+    expect(drain(inbox)).toEqual([]);
     inbox.push(Buffer.from('y'.repeat(100_000)));
+    expect(drain(inbox)).toEqual([]);
     expect(inbox.bufferedBytes).toBeLessThan(5000);
     inbox.push(Buffer.from('zzz\r\nNOOP\r\n'));
     const events = drain(inbox);
@@ -104,8 +116,10 @@ describe('CommandInbox', () => {
   it('drops an unterminated last line when the peer has closed', () => {
     const inbox = new CommandInbox(4096);
     inbox.push(Buffer.from('NOOP\r\nRETR half'));
-    inbox.dropPartialLine();
     expect(show(drain(inbox))).toEqual(['NOOP']);
+    expect(inbox.bufferedBytes).toBe(9);
+    inbox.dropPartialLine();
     expect(inbox.bufferedBytes).toBe(0);
+    expect(drain(inbox)).toEqual([]);
   });
 });
