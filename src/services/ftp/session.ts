@@ -98,7 +98,7 @@ export interface TransferInfo {
 /** What a transfer does once its data connection is open: resolves to the 226 text. */
 export type TransferRun = (socket: Duplex, transfer: TransferState) => Promise<string>;
 
-export function errnoCode(error: unknown): string | undefined {
+function errnoCode(error: unknown): string | undefined {
   return isErrnoException(error) ? error.code : undefined;
 }
 
@@ -486,10 +486,6 @@ export class FtpSession {
   /** Describes the data connection for STAT. */
   get dataKind(): string | undefined {
     return this.#data?.kind;
-  }
-
-  get secure(): boolean {
-    return this.#tlsSocket !== undefined;
   }
 
   /** A transfer may use a data connection now (checked before any file is touched). */

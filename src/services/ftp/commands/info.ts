@@ -92,7 +92,7 @@ async function stat(session: FtpSession, argument: string): Promise<void> {
       `Connected from ${session.ip}`,
       state.loggedIn ? `Logged in as ${session.user ?? ''}` : 'Not logged in',
       `TYPE: ${state.type === 'ascii' ? 'ASCII' : 'BINARY'}; STRUcture: File; MODE: Stream`,
-      `Control connection: ${session.secure ? 'TLS' : 'plain'}; data connections: ${state.protectData ? 'TLS' : 'plain'}`,
+      `Control connection: ${session.state.secure ? 'TLS' : 'plain'}; data connections: ${state.protectData ? 'TLS' : 'plain'}`,
       `Data connection: ${session.dataKind ?? 'none set up'}`,
       `Sessions open: ${session.ctx.sessions.size}`,
       'End of status',

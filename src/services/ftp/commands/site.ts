@@ -41,7 +41,7 @@ async function register(session: FtpSession, rest: string): Promise<void> {
   if (space === -1) return session.reply(501, 'Syntax: SITE REGISTER <name> <password>.');
   const name = rest.slice(0, space);
   const password = rest.slice(space + 1);
-  if (session.ctx.config.requireTls && !session.secure) return session.reply(530, 'This server requires encryption for passwords: send AUTH TLS first.');
+  if (session.ctx.config.requireTls && !session.state.secure) return session.reply(530, 'This server requires encryption for passwords: send AUTH TLS first.');
   try {
     const account = await session.ctx.store.accounts.register(name, password, session.ip);
     session.reply(200, `Account "${account.name}" created; log in with USER ${account.name}.`);

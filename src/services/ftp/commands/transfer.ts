@@ -6,10 +6,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import { FtpReplyError, replyForFsError } from '../files.js';
 import { quotaRefusal } from '../protocol/replies.js';
+import type { UploadMode } from '../protocol/session-state.js';
 import type { FtpSession, VirtualTarget } from '../session.js';
 import { sendFile } from '../transfer.js';
 import type { CommandHandlers } from './handler.js';
-import type { UploadMode } from '../protocol/session-state.js';
 import { abandonUpload, planUpload, receiveUpload, type UploadPlan } from './upload.js';
 
 export const transferCommands = {
