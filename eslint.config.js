@@ -21,15 +21,18 @@ export default tseslint.config(
 function layers() {
   const noIo = { group: ['node:net', 'node:dgram', 'node:fs', 'node:fs/promises', 'node:child_process', 'node:http', 'node:tls', 'net', 'dgram', 'fs', 'child_process'], message: 'protocol and codec code is pure: no I/O imports' };
   const up = (from, names) => ({ regex: `(^|/)(${names.join('|')})/`, message: `${from} may not import ${names.join(', ')}: arrows point down (cli → services → store → core → codec)` });
-  const service = [
+  // `depth` is how many folders a file is below src/services/: from src/services/NAME/ (depth 1)
+  // `../x/` is another service, from src/services/NAME/FOLDER/ (depth 2) `../../x/` is.
+  const service = (depth) => [
     up('a service', ['cli']),
-    // `../x/` from src/services/NAME/ is another service: what two services share moves down.
-    { regex: '^\\.\\./(?!\\.\\./)|(^|/)services/', message: 'a service never imports another service: move what they share into core, codec or store' },
+    { regex: `^${'\\.\\./'.repeat(depth)}(?!\\.\\./)|(^|/)services/`, message: 'a service never imports another service: move what they share into core, codec or store' },
   ];
   const restrict = (files, patterns) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } });
   return [
-    restrict(['src/services/**/*.ts'], service),
-    restrict(['src/services/*/protocol.ts'], [...service, noIo]),
+    restrict(['src/services/*/*.ts'], service(1)),
+    restrict(['src/services/*/*/*.ts'], service(2)),
+    restrict(['src/services/*/protocol.ts'], [...service(1), noIo]),
+    restrict(['src/services/*/protocol/*.ts'], [...service(2), noIo]),
     restrict(['src/store/**/*.ts'], [up('store', ['services', 'cli', 'cli-kit'])]),
     restrict(['src/cli-kit/**/*.ts'], [up('cli-kit', ['services', 'store', 'cli'])]),
     restrict(['src/core/**/*.ts'], [up('core', ['services', 'store', 'cli', 'cli-kit'])]),

@@ -18,7 +18,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { ReplyParser } from '../src/services/ftp/protocol.js';
+import { ReplyParser } from '../src/services/ftp/protocol/replies.js';
 import { machineBusyPercent } from './lib/machine-load.js';
 import type { BenchOptions } from './lib/options.js';
 import { tmpDir } from './lib/paths.js';

@@ -10,6 +10,11 @@
  *
  * Lines are decoded from whole lines of bytes, so a UTF-8 character split across chunks is never
  * broken.
+ *
+ * `takeRemaining` hands the bytes not yet made into lines to someone else, as Twisted's
+ * LineReceiver.clearLineBuffer (with setRawMode) does: a protocol whose stream stops being lines
+ * after some line (FTP after `AUTH TLS`: a TLS handshake follows) calls it from that line's
+ * callback, and the decoder emits nothing more from the chunk it was pushing.
  */
 import { ByteAccumulator } from './byte-accumulator.js';
 import { FrameFormatError, FrameTooLargeError, TruncatedFrameError } from './errors.js';
@@ -79,6 +84,11 @@ export class LineDecoder<O extends LineOutput = 'string'> implements FrameDecode
   /** While discarding: bytes of the over-long line dropped so far, besides those still held. */
   private discardedBytes = 0;
   private ended = false;
+  /** While push() runs: the chunk, and where the bytes after the line being emitted start. */
+  private pushing: Buffer | undefined;
+  private resumeAt = 0;
+  /** takeRemaining() was called from a callback of the push in progress: emit nothing more. */
+  private handedOver = false;
   private failed = false;
   private failure: unknown;
 
@@ -106,11 +116,36 @@ export class LineDecoder<O extends LineOutput = 'string'> implements FrameDecode
   push(chunk: Buffer, onFrame: (frame: LineFrame<O>) => void): void {
     this.checkUsable();
     if (this.ended) throw new Error('LineDecoder: push() after end()');
+    this.pushing = chunk;
+    this.handedOver = false;
     try {
       this.decode(chunk, onFrame as (frame: string | Buffer) => void);
     } catch (error) {
       this.fail(error);
+    } finally {
+      this.pushing = undefined;
     }
+  }
+
+  /**
+   * Every byte received and not yet emitted as a line, exactly as received (no '\r' stripped),
+   * and the decoder is emptied. Called from a frame callback, that includes the rest of the chunk
+   * being pushed, and push() returns without emitting more lines from it. The bytes of an over-long
+   * line being discarded are already gone; the decoder stops discarding.
+   */
+  takeRemaining(): Buffer {
+    this.checkUsable();
+    const parts: Buffer[] = [];
+    if (!this.discarding && this.held.length > 0) parts.push(this.held.copy(this.held.length));
+    this.held.clear();
+    this.discarding = false;
+    this.discardedBytes = 0;
+    if (this.pushing) {
+      parts.push(this.pushing.subarray(this.resumeAt));
+      this.pushing = undefined;
+      this.handedOver = true;
+    }
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
   }
 
   end(onFrame: (frame: LineFrame<O>) => void): void {
@@ -131,24 +166,27 @@ export class LineDecoder<O extends LineOutput = 'string'> implements FrameDecode
       // The current line began in an earlier chunk: find where it ends.
       const carried = this.delimiterAcrossBoundary(chunk);
       if (carried > 0) {
+        start = this.resumeAt = delimiterLength - carried;
         this.completeHeldLine(chunk, this.held.length - carried, 0, onFrame);
-        start = delimiterLength - carried;
       } else {
         const index = this.indexOfDelimiter(chunk, 0);
         if (index < 0) {
           this.hold(chunk, 0);
           return;
         }
+        start = this.resumeAt = index + delimiterLength;
         this.completeHeldLine(chunk, this.held.length, index, onFrame);
-        start = index + delimiterLength;
       }
+      if (this.handedOver) return;
     }
     // Hot path: lines that lie wholly inside this chunk are emitted straight from it.
     while (start < chunk.length) {
       const index = this.indexOfDelimiter(chunk, start);
       if (index < 0) break;
-      this.emitFromChunk(chunk, start, index, onFrame);
-      start = index + delimiterLength;
+      const lineStart = start;
+      start = this.resumeAt = index + delimiterLength;
+      this.emitFromChunk(chunk, lineStart, index, onFrame);
+      if (this.handedOver) return;
     }
     if (start < chunk.length) this.hold(chunk, start);
   }

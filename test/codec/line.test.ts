@@ -352,6 +352,88 @@ describe('LineDecoder', () => {
   });
 });
 
+describe('LineDecoder.takeRemaining (hand-over, as Twisted setRawMode/clearLineBuffer)', () => {
+  /** Pushes the chunks; after the line `switchAfter`, takes the rest and collects every later byte raw. */
+  function switchToRaw(chunks: readonly Buffer[], switchAfter: string, options: Partial<LineDecoderOptions<'string'>> = {}): { lines: string[]; raw: Buffer } {
+    const decoder = new LineDecoder({ maxLineBytes: 64, ...options });
+    const lines: string[] = [];
+    const raw: Buffer[] = [];
+    let rawMode = false;
+    for (const chunk of chunks) {
+      if (rawMode) {
+        raw.push(chunk);
+        continue;
+      }
+      decoder.push(chunk, (line) => {
+        lines.push(line);
+        if (line === switchAfter) {
+          rawMode = true;
+          raw.push(decoder.takeRemaining());
+        }
+      });
+    }
+    return { lines, raw: Buffer.concat(raw) };
+  }
+
+  it('hands over the bytes after a line byte for byte, however the input is cut, and emits no line from them', () => {
+    const hello = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x0a, 0x0a, 0x0d, 0x0a, 0xff, 0x00, 0x0d]);
+    const input = Buffer.concat([Buffer.from('NOOP\r\nAUTH TLS\r\n'), hello]);
+    for (const chunks of [[input], ...everySingleSplit(input), oneByteAtATime(input)]) {
+      const { lines, raw } = switchToRaw(chunks, 'AUTH TLS');
+      expect(lines).toEqual(['NOOP', 'AUTH TLS']);
+      expect(raw.equals(hello)).toBe(true);
+    }
+  });
+
+  it('hands over with a multi-byte delimiter split across chunks', () => {
+    const input = Buffer.from('one##two##\x00#raw##bytes');
+    for (const chunks of [[input], ...everySingleSplit(input), oneByteAtATime(input)]) {
+      const { lines, raw } = switchToRaw(chunks, 'two', { delimiter: '##' });
+      expect(lines).toEqual(['one', 'two']);
+      expect(raw.toString('latin1')).toBe('\x00#raw##bytes');
+    }
+  });
+
+  it('outside a push, gives the held start of a line as received (its \\r kept) and empties the decoder', () => {
+    const decoder = new LineDecoder({ maxLineBytes: 64 });
+    const lines: string[] = [];
+    decoder.push(Buffer.from('USER a\r\nPAS'), (line) => lines.push(line));
+    decoder.push(Buffer.from('S x\r'), (line) => lines.push(line));
+    expect(lines).toEqual(['USER a']);
+    expect(decoder.bufferedBytes).toBe(7);
+    expect(decoder.takeRemaining().toString('latin1')).toBe('PASS x\r');
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(decoder.takeRemaining().length).toBe(0);
+    // Pushed back, the bytes decode as they would have: nothing was lost or changed.
+    decoder.push(Buffer.from('PASS x\r\n'), (line) => lines.push(line));
+    expect(lines).toEqual(['USER a', 'PASS x']);
+  });
+
+  it('drops an over-long line being discarded and goes back to lines', () => {
+    const discarded: number[] = [];
+    const decoder = new LineDecoder({ maxLineBytes: 8, onTooLong: 'discard', onDiscard: (bytes) => discarded.push(bytes) });
+    const lines: string[] = [];
+    decoder.push(Buffer.from('x'.repeat(20)), (line) => lines.push(line));
+    expect(decoder.takeRemaining().length).toBe(0);
+    decoder.push(Buffer.from('ok\n'), (line) => lines.push(line));
+    expect(lines).toEqual(['ok']);
+    expect(discarded).toEqual([]);
+  });
+
+  it('a push after the hand-over starts a fresh line', () => {
+    const decoder = new LineDecoder({ maxLineBytes: 64 });
+    const lines: string[] = [];
+    decoder.push(Buffer.from('a\nb\nc'), (line) => {
+      lines.push(line);
+      if (line === 'a') expect(decoder.takeRemaining().toString()).toBe('b\nc');
+    });
+    expect(lines).toEqual(['a']);
+    expect(decoder.bufferedBytes).toBe(0);
+    decoder.push(Buffer.from('d\n'), (line) => lines.push(line));
+    expect(lines).toEqual(['a', 'd']);
+  });
+});
+
 describe('LineEncoder', () => {
   it('appends the delimiter, byte for byte', () => {
     expect(new LineEncoder().encode('héllo')).toEqual(Buffer.from([0x68, 0xc3, 0xa9, 0x6c, 0x6c, 0x6f, 0x0a]));

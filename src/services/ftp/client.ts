@@ -5,7 +5,7 @@
  * It speaks to any RFC 959 server: wharf, vsftpd, pyftpdlib.
  *
  * Written on node:net and node:tls rather than on a library so that the reply parser and address
- * formats are the same tested code as the server's (protocol.ts), and so that progress, resume
+ * formats are the same tested code as the server's (protocol/), and so that progress, resume
  * and the seed's `SITE REGISTER` need no adapters.
  */
 import net from 'node:net';
@@ -15,20 +15,10 @@ import { StringDecoder } from 'node:string_decoder';
 import tls from 'node:tls';
 import { Transform } from 'node:stream';
 import { WharfError } from '../../core/errors.js';
-import {
-  ReplyParser,
-  parseEpsvReply,
-  parseFactsLine,
-  parseHashFeature,
-  parseHashReply,
-  parsePasvReply,
-  parseTime,
-  replyText,
-  unquotePath,
-  type ByteRange,
-  type HashReply,
-  type Reply,
-} from './protocol.js';
+import { parseEpsvReply, parsePasvReply } from './protocol/addresses.js';
+import { parseHashFeature, parseHashReply, type ByteRange, type HashReply } from './protocol/hash.js';
+import { parseFactsLine, parseTime } from './protocol/listing.js';
+import { ReplyParser, replyText, unquotePath, type Reply } from './protocol/replies.js';
 
 export interface FtpClientOptions {
   host?: string;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { listenSchema, portSchema, sizeSchema, streamLimitsSchema } from '../../core/config.js';
-import { DEFAULT_MAX_COMMAND_BYTES, isIPv4Literal, parsePortRange } from './protocol.js';
+import { isIPv4Literal, parsePortRange } from './protocol/addresses.js';
+import { DEFAULT_MAX_COMMAND_BYTES } from './protocol/commands.js';
 
 /**
  * The FTP service's settings (`services.ftp` in the config file, `--set ftp.KEY=VALUE`,

@@ -7,7 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { WharfError, isErrnoException } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { sameAddress } from './protocol.js';
+import { sameAddress } from './protocol/addresses.js';
 
 /**
  * Hands out passive ports from a range, round robin, skipping ports in use (by another session,

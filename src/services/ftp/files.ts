@@ -1,7 +1,7 @@
 /**
  * A user's home as the FTP server sees it: a folder on disk that nothing may leave.
  *
- * `resolveVirtualPath` (protocol.ts) has already turned the argument into segments with no `..`
+ * `resolveVirtualPath` (protocol/paths.ts) has already turned the argument into segments with no `..`
  * above the home, no control characters and none of the server's own `.wharf-*` names. Here the
  * segments meet the disk: every existing path goes through realpath and must still be inside the
  * home's realpath (a symlink planted toward `/` is refused, one that stays inside is followed);
@@ -12,7 +12,12 @@
 import { constants as fsConstants, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isInsideRoot, isInternalName, type EntryInfo } from './protocol.js';
+import type { EntryInfo } from './protocol/listing.js';
+import { isInsideRoot, isInternalName } from './protocol/paths.js';
+// For the session's file operations only (the marked block at the end of Home), kept apart.
+import * as sessionFs from 'node:fs/promises';
+import * as sessionPath from 'node:path';
+import { isInsideRoot as isInsideHome, partialNameFor } from './protocol/paths.js';
 
 /** An FTP reply to send instead of going on: thrown by file operations, caught by the session. */
 export class FtpReplyError extends Error {
@@ -170,6 +175,90 @@ export class Home {
       // Vanished meanwhile, or a dangling link: not listed.
       return undefined;
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The FTP session's file operations (session.ts and commands/*.ts call no node:fs themselves).
+  // Each takes a real path that `existing` or `creatable` gave (or a hidden file beside one, from
+  // `partialOf`), and refuses one outside the home, so a slip in a caller cannot leave it.
+
+  /** Where the interrupted upload of a creatable entry is kept (see docs/ftp.md). */
+  partialOf(target: NewEntry): string {
+    return sessionPath.join(target.parent, partialNameFor(target.name));
+  }
+
+  /** What is at a path now (a link not followed), or undefined when nothing is. */
+  async statIfPresent(real: string): Promise<Stats | undefined> {
+    try {
+      return await sessionFs.lstat(this.#confined(real));
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return undefined;
+      throw error;
+    }
+  }
+
+  /** The names in a folder, the server's own hidden files included. */
+  async names(folder: string): Promise<string[]> {
+    return sessionFs.readdir(this.#confined(folder));
+  }
+
+  async makeFolder(real: string): Promise<void> {
+    await sessionFs.mkdir(this.#confined(real), { mode: 0o755 });
+  }
+
+  async removeFolder(real: string): Promise<void> {
+    await sessionFs.rmdir(this.#confined(real));
+  }
+
+  async removeFile(real: string): Promise<void> {
+    await sessionFs.unlink(this.#confined(real));
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    await sessionFs.rename(this.#confined(from), this.#confined(to));
+  }
+
+  async setMode(real: string, mode: number): Promise<void> {
+    await sessionFs.chmod(this.#confined(real), mode);
+  }
+
+  async setTimes(real: string, atime: Date, mtime: Date): Promise<void> {
+    await sessionFs.utimes(this.#confined(real), atime, mtime);
+  }
+
+  /** Opened with O_NOFOLLOW (a link swapped in after the check is not followed). */
+  async openForReading(real: string): Promise<sessionFs.FileHandle> {
+    const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = sessionFs.constants;
+    return sessionFs.open(this.#confined(real), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  }
+
+  /** A new file, never one that exists or a link. */
+  async createFile(real: string): Promise<sessionFs.FileHandle> {
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = sessionFs.constants;
+    return sessionFs.open(this.#confined(real), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+  }
+
+  async openForWriting(real: string): Promise<sessionFs.FileHandle> {
+    return sessionFs.open(this.#confined(real), sessionFs.constants.O_WRONLY | sessionFs.constants.O_NOFOLLOW);
+  }
+
+  /** A copy of a file (a clone where the file system can). */
+  async copyFile(from: string, to: string): Promise<void> {
+    await sessionFs.copyFile(this.#confined(from), this.#confined(to), sessionFs.constants.COPYFILE_FICLONE);
+  }
+
+  async truncateFile(real: string, size: number): Promise<void> {
+    const handle = await this.openForWriting(real);
+    try {
+      await handle.truncate(size);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #confined(real: string): string {
+    if (!isInsideHome(this.root, real)) throw new FtpReplyError(550, 'Permission denied: the path leads outside your home.');
+    return real;
   }
 }
 

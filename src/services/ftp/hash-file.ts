@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { nodeHashName, type ByteRange, type HashAlgorithm } from './protocol.js';
+import { nodeHashName, type ByteRange, type HashAlgorithm } from './protocol/hash.js';
 
 const CHUNK_BYTES = 1024 * 1024;
 

@@ -9,7 +9,7 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { INTERNAL_PREFIX, partialForWorkingName } from './protocol.js';
+import { INTERNAL_PREFIX, partialForWorkingName } from './protocol/paths.js';
 
 export interface HomeRecovery {
   /** Bytes of every plain file in the home once recovered (partials included: they are on disk). */

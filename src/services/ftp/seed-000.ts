@@ -5,99 +5,73 @@
  * server does with time.sleep(0.1): its client's recv() must return `OK` alone, then the data,
  * then `##` alone. docs/ftp.md, "The seeds' own file protocols", says where this breaks.
  */
-import type { Connection, StreamHandler } from '../../core/connection.js';
+import type { Connection } from '../../core/connection.js';
 import type { Home } from './files.js';
-import { describeFailure, existingFile, SeedRefusal, SeedUpload, type SeedFilesContext } from './seed-files.js';
+import { existingFile, SeedRefusal, SeedUpload } from './seed-files.js';
 import { endsWithMarker, parseSeed000Command, SEED_000_END_MARKER, SEED_000_MAX_COMMAND_BYTES } from './seed-protocol.js';
-import { pauseAfterWrites, SerialReader, streamFile, writeMessage } from './seed-stream.js';
+import { READ_CHUNK_BYTES, SeedHomeSession, type SeedHomeContext } from './seed-session.js';
+import { pauseAfterWrites, streamFile, writeMessage } from './seed-stream.js';
 
-export interface Seed000Context extends SeedFilesContext {
-  /** The account whose home this front end serves. */
-  account: string;
+export interface Seed000Context extends SeedHomeContext {
   /** The pause between messages (the seed's 0.1 s). */
   messageGapMs: number;
   /** Unknown commands in a row before the connection is closed. */
   maxBadCommands: number;
-  writeHighWaterBytes: number;
 }
 
 const OK = Buffer.from('OK');
 const FAIL = Buffer.from('FAIL');
-const READ_CHUNK_BYTES = 64 * 1024;
 
-export class Seed000Session implements StreamHandler {
-  readonly #connection: Connection;
-  readonly #ctx: Seed000Context;
-  readonly #home: Home;
-  readonly #reader: SerialReader;
-  #upload: SeedUpload | undefined;
+export class Seed000Session extends SeedHomeSession<Seed000Context> {
   #badCommands = 0;
 
   constructor(connection: Connection, ctx: Seed000Context, home: Home) {
-    this.#connection = connection;
-    this.#ctx = ctx;
-    this.#home = home;
-    this.#reader = new SerialReader(connection, (chunk) => this.#handle(chunk), (error) => this.#failed(error));
+    super('seed-000', connection, ctx, home);
   }
 
-  data(chunk: Buffer): void {
-    this.#reader.push(chunk);
-  }
-
-  close(): void {
-    // A client gone mid-upload (once what it sent before closing is written): its bytes go (seed 000 has no resume).
-    void this.#reader.drained().then(() => this.#abandon());
-  }
-
-  async #abandon(): Promise<void> {
-    const upload = this.#upload;
-    this.#upload = undefined;
-    await upload?.abandon();
-  }
-
-  async #handle(chunk: Buffer): Promise<void> {
-    if (this.#upload) {
-      await this.#receive(this.#upload, chunk);
+  protected async handle(chunk: Buffer): Promise<void> {
+    if (this.upload) {
+      await this.#receive(this.upload, chunk);
       return;
     }
     const command = parseSeed000Command(chunk);
     if (command.verb === 'BAD') {
       this.#badCommands++;
-      this.#log(`refused ${command.why}`);
-      if (this.#badCommands >= this.#ctx.maxBadCommands || chunk.length > SEED_000_MAX_COMMAND_BYTES) {
-        this.#connection.end(FAIL);
+      this.log(`refused ${command.why}`);
+      if (this.#badCommands >= this.ctx.maxBadCommands || chunk.length > SEED_000_MAX_COMMAND_BYTES) {
+        this.connection.end(FAIL);
         return;
       }
-      this.#connection.write(FAIL);
+      this.connection.write(FAIL);
       return;
     }
     this.#badCommands = 0;
-    if (command.verb === 'EXIT') this.#connection.end();
+    if (command.verb === 'EXIT') this.connection.end();
     else if (command.verb === 'LIST') await this.#list();
     else if (command.verb === 'STOR') await this.#stor(command.name);
     else await this.#retr(command.name);
   }
 
   async #list(): Promise<void> {
-    const home = this.#home;
+    const home = this.home;
     const names = (await home.list(home.root)).map((entry) => entry.name);
     if (names.length === 0) {
-      this.#connection.write(FAIL);
+      this.connection.write(FAIL);
       return;
     }
-    if (await writeMessage(this.#connection, OK, this.#ctx.messageGapMs)) this.#connection.write(names.join('\n'));
+    if (await writeMessage(this.connection, OK, this.ctx.messageGapMs)) this.connection.write(names.join('\n'));
   }
 
   async #stor(name: string): Promise<void> {
     try {
-      this.#upload = await SeedUpload.begin(this.#ctx, this.#home, this.#ctx.account, name, { refuseExisting: true });
+      this.upload = await SeedUpload.begin(this.ctx, this.home, this.ctx.account, name, { refuseExisting: true });
     } catch (error) {
       if (!(error instanceof SeedRefusal)) throw error;
-      this.#log(`STOR ${name} refused: ${error.message}`);
-      this.#connection.write(FAIL);
+      this.log(`STOR ${name} refused: ${error.message}`);
+      this.connection.write(FAIL);
       return;
     }
-    this.#connection.write(OK);
+    this.connection.write(OK);
   }
 
   async #receive(upload: SeedUpload, chunk: Buffer): Promise<void> {
@@ -106,13 +80,13 @@ export class Seed000Session implements StreamHandler {
     try {
       if (bytes.length > 0) await upload.write(bytes);
       if (!last) return;
-      this.#upload = undefined;
+      this.upload = undefined;
       await upload.finish();
-      this.#log(`stored ${upload.name} (${upload.position} bytes)`);
+      this.log(`stored ${upload.name} (${upload.position} bytes)`);
     } catch (error) {
       // The seed's protocol has no answer during an upload: the connection is closed instead.
-      if (this.#upload) {
-        this.#upload = undefined;
+      if (this.upload) {
+        this.upload = undefined;
         await upload.abandon();
       }
       throw error;
@@ -122,29 +96,24 @@ export class Seed000Session implements StreamHandler {
   async #retr(name: string): Promise<void> {
     let file;
     try {
-      file = await existingFile(this.#home, name);
+      file = await existingFile(this.home, name);
     } catch (error) {
       if (!(error instanceof SeedRefusal)) throw error;
-      this.#connection.write(FAIL);
+      this.connection.write(FAIL);
       return;
     }
-    const gap = this.#ctx.messageGapMs;
-    if (!(await writeMessage(this.#connection, OK, gap))) return;
-    const sent = await streamFile(this.#connection, file.real, { chunkBytes: READ_CHUNK_BYTES, highWater: this.#ctx.writeHighWaterBytes });
+    const gap = this.ctx.messageGapMs;
+    if (!(await writeMessage(this.connection, OK, gap))) return;
+    const sent = await streamFile(this.connection, file.real, { chunkBytes: READ_CHUNK_BYTES, highWater: this.ctx.writeHighWaterBytes });
     if (!sent) return;
     // The marker must reach the client's recv() alone: wait until the file has left, then a gap.
-    if (!(await pauseAfterWrites(this.#connection, gap))) return;
-    this.#connection.write(SEED_000_END_MARKER);
-    this.#log(`sent ${name} (${file.size} bytes)`);
+    if (!(await pauseAfterWrites(this.connection, gap))) return;
+    this.connection.write(SEED_000_END_MARKER);
+    this.log(`sent ${name} (${file.size} bytes)`);
   }
 
-  #failed(error: unknown): void {
-    const level = error instanceof SeedRefusal ? 'info' : 'warn';
-    this.#ctx.logger[level]({ peer: this.#connection.remoteAddress, err: describeFailure(error) }, `seed-000 ${this.#connection.remoteAddress}: closing: ${describeFailure(error)}`);
-    this.#connection.destroy();
-  }
-
-  #log(what: string): void {
-    this.#ctx.logger.info({ peer: this.#connection.remoteAddress, account: this.#ctx.account }, `seed-000 ${this.#connection.remoteAddress} ${what}`);
+  protected failed(error: unknown): void {
+    this.logClosing(error, error instanceof SeedRefusal);
+    this.connection.destroy();
   }
 }

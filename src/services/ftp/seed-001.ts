@@ -6,59 +6,31 @@
  * `{action: "ok"}` after a stored file, `{action: "error", message}` before closing. The seed's
  * sender never reads them, which does it no harm.
  */
-import type { Connection, StreamHandler } from '../../core/connection.js';
+import type { Connection } from '../../core/connection.js';
 import { CodecError } from '../../codec/errors.js';
 import { encodeHeaderFrame, HeaderFrameDecoder, type HeaderFrameEvent } from '../../codec/header-frame.js';
 import type { Home } from './files.js';
-import { describeFailure, existingFile, SeedRefusal, SeedUpload, type SeedFilesContext } from './seed-files.js';
+import { describeFailure, existingFile, SeedRefusal, SeedUpload } from './seed-files.js';
 import { parseSeed001Header, SEED_001_MAX_HEADER_BYTES, seedFileName } from './seed-protocol.js';
-import { SerialReader, streamFile } from './seed-stream.js';
+import { READ_CHUNK_BYTES, SeedHomeSession, type SeedHomeContext } from './seed-session.js';
+import { streamFile } from './seed-stream.js';
 
-export interface Seed001Context extends SeedFilesContext {
-  /** The account whose home this front end serves. */
-  account: string;
-  writeHighWaterBytes: number;
-}
+export type Seed001Context = SeedHomeContext;
 
-const READ_CHUNK_BYTES = 64 * 1024;
-
-export class Seed001Session implements StreamHandler {
-  readonly #connection: Connection;
-  readonly #ctx: Seed001Context;
-  readonly #home: Home;
-  readonly #reader: SerialReader;
+export class Seed001Session extends SeedHomeSession<Seed001Context> {
   readonly #decoder: HeaderFrameDecoder;
-  #upload: SeedUpload | undefined;
 
   constructor(connection: Connection, ctx: Seed001Context, home: Home) {
-    this.#connection = connection;
-    this.#ctx = ctx;
-    this.#home = home;
+    super('seed-001', connection, ctx, home);
     this.#decoder = new HeaderFrameDecoder({ maxHeaderBytes: SEED_001_MAX_HEADER_BYTES, maxBodyBytes: ctx.maxFileBytes });
-    this.#reader = new SerialReader(connection, (chunk) => this.#handle(chunk), (error) => this.#failed(error));
   }
 
-  data(chunk: Buffer): void {
-    this.#reader.push(chunk);
-  }
-
-  close(): void {
-    // A client gone mid-upload (once what it sent before closing is written): its bytes go.
-    void this.#reader.drained().then(() => this.#abandon());
-  }
-
-  async #abandon(): Promise<void> {
-    const upload = this.#upload;
-    this.#upload = undefined;
-    await upload?.abandon();
-  }
-
-  async #handle(chunk: Buffer): Promise<void> {
+  protected async handle(chunk: Buffer): Promise<void> {
     const events: HeaderFrameEvent[] = [];
     this.#decoder.push(chunk, (event) => events.push(event));
     for (const event of events) {
       if (event.type === 'header') await this.#request(event.header, event.bodyBytes);
-      else if (event.type === 'body') await this.#upload?.write(event.chunk);
+      else if (event.type === 'body') await this.upload?.write(event.chunk);
       else await this.#bodyEnded();
     }
   }
@@ -72,7 +44,7 @@ export class Seed001Session implements StreamHandler {
     const name = seedFileName(request.filename);
     try {
       if (request.action === 'get') await this.#get(name);
-      else this.#upload = await SeedUpload.begin(this.#ctx, this.#home, this.#ctx.account, name, { size: bodyBytes });
+      else this.upload = await SeedUpload.begin(this.ctx, this.home, this.ctx.account, name, { size: bodyBytes });
     } catch (error) {
       if (!(error instanceof SeedRefusal)) throw error;
       // A refused put's body is not read: the sender finds the connection closed.
@@ -81,37 +53,33 @@ export class Seed001Session implements StreamHandler {
   }
 
   async #bodyEnded(): Promise<void> {
-    const upload = this.#upload;
+    const upload = this.upload;
     if (!upload) return;
-    this.#upload = undefined;
+    this.upload = undefined;
     await upload.finish();
-    this.#log(`stored ${upload.name} (${upload.position} bytes)`);
-    this.#connection.write(encodeHeaderFrame({ action: 'ok', filename: upload.name }, 0));
+    this.log(`stored ${upload.name} (${upload.position} bytes)`);
+    this.connection.write(encodeHeaderFrame({ action: 'ok', filename: upload.name }, 0));
   }
 
   async #get(name: string): Promise<void> {
-    const file = await existingFile(this.#home, name);
-    this.#connection.write(encodeHeaderFrame({ action: 'get', filename: name }, file.size));
+    const file = await existingFile(this.home, name);
+    this.connection.write(encodeHeaderFrame({ action: 'get', filename: name }, file.size));
     // Exactly the announced bytes; a file cut shorter meanwhile would break the framing, so the connection closes.
-    const sent = await streamFile(this.#connection, file.real, { chunkBytes: READ_CHUNK_BYTES, highWater: this.#ctx.writeHighWaterBytes, length: file.size });
-    if (sent) this.#log(`sent ${name} (${file.size} bytes)`);
-    else this.#connection.destroy();
+    const sent = await streamFile(this.connection, file.real, { chunkBytes: READ_CHUNK_BYTES, highWater: this.ctx.writeHighWaterBytes, length: file.size });
+    if (sent) this.log(`sent ${name} (${file.size} bytes)`);
+    else this.connection.destroy();
   }
 
   #refuse(why: string): void {
-    this.#log(`refused: ${why}`);
-    this.#connection.end(encodeHeaderFrame({ action: 'error', message: why }, 0));
+    this.log(`refused: ${why}`);
+    this.connection.end(encodeHeaderFrame({ action: 'error', message: why }, 0));
   }
 
-  #failed(error: unknown): void {
-    void this.#abandon();
+  protected failed(error: unknown): void {
+    void this.abandon();
     const peerMistake = error instanceof CodecError || error instanceof SeedRefusal;
-    this.#ctx.logger[peerMistake ? 'info' : 'warn']({ peer: this.#connection.remoteAddress, err: describeFailure(error) }, `seed-001 ${this.#connection.remoteAddress}: closing: ${describeFailure(error)}`);
-    if (peerMistake) this.#connection.end(encodeHeaderFrame({ action: 'error', message: describeFailure(error) }, 0));
-    else this.#connection.destroy();
-  }
-
-  #log(what: string): void {
-    this.#ctx.logger.info({ peer: this.#connection.remoteAddress, account: this.#ctx.account }, `seed-001 ${this.#connection.remoteAddress} ${what}`);
+    this.logClosing(error, peerMistake);
+    if (peerMistake) this.connection.end(encodeHeaderFrame({ action: 'error', message: describeFailure(error) }, 0));
+    else this.connection.destroy();
   }
 }

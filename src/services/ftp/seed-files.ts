@@ -14,7 +14,7 @@ import { WharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Store } from '../../store/index.js';
 import { FtpReplyError, Home, type NewEntry } from './files.js';
-import { partialNameFor, resolveVirtualPath, uploadTempName } from './protocol.js';
+import { partialNameFor, resolveVirtualPath, uploadTempName } from './protocol/paths.js';
 
 /** What the seed front ends share with the FTP server they stand beside. */
 export interface SeedFilesContext {

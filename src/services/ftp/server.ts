@@ -11,7 +11,8 @@ import { StreamServer, streamLimits } from '../../core/tcp-server.js';
 import type { Store, VerifyResult } from '../../store/index.js';
 import { ftpConfigSchema, type FtpConfig } from './config.js';
 import { PassivePortAllocator } from './data-channel.js';
-import { formatXferlogLine, parsePortRange, type XferlogRecord } from './protocol.js';
+import { parsePortRange } from './protocol/addresses.js';
+import { formatXferlogLine, type XferlogRecord } from './protocol/xferlog.js';
 import { startSeedServers } from './seed-servers.js';
 import { FtpSession, type FtpServerContext } from './session.js';
 

@@ -7,7 +7,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Readable, Transform, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WharfError } from '../../core/errors.js';
-import { AsciiDecoder, AsciiEncoder } from './protocol.js';
+import { AsciiDecoder, AsciiEncoder } from './protocol/ascii.js';
 
 /** Bytes moved so far, for STAT during a transfer, ABOR's reply and the transfer log. */
 export interface TransferProgress {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseHashFeature, parseHashReply, parseRangArgument, quotaRefusal } from '../../../src/services/ftp/protocol.js';
+import { parseHashFeature, parseHashReply, parseRangArgument } from '../../../src/services/ftp/protocol/hash.js';
+import { quotaRefusal } from '../../../src/services/ftp/protocol/replies.js';
 import { RawControl, bigFile, sha256File, startTestFtp, stopTestFtps } from './support.js';
 
 afterEach(async () => {

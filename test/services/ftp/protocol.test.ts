@@ -1,112 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  AsciiDecoder,
-  AsciiEncoder,
-  CommandLineReader,
-  ReplyParser,
-  featureLines,
-  formatEprtArgument,
-  formatEpsvReply,
-  formatFacts,
-  formatListLine,
-  formatPasvReply,
-  formatPortArgument,
-  formatReply,
-  formatTime,
-  formatXferlogLine,
-  isInsideRoot,
-  parseCommand,
-  parseEprtArgument,
-  parseEpsvReply,
-  parseFactsLine,
-  parseMlstOpts,
-  parsePasvReply,
-  parsePortArgument,
-  parsePortRange,
-  parseTime,
-  partialNameFor,
-  partialForWorkingName,
-  uploadTempName,
-  quotePath,
-  resolveVirtualPath,
-  sameAddress,
-  splitListArgument,
-  stripTelnet,
-  unquotePath,
-  wildcardMatcher,
-  hasWildcards,
-  type CommandLineEvent,
-  type EntryInfo,
-} from '../../../src/services/ftp/protocol.js';
-
-function drain(reader: CommandLineReader): CommandLineEvent[] {
-  const out: CommandLineEvent[] = [];
-  for (let event = reader.next(); event; event = reader.next()) out.push(event);
-  return out;
-}
-
-const lines = (events: CommandLineEvent[]) => events.map((e) => (e.kind === 'line' ? e.bytes.toString() : '<too-long>'));
-
-describe('CommandLineReader', () => {
-  it('cuts CR LF and bare LF lines, across any chunking', () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 20 }), (cuts) => {
-        const input = Buffer.from('USER alice\r\nPASS s3cret\nNOOP\r\n');
-        const reader = new CommandLineReader(64);
-        const events: CommandLineEvent[] = [];
-        let at = 0;
-        for (const cut of cuts) {
-          reader.push(input.subarray(at, at + cut));
-          at += cut;
-          events.push(...drain(reader));
-        }
-        reader.push(input.subarray(at));
-        events.push(...drain(reader));
-        expect(lines(events)).toEqual(['USER alice', 'PASS s3cret', 'NOOP']);
-      }),
-    );
-  });
-
-  it('reports a line over the limit once, skips it, and goes on', () => {
-    const reader = new CommandLineReader(4096);
-    reader.push(Buffer.from(`STOR ${'x'.repeat(5000)}`));
-    expect(lines(drain(reader))).toEqual(['<too-long>']);
-    reader.push(Buffer.from('y'.repeat(100_000)));
-    expect(drain(reader)).toEqual([]);
-    expect(reader.bufferedBytes).toBeLessThan(5000);
-    reader.push(Buffer.from('zzz\r\nNOOP\r\n'));
-    expect(lines(drain(reader))).toEqual(['NOOP']);
-  });
-
-  it('accepts a line of exactly the limit and refuses one byte more', () => {
-    const reader = new CommandLineReader(16);
-    reader.push(Buffer.from(`${'a'.repeat(16)}\r\n${'b'.repeat(17)}\r\n`));
-    expect(lines(drain(reader))).toEqual(['a'.repeat(16), '<too-long>']);
-  });
-
-  it('takes ABOR\\r without its LF as a whole ABOR (urgent-data ABOR of Python ftplib)', () => {
-    const reader = new CommandLineReader();
-    reader.push(Buffer.from([0xff, 0xf4, 0xff, ...Buffer.from('ABOR\r')]));
-    expect(lines(drain(reader))).toEqual(['ABOR']);
-    reader.push(Buffer.from('\nNOOP\r\n'));
-    expect(lines(drain(reader))).toEqual(['NOOP']);
-  });
-
-  it('strips Telnet IP/DM sequences and keeps IAC IAC as one 0xFF', () => {
-    expect(Buffer.from(stripTelnet(Buffer.from([0xff, 0xf4, 0xff, 0xf2, 0x41, 0x42]))).toString()).toBe('AB');
-    expect([...stripTelnet(Buffer.from([0x41, 0xff, 0xff, 0x42]))]).toEqual([0x41, 0xff, 0x42]);
-  });
-
-  it('hands over the bytes after a line untouched (the TLS handshake after AUTH TLS)', () => {
-    const reader = new CommandLineReader();
-    const hello = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x0a, 0x0a, 0x0d, 0xff]);
-    reader.push(Buffer.concat([Buffer.from('AUTH TLS\r\n'), hello]));
-    expect(reader.next()).toEqual({ kind: 'line', bytes: Buffer.from('AUTH TLS') });
-    expect(reader.takeBuffered().equals(hello)).toBe(true);
-    expect(reader.bufferedBytes).toBe(0);
-  });
-});
+import { formatEprtArgument, formatEpsvReply, formatPasvReply, formatPortArgument, parseEprtArgument, parseEpsvReply, parsePasvReply, parsePortArgument, parsePortRange, sameAddress } from '../../../src/services/ftp/protocol/addresses.js';
+import { AsciiDecoder, AsciiEncoder } from '../../../src/services/ftp/protocol/ascii.js';
+import { featureLines, parseCommand } from '../../../src/services/ftp/protocol/commands.js';
+import { formatFacts, formatListLine, formatTime, parseFactsLine, parseMlstOpts, parseTime, splitListArgument, wildcardMatcher, hasWildcards, type EntryInfo } from '../../../src/services/ftp/protocol/listing.js';
+import { isInsideRoot, partialNameFor, partialForWorkingName, uploadTempName, resolveVirtualPath } from '../../../src/services/ftp/protocol/paths.js';
+import { ReplyParser, formatReply, quotePath, unquotePath } from '../../../src/services/ftp/protocol/replies.js';
+import { formatXferlogLine } from '../../../src/services/ftp/protocol/xferlog.js';
 
 describe('parseCommand', () => {
   it('splits verb (upper-cased) from an argument that keeps its spaces', () => {

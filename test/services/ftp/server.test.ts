@@ -7,7 +7,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FtpClient } from '../../../src/services/ftp/client.js';
 import { coalescedVerify } from '../../../src/services/ftp/server.js';
-import { parseEpsvReply, parsePasvReply } from '../../../src/services/ftp/protocol.js';
+import { parseEpsvReply, parsePasvReply } from '../../../src/services/ftp/protocol/addresses.js';
 import { RawControl, randomFile, readAll, selfSignedCertificate, sha256, sha256File, startTestFtp, stopTestFtps, tempDir, type TestFtpServer } from './support.js';
 
 afterEach(async () => {

@@ -9,7 +9,8 @@ import { silentLogger, type Logger } from '../../../src/core/logger.js';
 import { ServiceMetrics } from '../../../src/core/metrics.js';
 import { ftpConfigSchema, startFtpServer, type FtpConfigInput, type FtpRunningService } from '../../../src/services/ftp/server.js';
 import { openStore, type Store } from '../../../src/store/index.js';
-import { ReplyParser, parseEpsvReply, type Reply } from '../../../src/services/ftp/protocol.js';
+import { parseEpsvReply } from '../../../src/services/ftp/protocol/addresses.js';
+import { ReplyParser, type Reply } from '../../../src/services/ftp/protocol/replies.js';
 
 export interface TestFtpServer {
   service: FtpRunningService;
