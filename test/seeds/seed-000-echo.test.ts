@@ -33,7 +33,7 @@ function seedClient(name: string, port: number, input: string) {
   return runTool('python3', [program(name), '127.0.0.1', String(port)], { input, timeoutMs: 10_000 });
 }
 
-describe.skipIf(noPython3)(`seed 000 §1: UDP${skip}`, () => {
+describe.skipIf(noPython3)(`seed 000 §1: UDP${skip}`, { concurrent: true }, () => {
   it("the seed's client gets Thanks for each line; wharf prints each like the seed's server", async () => {
     const result = await seedClient('udp_client.py', thanks.port('echo', 'udp'), '你好\nagain\n\n');
     expect(result.code).toBe(0);
@@ -49,7 +49,7 @@ describe.skipIf(noPython3)(`seed 000 §1: UDP${skip}`, () => {
   });
 });
 
-describe.skipIf(noPython3)(`seed 000 §2: TCP${skip}`, () => {
+describe.skipIf(noPython3)(`seed 000 §2: TCP${skip}`, { concurrent: true }, () => {
   it("the seed's client gets Thanks for each line", async () => {
     const result = await seedClient('tcp_client.py', thanks.port('echo', 'tcp'), 'hello\n世界\n\n');
     expect(result.code).toBe(0);
@@ -80,7 +80,7 @@ describe.skipIf(noPython3)(`seed 000 §2: TCP${skip}`, () => {
   });
 });
 
-describe.skipIf(noPython3)(`seed 000 §4–§7: the concurrency models' servers${skip}`, () => {
+describe.skipIf(noPython3)(`seed 000 §4–§7: the concurrency models' servers${skip}`, { concurrent: true }, () => {
   const models: Array<[string, string, string]> = [
     ['§4 process per client (multiprocessing, SIGCHLD ignored)', 'fork_server_000.py', 'ok'],
     ['§5 thread per client', 'thread_server_000.py', 'ok'],

@@ -41,7 +41,7 @@ describe.skipIf(noPython3)(`seed 001 socket文件传输: send_file against \`wha
   });
 });
 
-describe.skipIf(noPython3)(`seed 001 socketserver: answers typed at the server${skip}`, () => {
+describe.skipIf(noPython3)(`seed 001 socketserver: answers typed at the server${skip}`, { concurrent: true }, () => {
   it("单线程示例's client gets the answer typed at `wharf echo serve --reply-from-console`", async () => {
     const server = await startWharf(['echo', 'serve', '--port', '0', '--no-udp', '--reply-from-console'], { expectLines: 1 });
     try {

@@ -25,7 +25,7 @@ function seedClient(name: string, port: number, input: string) {
 
 afterAll(() => killPrograms());
 
-describe.skipIf(noPython3)(`seed 002 §3: the remote command client against \`wharf exec serve --seed-protocol\`${skip}`, () => {
+describe.skipIf(noPython3)(`seed 002 §3: the remote command client against \`wharf exec serve --seed-protocol\`${skip}`, { concurrent: true }, () => {
   let fixture: ExecFixture;
   beforeAll(async () => {
     fixture = await startExec({ seedProtocol: true });
@@ -39,7 +39,7 @@ describe.skipIf(noPython3)(`seed 002 §3: the remote command client against \`wh
   });
 });
 
-describe.skipIf(noPython3)(`seed 002 §5: UDP${skip}`, () => {
+describe.skipIf(noPython3)(`seed 002 §5: UDP${skip}`, { concurrent: true }, () => {
   it("the seed's client prints the (answer, address) pair from `wharf echo serve --reply ok`", async () => {
     const server = await startWharf(['echo', 'serve', '--port', '0', '--no-tcp', '--reply', 'ok'], { expectLines: 1 });
     try {
@@ -61,7 +61,7 @@ describe.skipIf(noPython3)(`seed 002 §5: UDP${skip}`, () => {
   });
 });
 
-describe.skipIf(noPython3)(`seed 002 四: select and selectors servers${skip}`, () => {
+describe.skipIf(noPython3)(`seed 002 四: select and selectors servers${skip}`, { concurrent: true }, () => {
   it("the select server's client reads the hello... greeting, then response:-prefixed answers, from wharf", async () => {
     const server = await startWharf(['echo', 'serve', '--port', '0', '--no-udp', '--greeting', 'hello...', '--prefix', 'response:'], { expectLines: 1 });
     try {
@@ -88,7 +88,7 @@ describe.skipIf(noPython3)(`seed 002 四: select and selectors servers${skip}`, 
   });
 });
 
-describe.skipIf(noPython3)(`seed 002 五: socketserver${skip}`, () => {
+describe.skipIf(noPython3)(`seed 002 五: socketserver${skip}`, { concurrent: true }, () => {
   it("the client reads 欢迎致电... then its echoes from wharf, which prints each message", async () => {
     const server = await startWharf(['echo', 'serve', '--port', '0', '--no-udp', '--greeting', '欢迎致电... ', '--print'], { expectLines: 1 });
     try {

@@ -54,7 +54,7 @@ describe.skipIf(noPython2)(`seed 003 一: the raw-socket HTTP client against \`w
   });
 });
 
-describe.skipIf(noPython2)(`seed 003 一: the TCP servers the page tests with telnet${skip2}`, () => {
+describe.skipIf(noPython2)(`seed 003 一: the TCP servers the page tests with telnet${skip2}`, { concurrent: true }, () => {
   it('`wharf echo --greeting` reads the thread-per-client server\'s Welcome line, then 收到！ + each line', async () => {
     const { server, port } = await startSeedServer(python2!, 'thread_server_003.py', 'tcp');
     const result = await runWharf(['echo', '-p', String(port), '--greeting'], { input: 'hehe\n你好\n' });
@@ -71,7 +71,7 @@ describe.skipIf(noPython2)(`seed 003 一: the TCP servers the page tests with te
   });
 });
 
-describe.skipIf(noPython2)(`seed 003 三: the simplest UDP client${skip2}`, () => {
+describe.skipIf(noPython2)(`seed 003 三: the simplest UDP client${skip2}`, { concurrent: true }, () => {
   it('its one datagram is shown by `wharf echo serve --print`, as the seed\'s server prints it', async () => {
     const server = await startWharf(['echo', 'serve', '--port', '0', '--no-tcp', '--print'], { expectLines: 1 });
     try {

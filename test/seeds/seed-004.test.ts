@@ -31,7 +31,7 @@ function py2(name: string, port: number, input = '') {
   return runTool(python2!, [program(name), '127.0.0.1', String(port)], { input, timeoutMs: 10_000 });
 }
 
-describe.skipIf(noPython2)(`seed 004 UDP${skip2}`, () => {
+describe.skipIf(noPython2)(`seed 004 UDP${skip2}`, { concurrent: true }, () => {
   it("客户端收发数据: the seed's client prints the (data, address) pair `wharf echo serve` sends back", async () => {
     const port = echo.port('echo', 'udp');
     const result = await py2('udp_client_004.py', port, 'hello\n');
@@ -76,9 +76,9 @@ ip route add default dev lo src 127.0.0.1
 server=$!
 for i in $(seq 100); do grep -q '^discovery ' "$DATA/serve.out" && break; sleep 0.1; done
 echo "--- seed python 2"
-if [ -n "$PY2" ]; then timeout 2 "$PY2" -u "$SEEDS/broadcast_client.py"; fi
+if [ -n "$PY2" ]; then timeout 4 "$PY2" -u "$SEEDS/broadcast_client.py"; fi
 echo "--- seed python 3"
-timeout 2 python3 -u "$SEEDS/broadcast_client3.py"
+timeout 4 python3 -u "$SEEDS/broadcast_client3.py"
 echo "--- wharf discover"
 "$NODE" "$WHARF" discover --first --timeout 10000
 echo "--- exit $?"
@@ -133,7 +133,7 @@ describe.skipIf(noPython2)(`seed 004 TFTP: the download client against \`wharf t
   });
 });
 
-describe.skipIf(noPython2)(`seed 004 TCP${skip2}`, () => {
+describe.skipIf(noPython2)(`seed 004 TCP${skip2}`, { concurrent: true }, () => {
   it("客户端: the seed's client prints what `wharf echo serve` sends back", async () => {
     const result = await py2('tcp_client_004.py', echo.port('echo', 'tcp'), 'hello\n');
     expect(result.code).toBe(0);
@@ -149,7 +149,7 @@ describe.skipIf(noPython2)(`seed 004 TCP${skip2}`, () => {
   });
 });
 
-describe.skipIf(noPython2)(`seed 004 模拟聊天: the person at the server types each answer${skip2}`, () => {
+describe.skipIf(noPython2)(`seed 004 模拟聊天: the person at the server types each answer${skip2}`, { concurrent: true }, () => {
   it("the seed's client gets the answers typed at `wharf echo serve --reply-from-console`", async () => {
     const server = await startWharf(['echo', 'serve', '--port', '0', '--no-udp', '--reply-from-console'], { expectLines: 1 });
     try {
@@ -178,7 +178,7 @@ describe.skipIf(noPython2)(`seed 004 模拟聊天: the person at the server type
   });
 });
 
-describe.skipIf(noPython2)(`seed 004 Listen 的队列长度 and the select servers${skip2}`, () => {
+describe.skipIf(noPython2)(`seed 004 Listen 的队列长度 and the select servers${skip2}`, { concurrent: true }, () => {
   it("the listen-queue client opens the connections it is asked for against `wharf echo serve`", async () => {
     const result = await py2('listen_client_004.py', echo.port('echo', 'tcp'), '5\n');
     expect(result.code).toBe(0);
@@ -201,7 +201,7 @@ describe.skipIf(noPython2)(`seed 004 Listen 的队列长度 and the select serve
   });
 });
 
-describe.skipIf(noGevent)(`seed 004 gevent (Python 3 ports, Debian's python3-gevent)${skipped(noGevent)}`, () => {
+describe.skipIf(noGevent)(`seed 004 gevent (Python 3 ports, Debian's python3-gevent)${skipped(noGevent)}`, { concurrent: true }, () => {
   it('the concurrent downloader fetches three pages from `wharf web serve` at once', async () => {
     const root = join(tempDataDir(), 'www');
     mkdirSync(root);
