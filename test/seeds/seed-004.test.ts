@@ -75,10 +75,17 @@ ip route add default dev lo src 127.0.0.1
 "$NODE" "$WHARF" serve echo discovery --host 0.0.0.0 --data "$DATA" --log-level warn > "$DATA/serve.out" 2>&1 &
 server=$!
 for i in $(seq 100); do grep -q '^discovery ' "$DATA/serve.out" && break; sleep 0.1; done
+# The seed's client prints each reply and waits for more until it is killed: kill it at the first.
+seed() {
+  "$@" > "$DATA/seed.out" 2>&1 &
+  client=$!
+  for i in $(seq 40); do grep -q '^Received from' "$DATA/seed.out" && break; sleep 0.1; done
+  kill $client; wait $client 2>/dev/null; cat "$DATA/seed.out"
+}
 echo "--- seed python 2"
-if [ -n "$PY2" ]; then timeout 4 "$PY2" -u "$SEEDS/broadcast_client.py"; fi
+if [ -n "$PY2" ]; then seed "$PY2" -u "$SEEDS/broadcast_client.py"; fi
 echo "--- seed python 3"
-timeout 4 python3 -u "$SEEDS/broadcast_client3.py"
+seed python3 -u "$SEEDS/broadcast_client3.py"
 echo "--- wharf discover"
 "$NODE" "$WHARF" discover --first --timeout 10000
 echo "--- exit $?"
