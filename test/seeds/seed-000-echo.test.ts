@@ -6,8 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWharf, startWharf, type RunningWharf } from '../helpers/cli.js';
-import { runTool } from '../helpers/tools.js';
-import { killPrograms, noPython3, program, skipped, startSeedServer } from './support.js';
+import { killPrograms, noPython3, runClient, skipped, startSeedServer } from './support.js';
 
 const skip = skipped(noPython3);
 
@@ -29,9 +28,7 @@ afterAll(async () => {
   await Promise.all([thanks?.stop(), once?.stop()]);
 });
 
-function seedClient(name: string, port: number, input: string) {
-  return runTool('python3', [program(name), '127.0.0.1', String(port)], { input, timeoutMs: 10_000 });
-}
+const seedClient = (name: string, port: number, input: string) => runClient('python3', name, port, input);
 
 describe.skipIf(noPython3)(`seed 000 §1: UDP${skip}`, { concurrent: true }, () => {
   it("the seed's client gets Thanks for each line; wharf prints each like the seed's server", async () => {

@@ -15,13 +15,11 @@ import { runWharf, startWharf } from '../helpers/cli.js';
 import { runTool } from '../helpers/tools.js';
 import { startExec, type ExecFixture } from '../services/exec/support.js';
 import { bigFile, sha256File, startTestFtp, stopTestFtps, tempDir, type TestFtpServer } from '../services/ftp/support.js';
-import { killPrograms, noPython3, program, skipped, startSeedServer } from './support.js';
+import { killPrograms, runClient, noPython3, program, skipped, startSeedServer } from './support.js';
 
 const skip = skipped(noPython3);
 
-function seedClient(name: string, port: number, input: string) {
-  return runTool('python3', [program(name), '127.0.0.1', String(port)], { input, timeoutMs: 10_000 });
-}
+const seedClient = (name: string, port: number, input: string) => runClient('python3', name, port, input);
 
 afterAll(() => killPrograms());
 

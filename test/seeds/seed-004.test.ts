@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WHARF_BIN, requireBuild, runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
 import { runTool, skipReason } from '../helpers/tools.js';
-import { GEVENT_PYTHON, killPrograms, noGevent, noPython2, noPython3, Program, program, PROGRAMS, python2, skipped, startSeedServer } from './support.js';
+import { GEVENT_PYTHON, killPrograms, runClient, noGevent, noPython2, noPython3, Program, program, PROGRAMS, python2, skipped, startSeedServer } from './support.js';
 
 const skip2 = skipped(noPython2);
 
@@ -27,9 +27,7 @@ afterAll(async () => {
   await echo?.stop();
 });
 
-function py2(name: string, port: number, input = '') {
-  return runTool(python2!, [program(name), '127.0.0.1', String(port)], { input, timeoutMs: 10_000 });
-}
+const py2 = (name: string, port: number, input = '') => runClient(python2!, name, port, input);
 
 describe.skipIf(noPython2)(`seed 004 UDP${skip2}`, { concurrent: true }, () => {
   it("客户端收发数据: the seed's client prints the (data, address) pair `wharf echo serve` sends back", async () => {

@@ -8,13 +8,18 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { findPython2, hasTool } from '../helpers/tools.js';
+import { findPython2, hasTool, runTool, type ToolResult } from '../helpers/tools.js';
 
 /** The course's programs, verbatim but for the server address (see each file's header). */
 export const PROGRAMS = join(import.meta.dirname, 'programs');
 
 export function program(name: string): string {
   return join(PROGRAMS, name);
+}
+
+/** Run a seed client to its end: `INTERPRETER PROGRAM 127.0.0.1 PORT`, `input` typed on stdin. */
+export function runClient(interpreter: string, name: string, port: number, input = ''): Promise<ToolResult> {
+  return runTool(interpreter, [program(name), '127.0.0.1', String(port)], { input, timeoutMs: 10_000 });
 }
 
 /** In CI a missing interpreter is a broken CI script (.ci/run), not a reason to skip. */
