@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WHARF_BIN, requireBuild, runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
 import { runTool, skipReason } from '../helpers/tools.js';
-import { GEVENT_PYTHON, killPrograms, runClient, noGevent, noPython2, noPython3, Program, program, PROGRAMS, python2, skipped, startSeedServer } from './support.js';
+import { GEVENT_PYTHON, geventProblem, killPrograms, noPython2, noPython3, Program, program, PROGRAMS, python2, runClient, skipped, startSeedServer } from './support.js';
 
 const skip2 = skipped(noPython2);
+const noGevent = geventProblem();
 
 /** `wharf echo serve`: the plain echo service (TCP and UDP), which the seed's echo clients need. */
 let echo: RunningWharf;

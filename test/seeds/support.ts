@@ -36,14 +36,14 @@ export const noPython3 = hasTool('python3') ? undefined : missing('python3 is no
 
 /** Debian's Python with python3-gevent (gevent for Python 2 comes only from PyPI). */
 export const GEVENT_PYTHON = '/usr/bin/python3';
-export const noGevent = (() => {
+export function geventProblem(): string | undefined {
   try {
     execFileSync(GEVENT_PYTHON, ['-c', 'import gevent'], { stdio: 'ignore', timeout: 10_000 });
     return undefined;
   } catch {
     return missing('python3-gevent is not installed (apt-get install python3-gevent)');
   }
-})();
+}
 
 /** ` (skipped: REASON)` for a test's title, or nothing. */
 export function skipped(...reasons: Array<string | undefined>): string {
