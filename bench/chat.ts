@@ -5,7 +5,7 @@
  * UDP (the seed protocol), 100 members, 10 of them talking: for each server, the send rate is
  * swept upwards until a delivery is lost, then narrowed down; the highest rate with zero loss is
  * its loss-free ceiling (in deliveries per second: messages x 99). Then the loss at twice that
- * rate. Servers: the seed's server (test/interop/seed-programs/chat_server.py), a naive Node
+ * rate. Servers: the seed's server (test/seeds/programs/chat_server.py), a naive Node
  * `dgram` server written the way the seed is, wharf with one `send` per datagram (`udpSend:
  * inline`) and wharf as it ships (datagrams batched from a worker thread, 20 per system call).
  *
@@ -36,7 +36,7 @@ import { formatNumber, renderMarkdown, renderText, type Grid } from './lib/table
 import { ensureWharfBuilt } from './lib/wharf.js';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const SEED_SERVER = join(repoRoot, 'test', 'interop', 'seed-programs', 'chat_server.py');
+const SEED_SERVER = join(repoRoot, 'test', 'seeds', 'programs', 'chat_server.py');
 const MEMBERS = 100;
 const SENDERS = 10;
 const TEXT_BYTES = 64;

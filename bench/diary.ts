@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- diary`: entries stored per second by wharf's diary against the seed's own
- * diary server (seed 003, its Python 2 logic ported to Python 3: test/interop/seed-programs/
+ * diary server (seed 003, its Python 2 logic ported to Python 3: test/seeds/programs/
  * diary_server3.py), in one run, each with its own client, and how many entries each lost.
  *
  * - **seed server, seed protocol**: the seed's server (open, append, close daily.log per entry,
@@ -36,7 +36,7 @@ import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type
 import { ensureWharfBuilt } from './lib/wharf.js';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const SEED_SERVER = join(repoRoot, 'test', 'interop', 'seed-programs', 'diary_server3.py');
+const SEED_SERVER = join(repoRoot, 'test', 'seeds', 'programs', 'diary_server3.py');
 
 interface Case {
   id: string;
@@ -425,7 +425,7 @@ export async function run(options: BenchOptions): Promise<void> {
     `Measured ${machine.date} on ${describeMachine(machine)}, with \`${command}\` (${minutes} min). ${method}`,
     '',
     "Entries stored per second by the seed's diary server (seed 003, ported to Python 3 line for line: " +
-      '`test/interop/seed-programs/diary_server3.py`, one `open`/`write`/`close` of daily.log per entry) and by ' +
+      '`test/seeds/programs/diary_server3.py`, one `open`/`write`/`close` of daily.log per entry) and by ' +
       "`wharf diary serve` (SQLite in WAL mode, every entry committed before it is answered), each with its own client. " +
       "The seed protocol's load client sends an entry and waits for the stamped line before the next, as the seed's client does; " +
       "wharf's client (`DiaryClient`) packs entries into datagrams and keeps up to 1,024 unacknowledged. " +

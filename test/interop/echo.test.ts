@@ -1,11 +1,9 @@
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoConfigSchema, echoService } from '../../src/services/echo/server.js';
 import { ServiceHost } from '../../src/core/host.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { runTool, skipReason } from '../helpers/tools.js';
 
-const seedPrograms = resolve(import.meta.dirname, 'seed-programs');
 const host = new ServiceHost({ logger: silentLogger(), dataDir: '/tmp' });
 let echoPort = 0;
 let replyPort = 0;
@@ -20,7 +18,6 @@ afterAll(() => host.stop(500));
 
 const noNc = skipReason('nc');
 const noSocat = skipReason('socat');
-const noPython = skipReason('python3');
 
 describe('echo with real clients', () => {
   it.skipIf(noNc)(`nc over TCP gets every line back${noNc ? ` (skipped: ${noNc})` : ''}`, async () => {
@@ -43,17 +40,5 @@ describe('echo with real clients', () => {
   it.skipIf(noSocat)(`socat over UDP${noSocat ? ` (skipped: ${noSocat})` : ''}`, async () => {
     const result = await runTool('socat', ['-t', '1', '-', `UDP:127.0.0.1:${replyPort}`], { input: 'hi' });
     expect(result.stdout.toString()).toBe('收到！hi');
-  });
-
-  it.skipIf(noPython)(`the seed's Python UDP client (seed 000 §1)${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
-    const result = await runTool('python3', [resolve(seedPrograms, 'udp_client.py'), '127.0.0.1', String(replyPort)], { input: '你好\nagain\n\n' });
-    expect(result.code).toBe(0);
-    expect(result.stdout.toString()).toBe('>>From server: 收到！你好\n>>From server: 收到！again\n>>');
-  });
-
-  it.skipIf(noPython)(`the seed's Python TCP client (seed 000 §2)${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
-    const result = await runTool('python3', [resolve(seedPrograms, 'tcp_client.py'), '127.0.0.1', String(replyPort)], { input: 'hello\n世界\n\n' });
-    expect(result.code).toBe(0);
-    expect(result.stdout.toString()).toBe('>>From server: 收到！hello\n>>From server: 收到！世界\n>>');
   });
 });

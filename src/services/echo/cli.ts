@@ -9,6 +9,8 @@ interface ClientFlags {
   port: number;
   udp?: boolean;
   timeout: number;
+  framing: 'line' | 'raw';
+  greeting?: boolean;
 }
 
 function addClientOptions(command: Command): Command {
@@ -16,7 +18,13 @@ function addClientOptions(command: Command): Command {
     .option('-H, --host <host>', 'server address', '127.0.0.1')
     .addOption(new Option('-p, --port <port>', 'server port').argParser(port).default(7007))
     .option('-u, --udp', 'use UDP instead of TCP')
-    .addOption(new Option('--timeout <ms>', 'how long to wait for each answer').argParser(Number).default(5_000));
+    .addOption(new Option('--timeout <ms>', 'how long to wait for each answer').argParser(Number).default(5_000))
+    .addOption(
+      new Option('--framing <framing>', 'TCP: send lines, an answer is a line; or raw, as the seeds\' clients: send the text alone, an answer is what one read brings (servers that answer ok, Thanks)')
+        .choices(['line', 'raw'])
+        .default('line'),
+    )
+    .option('--greeting', 'TCP: read and print the server\'s greeting before sending (seed 002\'s hello..., seed 003\'s Welcome...)');
 }
 
 /**
@@ -77,7 +85,7 @@ export function registerEchoCli(program: Command, ctx: CliContext): void {
 
 async function ask(flags: ClientFlags, text: string, client?: EchoClient): Promise<string> {
   if (flags.udp) return (await echoOverUdp(text, { host: flags.host, port: flags.port, timeoutMs: flags.timeout })).replace(/\r?\n$/, '');
-  const own = client ?? (await EchoClient.connect({ host: flags.host, port: flags.port, timeoutMs: flags.timeout }));
+  const own = client ?? (await connectTcp(flags));
   try {
     return await own.send(text);
   } finally {
@@ -85,9 +93,23 @@ async function ask(flags: ClientFlags, text: string, client?: EchoClient): Promi
   }
 }
 
+/** A TCP client; with --greeting the server's greeting is read and printed first. */
+async function connectTcp(flags: ClientFlags): Promise<EchoClient> {
+  const client = await EchoClient.connect({ host: flags.host, port: flags.port, timeoutMs: flags.timeout, framing: flags.framing });
+  if (flags.greeting) {
+    try {
+      process.stdout.write(`${(await client.receive()).replace(/\r?\n$/, '')}\n`);
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  }
+  return client;
+}
+
 async function interactive(flags: ClientFlags): Promise<void> {
   const tty = process.stdin.isTTY === true;
-  const client = flags.udp ? undefined : await EchoClient.connect({ host: flags.host, port: flags.port, timeoutMs: flags.timeout });
+  const client = flags.udp ? undefined : await connectTcp(flags);
   const lines = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
   // On a terminal readline takes Ctrl-C itself (no SIGINT reaches the process): end as it would.
   lines.on('SIGINT', exitInterrupted);

@@ -531,7 +531,7 @@ export function requestHeadProblem(httpVersion: string, rawHeaders: readonly str
     else if (name === 'transfer-encoding') codings.push(...(rawHeaders[i + 1] as string).split(','));
   }
   if (hosts > 1) return 'more than one Host header';
-  if (hosts === 0 && httpVersion === '1.1') return 'no Host header';
+  if (hosts === 0 && httpVersion === '1.1') return 'an HTTP/1.1 request needs a Host header';
   if (codings.length > 0 && (codings[codings.length - 1] as string).replace(OWS, '').toLowerCase() !== 'chunked') return 'a transfer coding other than chunked last';
   return undefined;
 }

@@ -239,6 +239,9 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
     keepAliveTimeout: config.keepAliveTimeoutMs,
     connectionsCheckingInterval: checkInterval,
     noDelay: true,
+    // Node's own answer to an HTTP/1.1 request without Host is an empty 400; requestHeadProblem
+    // (connections.ts) refuses it as well, with a page that says why.
+    requireHostHeader: false,
   };
   const gate: ConnectionGate = new ConnectionGate(
     {

@@ -1,14 +1,11 @@
 import net from 'node:net';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceHost } from '../../../src/core/host.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { execConfigSchema, execService } from '../../../src/services/exec/server.js';
-import { runTool, skipReason } from '../../helpers/tools.js';
 import { startExec, TEST_COMMANDS, type ExecFixture } from './support.js';
 
-const seedClient = resolve(import.meta.dirname, '../../interop/seed-programs/exec_client.py');
-const noPython = skipReason('python3');
+// The seed's own client (seed 002 §3) against this front end: test/seeds/seed-002.test.ts.
 
 /** One seed exchange by hand: the line, `Ready|N`, `Start`, the N bytes. */
 async function seedExchange(port: number, line: string): Promise<{ ready: string; output: string }> {
@@ -42,12 +39,6 @@ beforeAll(async () => {
 afterAll(() => fixture.stop());
 
 describe('exec: the seed protocol (seed 002 §3)', () => {
-  it.skipIf(noPython)(`the seed's own Python client runs an open command${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
-    const result = await runTool('python3', [seedClient, '127.0.0.1', String(fixture.port)], { input: 'hello\nquiet\nrm -rf /\nexit\n', timeoutMs: 10_000 });
-    expect(result.code).toBe(0);
-    expect(result.stdout.toString()).toBe('>>:data size 6 ,recv size 6 \nhello\n\n>>:data size 9 ,recv size 9 \ncmd error\n>>:data size 9 ,recv size 9 \ncmd error\n>>:');
-  });
-
   it('splits the line as argv, never a shell', async () => {
     expect(await seedExchange(fixture.port, 'say $(id);echo x')).toEqual({ ready: 'Ready|13', output: '$(id);echo|x|' });
     expect(await seedExchange(fixture.port, 'say a|b ;')).toEqual({ ready: 'Ready|9', output: 'cmd error' });

@@ -1,6 +1,7 @@
 /**
  * The seed front ends against bad peers: garbage, truncated and oversized input, names that try
- * to leave the home, quota, and the parsers byte by byte. (The seeds' own clients: test/interop/seed-files.test.ts.)
+ * to leave the home, quota, and the parsers byte by byte. (The seeds' own clients:
+ * test/seeds/seed-000-ftp.test.ts, seed-001.test.ts and seed-002.test.ts.)
  */
 import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';

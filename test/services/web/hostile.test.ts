@@ -53,6 +53,18 @@ describe('request heads RFC 9112 refuses', () => {
     expect(raw).toMatch(/connection: close/i);
   });
 
+  it('an HTTP/1.1 request without Host: one 400 whose page says why (seed 003\'s raw-socket client)', async () => {
+    const raw = await rawExchange(web.port, 'GET / HTTP/1.1\r\n\r\n');
+    expect(statusLines(raw)).toEqual(['HTTP/1.1 400']);
+    expect(raw).toMatch(/connection: close/i);
+    expect(raw).toContain('This request cannot be served: an HTTP/1.1 request needs a Host header.');
+  });
+
+  it('an HTTP/1.0 request needs no Host', async () => {
+    const raw = await rawExchange(web.port, 'GET / HTTP/1.0\r\n\r\n');
+    expect(statusLines(raw)).toEqual(['HTTP/1.1 200']);
+  });
+
   it('a transfer coding other than chunked last: exactly one answer, 400', async () => {
     for (const method of ['GET', 'POST']) {
       const raw = await rawExchange(web.port, `${method} / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n`);

@@ -1,18 +1,18 @@
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/index.js';
 import { startWharf, tempDataDir } from '../helpers/cli.js';
-import { runTool, skipReason } from '../helpers/tools.js';
+import { runTool } from '../helpers/tools.js';
 import { seedTextFile, startDict, tempStore, type StartedDict } from '../services/dict/support.js';
+import { noPython3, program } from './support.js';
 
 /**
- * The seed's own dictionary client (seed 000 §11.3, Python 3, verbatim but for the server
- * address) against the dict service's seed front end, driven through its menus on stdin:
- * register, log in, look up two words, read the history, log out, quit.
+ * Seed 000 §11, the online dictionary (S8): the seed's own client (§11.3, Python 3, verbatim but
+ * for the server address) against the dict service's seed front end, driven through its menus on
+ * stdin: register, log in, look up two words, read the history, log out, quit. (The seed's
+ * server needs MySQL and pymysql, and no wharf client speaks its protocol: wharf's speaks DICT.)
  */
 
-const client = resolve(import.meta.dirname, 'seed-programs', 'dict_client.py');
-const noPython3 = skipReason('python3');
+const client = program('dict_client.py');
 
 let server: StartedDict | undefined;
 let store: Store | undefined;
@@ -28,7 +28,7 @@ afterAll(async () => {
   await store?.close();
 });
 
-describe("the seed's dictionary client against the seed front end", () => {
+describe("seed 000 §11: the dictionary's client against the dict service's seed front end", () => {
   it.skipIf(noPython3 !== undefined)(`registers, logs in, looks up, lists the history, quits${noPython3 ? ` (skipped: ${noPython3})` : ''}`, async () => {
     const port = server!.service.addresses[1]!.port;
     const typed = ['1', 'bob', 'bobs-password', 'bobs-password', '2', 'bob', 'bobs-password', '1', 'abandon', '你好', 'nope', '##', '2', '3', '3'];

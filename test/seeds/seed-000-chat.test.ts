@@ -1,68 +1,23 @@
 /**
- * The seed's own Python chat programs (seed 000 §8) against wharf, both ways:
+ * Seed 000 §8, the chat room (S5): the seed's own Python programs against wharf, both ways:
  * - the seed client in wharf's room, chatting with a wharf (TCP) client;
  * - wharf's seed-protocol client (`wharf chat --seed-protocol`) and library against the seed server.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient, SeedChatClient } from '../../src/services/chat/client.js';
 import type { ChatMessage } from '../../src/services/chat/protocol.js';
 import { WHARF_BIN, runWharf, startWharf, tempDataDir, type RunningWharf } from '../helpers/cli.js';
-import { skipReason } from '../helpers/tools.js';
 import { startTestChat, stopAllChats } from '../services/chat/support.js';
+import { killPrograms, noPython3, program, Program, startSeedServer } from './support.js';
 
-const seedPrograms = resolve(import.meta.dirname, 'seed-programs');
-const noPython = skipReason('python3');
+const noPython = noPython3;
 const noBuild = existsSync(WHARF_BIN) ? undefined : `${WHARF_BIN} is missing (npm run build)`;
 
-/** A long-running program whose output we watch and whose input we type over time. */
-class Program {
-  output = '';
-  exited: Promise<number | null>;
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    child.stdout.on('data', (d: Buffer) => (this.output += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (this.output += d.toString('utf8')));
-    child.stdin.on('error', () => {});
-    this.exited = new Promise((done) => child.on('exit', (code) => done(code)));
-  }
-
-  /** In a process group of its own: the seed programs fork (multiprocessing), and all must go. */
-  static start(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Program {
-    return new Program(spawn(command, args, { env: { ...process.env, ...env }, detached: true }));
-  }
-
-  type(line: string): void {
-    this.child.stdin.write(`${line}\n`);
-  }
-
-  async waitFor(text: string, timeoutMs = 10_000): Promise<void> {
-    const start = Date.now();
-    while (!this.output.includes(text)) {
-      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${JSON.stringify(text)}; output so far: ${JSON.stringify(this.output)}`);
-      if (this.child.exitCode !== null) throw new Error(`exited (${this.child.exitCode}) before ${JSON.stringify(text)}; output: ${JSON.stringify(this.output)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  kill(): void {
-    const pid = this.child.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, 'SIGKILL'); // the program and the processes it forked
-    } catch {
-      // already gone
-    }
-  }
-}
-
-const programs: Program[] = [];
 const clients: ChatClient[] = [];
 const servers: RunningWharf[] = [];
 afterEach(async () => {
-  for (const p of programs.splice(0)) p.kill();
+  killPrograms();
   await Promise.all(servers.splice(0).map((s) => s.stop()));
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await stopAllChats();
@@ -76,39 +31,15 @@ async function until(condition: () => boolean, timeoutMs = 10_000, what = 'condi
   }
 }
 
-/** A free UDP port on 127.0.0.1 for the seed server (it takes its port from argv). */
-async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((done) => socket.bind(0, '127.0.0.1', done));
-  const { port } = socket.address();
-  await new Promise<void>((done) => socket.close(done));
-  return port;
+/** The seed's server (it takes its port, then its address), listening. */
+function startSeedChatServer(): Promise<{ server: Program; port: number }> {
+  return startSeedServer('python3', 'chat_server.py', 'udp', { argv: (port) => [String(port), '127.0.0.1'] });
 }
 
-/** Start the seed server and wait until it answers a login. */
-async function startSeedServer(): Promise<{ server: Program; port: number }> {
-  const port = await freeUdpPort();
-  const server = Program.start('python3', ['-u', resolve(seedPrograms, 'chat_server.py'), String(port), '127.0.0.1']);
-  programs.push(server);
-  const probe = await SeedChatClient.open({ port });
-  try {
-    // The seed server answers L with OK or FAIL once it is up (asked again until it is; while
-    // its port is still closed the login fails at once, so wait a little between tries).
-    for (let attempt = 0; attempt < 50; attempt++) {
-      if (await probe.login(`probe${attempt}`, { timeoutMs: 200, attempts: 1 }).catch(() => false)) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  } finally {
-    await probe.close();
-  }
-  return { server, port };
-}
-
-describe('chat interop with the seed\'s Python programs', () => {
+describe("seed 000 §8: the chat room's programs", () => {
   it.skipIf(noPython)(`the seed's client chats with a wharf client through wharf's room${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
     const { udp, tcp, chat } = await startTestChat();
-    const seed = Program.start('python3', ['-u', resolve(seedPrograms, 'chat_client.py'), '127.0.0.1', String(udp), '0']);
-    programs.push(seed);
+    const seed = Program.start('python3', ['-u', program('chat_client.py'), '127.0.0.1', String(udp), '0']);
     seed.type('管理员');
     await seed.waitFor('该用户已存在'); // FAIL: the seed client says "the user exists" for any refusal
     seed.type('小明');
@@ -140,7 +71,7 @@ describe('chat interop with the seed\'s Python programs', () => {
   }, 45_000);
 
   it.skipIf(noPython)(`wharf's seed-protocol client library speaks to the seed's server${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
-    const { server, port } = await startSeedServer();
+    const { server, port } = await startSeedChatServer();
     const alice = await SeedChatClient.open({ port });
     const bob = await SeedChatClient.open({ port });
     try {
@@ -163,14 +94,12 @@ describe('chat interop with the seed\'s Python programs', () => {
   it.skipIf(noPython || noBuild)(
     `\`wharf chat --seed-protocol\` and the seed's client chat through the seed's server${noPython || noBuild ? ` (skipped: ${noPython ?? noBuild})` : ''}`,
     async () => {
-      const { server, port } = await startSeedServer();
-      const seed = Program.start('python3', ['-u', resolve(seedPrograms, 'chat_client.py'), '127.0.0.1', String(port), '0']);
-      programs.push(seed);
-      seed.type('小明');
+      const { server, port } = await startSeedChatServer();
+      const seed = Program.start('python3', ['-u', program('chat_client.py'), '127.0.0.1', String(port), '0']);
+        seed.type('小明');
       await seed.waitFor('您已进入聊天室');
 
-      const wharf = Program.start(process.execPath, [WHARF_BIN, 'chat', '--seed-protocol', '--port', String(port), '--name', 'alice'], { WHARF_LOG_LEVEL: 'warn' });
-      programs.push(wharf);
+      const wharf = Program.start(process.execPath, [WHARF_BIN, 'chat', '--seed-protocol', '--port', String(port), '--name', 'alice'], { env: { WHARF_LOG_LEVEL: 'warn' } });
       await wharf.waitFor('you are alice', 15_000);
       await seed.waitFor('欢迎 alice 进入聊天室');
       wharf.type('hello from wharf 🚢');
@@ -194,9 +123,8 @@ describe('chat interop with the seed\'s Python programs', () => {
       servers.push(server);
       const udp = server.port('chat', 'udp');
       const tcp = server.port('chat', 'tcp');
-      const seed = Program.start('python3', ['-u', resolve(seedPrograms, 'chat_client.py'), '127.0.0.1', String(udp), '0']);
-      programs.push(seed);
-      seed.type('小明');
+      const seed = Program.start('python3', ['-u', program('chat_client.py'), '127.0.0.1', String(udp), '0']);
+        seed.type('小明');
       await seed.waitFor('您已进入聊天室');
 
       const sent = await runWharf(['chat', 'send', '--port', String(tcp), '--name', 'bob', '来自脚本的消息 📜'], { cwd: data });
