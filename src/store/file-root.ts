@@ -232,6 +232,7 @@ export class FileRoot {
   async creatable(segments: readonly string[]): Promise<NewEntry> {
     const name = segments[segments.length - 1];
     if (name === undefined) throw new FileRootRefusal('root-itself');
+    this.lexical(segments); // the new name too, not only the parent's
     const parent = await this.folder(segments.slice(0, -1));
     const real = join(parent.real, name);
     let existing: Stats | undefined;
