@@ -41,8 +41,10 @@ export type FileRootRefusalReason =
   | 'is-a-directory'
   /** A regular file was needed and this is something else (a FIFO, a device, a socket). */
   | 'not-a-file'
-  /** A symbolic link where none may be (the name of a new entry), or too many of them (ELOOP). */
+  /** A symbolic link where none may be: the name of a new entry, or a file swapped for a link before it was opened. */
   | 'symlink'
+  /** Symbolic links on the way that never end (ELOOP while resolving). */
+  | 'symlink-loop'
   /** The server's own permissions say no (EACCES, EPERM). */
   | 'permission-denied'
   /** The operation needs a name inside the root and was given the root itself. */
@@ -57,6 +59,7 @@ const SENTENCES: Record<FileRootRefusalReason, string> = {
   'is-a-directory': 'is a folder',
   'not-a-file': 'not a regular file',
   symlink: 'is a symbolic link',
+  'symlink-loop': 'too many symbolic links',
   'permission-denied': 'permission denied',
   'root-itself': 'that is the root folder itself',
 };
@@ -112,7 +115,7 @@ export function refusalForErrno(error: unknown): FileRootRefusal | undefined {
     case 'EPERM':
       return new FileRootRefusal('permission-denied', code);
     case 'ELOOP':
-      return new FileRootRefusal('symlink', code);
+      return new FileRootRefusal('symlink-loop', code);
     case 'ENAMETOOLONG':
       return new FileRootRefusal('too-long', code);
     default:
@@ -200,11 +203,11 @@ export class FileRoot {
 
   /** The realpath of an existing path, inside the root. */
   async realpath(segments: readonly string[]): Promise<string> {
+    const lexical = this.lexical(segments);
     let real: string;
     try {
-      real = await realpath(this.lexical(segments));
+      real = await realpath(lexical);
     } catch (error) {
-      if (error instanceof FileRootRefusal) throw error;
       refuseOrRethrow(error);
     }
     if (!this.contains(real)) throw new FileRootRefusal('outside-root');
@@ -260,6 +263,8 @@ export class FileRoot {
     try {
       handle = await open(real, OPEN_READ_FLAGS);
     } catch (error) {
+      // O_NOFOLLOW said no: the file became a symlink after it was resolved.
+      if (errnoCode(error) === 'ELOOP') throw new FileRootRefusal('symlink', 'ELOOP');
       refuseOrRethrow(error);
     }
     try {

@@ -59,7 +59,7 @@ describe('refusalForErrno', () => {
     expect(refusalForErrno(errno('ENOTDIR'))?.reason).toBe('not-found');
     expect(refusalForErrno(errno('EACCES'))?.reason).toBe('permission-denied');
     expect(refusalForErrno(errno('EPERM'))?.reason).toBe('permission-denied');
-    expect(refusalForErrno(errno('ELOOP'))).toMatchObject({ reason: 'symlink', errno: 'ELOOP' });
+    expect(refusalForErrno(errno('ELOOP'))).toMatchObject({ reason: 'symlink-loop', errno: 'ELOOP' });
     expect(refusalForErrno(errno('ENAMETOOLONG'))?.reason).toBe('too-long');
     expect(refusalForErrno(errno('EIO'))).toBeUndefined();
     expect(refusalForErrno(errno('EMFILE'))).toBeUndefined();
@@ -153,7 +153,8 @@ describe('FileRoot on disk', () => {
     expect(await outcome(root.existing(['missing']))).toBe('not-found');
     expect(await outcome(root.existing(['file.txt', 'below']))).toBe('not-found');
     expect(await outcome(root.existing(['dangling']))).toBe('not-found');
-    expect(await outcome(root.existing(['loop']))).toBe('symlink');
+    expect(await outcome(root.existing(['loop']))).toBe('symlink-loop');
+    expect(await outcome(root.creatable(['loop', 'x']))).toBe('symlink-loop');
     expect(await outcome(root.existing(['..']))).toBe('bad-name');
     expect(await outcome(root.existing(['x'.repeat(300)]))).toBe('too-long');
     expect(await outcome(root.folder(['file.txt']))).toBe('not-a-directory');

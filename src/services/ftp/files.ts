@@ -43,6 +43,7 @@ function replyForRefusal(refusal: FileRootRefusal, what: string): FtpReplyError 
     case 'permission-denied':
       return new FtpReplyError(550, `${what}: permission denied.`);
     case 'symlink':
+    case 'symlink-loop':
       return new FtpReplyError(550, `${what}: is a symbolic link.`);
     case 'root-itself':
       return new FtpReplyError(550, `${what}: that is your home folder.`);
@@ -129,9 +130,7 @@ export class Home {
       return await this.#files.creatable(segments);
     } catch (error) {
       if (error instanceof FileRootRefusal && error.reason === 'not-a-directory') throw new FtpReplyError(550, `${display}: the parent is not a folder.`);
-      if (error instanceof FileRootRefusal && error.reason === 'symlink' && error.errno === undefined) {
-        throw new FtpReplyError(550, `${display}: is a symbolic link; it cannot be replaced over FTP.`);
-      }
+      if (error instanceof FileRootRefusal && error.reason === 'symlink') throw new FtpReplyError(550, `${display}: is a symbolic link; it cannot be replaced over FTP.`);
       throw replyForFsError(error, display);
     }
   }

@@ -56,7 +56,7 @@ function readRefusal(refusal: FileRootRefusal): TftpRefusal {
     case 'not-a-file':
       return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: not a regular file');
     case 'symlink':
-      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: a symbolic link that cannot be followed');
+      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: permission denied');
     default:
       return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, `access violation: ${refusal.message}`);
   }
@@ -72,8 +72,8 @@ function writeRefusal(error: unknown): TftpRefusal {
     case 'outside-root':
       return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: the path leads outside the TFTP root');
     case 'symlink':
-      // The name is a symlink (never written through: it could point anywhere), or the folder is a loop.
-      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, error.errno === undefined ? 'access violation: not a regular file' : 'access violation: cannot reach that directory');
+      // Never written through: it could point anywhere.
+      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: not a regular file');
     default:
       return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, `access violation: ${error.message}`);
   }
