@@ -170,6 +170,19 @@ export interface ListOptions {
 /** Where Linux shows an open descriptor's path; elsewhere the check at open is skipped. */
 const FD_LINKS = process.platform === 'linux' ? '/proc/self/fd' : undefined;
 
+/**
+ * Where an open file really is, as the kernel says (Linux: `/proc/self/fd/N`), symlinks resolved;
+ * undefined where it does not say. A file deleted since it was opened is still at its old place.
+ */
+export async function descriptorPath(handle: FileHandle): Promise<string | undefined> {
+  if (FD_LINKS === undefined) return undefined;
+  try {
+    return (await readlink(`${FD_LINKS}/${handle.fd}`)).replace(/ \(deleted\)$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
 export class FileRoot {
   /** The root's realpath. */
   readonly path: string;
@@ -285,15 +298,8 @@ export class FileRoot {
    * realpath check stands alone.
    */
   async confirmInside(handle: FileHandle): Promise<void> {
-    if (FD_LINKS === undefined) return;
-    let opened: string;
-    try {
-      opened = await readlink(`${FD_LINKS}/${handle.fd}`);
-    } catch {
-      return;
-    }
-    // A file deleted since it was opened reads back as "PATH (deleted)": still its old place.
-    if (!this.contains(opened.replace(/ \(deleted\)$/, ''))) throw new FileRootRefusal('outside-root');
+    const opened = await descriptorPath(handle);
+    if (opened !== undefined && !this.contains(opened)) throw new FileRootRefusal('outside-root');
   }
 
   /**

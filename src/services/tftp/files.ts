@@ -10,6 +10,7 @@ import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { WharfError } from '../../core/errors.js';
+import type { FileRoot } from '../../store/file-root.js';
 import { TftpRefusal } from './paths.js';
 import { DATA_HEADER_BYTES, NetasciiDecoder, NetasciiEncoder, Opcode, TftpErrorCode, wireBlock, writeDataHeader } from './protocol.js';
 
@@ -321,6 +322,8 @@ export interface FileSinkOptions {
   overwrite: boolean;
   /** Permission bits of the new file (before umask). */
   fileMode?: number;
+  /** The root the file must be made in (a server's upload); checked on the open file. */
+  root?: FileRoot;
 }
 
 /**
@@ -358,6 +361,15 @@ export class FileBlockSink implements BlockSink {
       if (code === 'ENOSPC' || code === 'EDQUOT') throw new TftpRefusal(TftpErrorCode.DISK_FULL, 'disk full');
       if (code === 'ENOENT' || code === 'ENOTDIR') throw new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'the directory does not exist');
       throw error;
+    }
+    try {
+      // The folder was resolved inside the root; if one on the way was swapped for a symlink since,
+      // the file was made elsewhere: take it back and refuse.
+      await options.root?.confirmInside(handle);
+    } catch {
+      await handle.close().catch(() => {});
+      await unlink(tempPath).catch(() => {});
+      throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: the folder changed while the upload was starting');
     }
     return new FileBlockSink(options, handle, tempPath);
   }

@@ -106,19 +106,22 @@ export interface WriteTarget {
   path: string;
   /** Whether a file is there now (only possible with allowOverwrite). */
   exists: boolean;
+  /** The root it must stay in, for the sink to check the file it opens. */
+  root: FileRoot;
 }
 
 /** Where an upload of `name` goes, or a TftpRefusal (writes off, exists, escapes, no directory). */
 export async function resolveWriteTarget(root: string, name: string, allowOverwrite: boolean): Promise<WriteTarget> {
   const segments = safeSegments(name);
+  const files = FileRoot.atRealPath(root);
   let target;
   try {
-    target = await FileRoot.atRealPath(root).creatable(segments);
+    target = await files.creatable(segments);
   } catch (error) {
     throw writeRefusal(error);
   }
   // Never write over a directory or a device.
   if (target.existing !== undefined && !target.existing.isFile()) throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: not a regular file');
   if (target.existing !== undefined && !allowOverwrite) throw new TftpRefusal(TftpErrorCode.FILE_EXISTS, 'file already exists (the server does not overwrite)');
-  return { directory: target.parent, path: target.real, exists: target.existing !== undefined };
+  return { directory: target.parent, path: target.real, exists: target.existing !== undefined, root: files };
 }

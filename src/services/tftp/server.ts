@@ -366,7 +366,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
     const negotiation = negotiateOptions('WRQ', request.options, limits);
     if (!negotiation.ok) throw new TftpRefusal(negotiation.code, negotiation.message);
     const { parameters, oack } = negotiation;
-    const sink = await FileBlockSink.create({ path: target.path, netascii, overwrite: config.allowOverwrite });
+    const sink = await FileBlockSink.create({ path: target.path, netascii, overwrite: config.allowOverwrite, root: target.root });
     let sockets: TransferSockets | undefined;
     try {
       sockets = await openTransfer(parameters.blockSize * parameters.windowSize, peer);
