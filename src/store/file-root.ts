@@ -229,6 +229,14 @@ export class FileRoot {
 
   /** An existing file or folder, symlinks resolved, inside the root. */
   async existing(segments: readonly string[]): Promise<ExistingEntry> {
+    // One stat first: a miss (most of a 404 flood) ends here, without realpath's lstat of every
+    // folder on the way. What is returned comes from the realpath and a stat of it, not from this.
+    try {
+      await stat(this.lexical(segments));
+    } catch (error) {
+      if (error instanceof FileRootRefusal) throw error;
+      refuseOrRethrow(error);
+    }
     const real = await this.realpath(segments);
     try {
       return { real, stats: await stat(real) };
