@@ -44,11 +44,16 @@ export function safeSegments(name: string): string[] {
   return segments;
 }
 
-/** The TFTP error a file root's refusal becomes when reading. */
-function readRefusal(refusal: FileRootRefusal): TftpRefusal {
+/**
+ * The TFTP error packet a file root's refusal becomes. Reading, "not found" is the file; writing,
+ * it is the folder the file would go into, and a symlink in the file's place is never written
+ * through (it could point anywhere).
+ */
+function refusalFor(refusal: FileRootRefusal, writing: boolean): TftpRefusal {
   switch (refusal.reason) {
     case 'not-found':
-      return new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'file not found');
+    case 'not-a-directory':
+      return new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, writing ? 'the directory does not exist' : 'file not found');
     case 'is-a-directory':
       return new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'file not found (that is a directory)');
     case 'outside-root':
@@ -56,26 +61,9 @@ function readRefusal(refusal: FileRootRefusal): TftpRefusal {
     case 'not-a-file':
       return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: not a regular file');
     case 'symlink':
-      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: permission denied');
+      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, writing ? 'access violation: not a regular file' : 'access violation: permission denied');
     default:
       return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, `access violation: ${refusal.message}`);
-  }
-}
-
-/** The TFTP error a file root's refusal (or a fault reaching the folder) becomes when writing. */
-function writeRefusal(error: unknown): TftpRefusal {
-  if (!(error instanceof FileRootRefusal)) return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: cannot reach that directory');
-  switch (error.reason) {
-    case 'not-found':
-    case 'not-a-directory':
-      return new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'the directory does not exist');
-    case 'outside-root':
-      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: the path leads outside the TFTP root');
-    case 'symlink':
-      // Never written through: it could point anywhere.
-      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: not a regular file');
-    default:
-      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, `access violation: ${error.message}`);
   }
 }
 
@@ -95,7 +83,7 @@ export async function openForRead(root: string, name: string): Promise<OpenedFil
     const { handle, stats, real } = await FileRoot.atRealPath(root).openFile(segments);
     return { handle, size: stats.size, info: stats, path: real };
   } catch (error) {
-    throw error instanceof FileRootRefusal ? readRefusal(error) : error;
+    throw error instanceof FileRootRefusal ? refusalFor(error, false) : error;
   }
 }
 
@@ -118,7 +106,8 @@ export async function resolveWriteTarget(root: string, name: string, allowOverwr
   try {
     target = await files.creatable(segments);
   } catch (error) {
-    throw writeRefusal(error);
+    if (error instanceof FileRootRefusal) throw refusalFor(error, true);
+    throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: cannot reach that directory');
   }
   // Never write over a directory or a device.
   if (target.existing !== undefined && !target.existing.isFile()) throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: not a regular file');
