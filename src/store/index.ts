@@ -23,3 +23,4 @@ export { LoginThrottle, LOGIN_THROTTLE_DEFAULTS, throttleKeyForAddress, type Log
 export { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './password.js';
 export { storeMigrations, type StoreMigration } from './migrations/index.js';
 export type { Schema, AccountsTable } from './schema.js';
+export { FileRoot, FileRootRefusal, isInsideRoot, type FileRootRefusalReason } from './file-root.js';

@@ -3,21 +3,19 @@
  *
  * `resolveVirtualPath` (protocol/paths.ts) has already turned the argument into segments with no `..`
  * above the home, no control characters and none of the server's own `.wharf-*` names. Here the
- * segments meet the disk: every existing path goes through realpath and must still be inside the
- * home's realpath (a symlink planted toward `/` is refused, one that stays inside is followed);
- * a path about to be created must have its parent inside, and its last name must not be a
- * symlink; files are opened with O_NOFOLLOW so that a symlink swapped in after the check is not
- * followed either.
+ * segments meet the disk through the home's `FileRoot` (store/file-root.ts), which does the
+ * confining (realpath checks, symlinks, O_NOFOLLOW); this file turns its refusals into FTP replies
+ * and its entries into listing rows.
  */
-import { constants as fsConstants, type Stats } from 'node:fs';
-import { lstat, mkdir, readdir, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { EntryInfo } from './protocol/listing.js';
-import { isInsideRoot, isInternalName } from './protocol/paths.js';
+import type { Stats } from 'node:fs';
 // For the session's file operations only (the marked block at the end of Home), kept apart.
 import * as sessionFs from 'node:fs/promises';
 import * as sessionPath from 'node:path';
-import { isInsideRoot as isInsideHome, partialNameFor } from './protocol/paths.js';
+import { FileRoot, FileRootRefusal, type ExistingEntry, type NewEntry } from '../../store/file-root.js';
+import type { EntryInfo } from './protocol/listing.js';
+import { isInternalName, partialNameFor } from './protocol/paths.js';
+
+export { OPEN_READ_FLAGS, type ExistingEntry, type NewEntry } from '../../store/file-root.js';
 
 /** An FTP reply to send instead of going on: thrown by file operations, caught by the session. */
 export class FtpReplyError extends Error {
@@ -29,14 +27,40 @@ export class FtpReplyError extends Error {
   }
 }
 
-export const OPEN_READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
-
 function errnoCode(error: unknown): string | undefined {
   return error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
 }
 
-/** An errno from the file system as the FTP reply a user understands (RFC 959 codes). */
+/** A file root's refusal as the FTP reply a user understands (RFC 959 codes). */
+function replyForRefusal(refusal: FileRootRefusal, what: string): FtpReplyError {
+  switch (refusal.reason) {
+    case 'outside-root':
+      return new FtpReplyError(550, `${what}: permission denied (the path leads outside your home).`);
+    case 'not-found':
+      return new FtpReplyError(550, `${what}: no such file or directory.`);
+    case 'not-a-directory':
+      return new FtpReplyError(550, `${what}: not a folder.`);
+    case 'is-a-directory':
+      return new FtpReplyError(550, `${what}: is a folder.`);
+    case 'not-a-file':
+      return new FtpReplyError(550, `${what}: not a plain file.`);
+    case 'permission-denied':
+      return new FtpReplyError(550, `${what}: permission denied.`);
+    case 'symlink':
+    case 'symlink-loop':
+      return new FtpReplyError(550, `${what}: is a symbolic link.`);
+    case 'root-itself':
+      return new FtpReplyError(550, `${what}: that is your home folder.`);
+    case 'too-long':
+      return new FtpReplyError(553, `${what}: name too long.`);
+    case 'bad-name':
+      return new FtpReplyError(553, `${what}: not allowed.`);
+  }
+}
+
+/** An errno from the file system, or a file root's refusal, as the FTP reply a user understands. */
 export function replyForFsError(error: unknown, what: string): FtpReplyError {
+  if (error instanceof FileRootRefusal) return replyForRefusal(error, what);
   switch (errnoCode(error)) {
     case 'ENOENT':
     case 'ENOTDIR':
@@ -65,19 +89,9 @@ export function replyForFsError(error: unknown, what: string): FtpReplyError {
   }
 }
 
-export interface ExistingEntry {
-  real: string;
-  stats: Stats;
-}
-
-export interface NewEntry {
-  /** The parent folder's realpath. */
-  parent: string;
-  name: string;
-  /** parent/name. */
-  real: string;
-  /** What is there now (never a symlink), if anything. */
-  existing: Stats | undefined;
+/** Names a listing never shows: the server's own files, and names a LIST line could not carry. */
+function hiddenFromListings(name: string): boolean {
+  return isInternalName(name) || /[\r\n]/.test(name);
 }
 
 export class Home {
@@ -86,39 +100,29 @@ export class Home {
   readonly writable: boolean;
   /** Owner shown in listings. */
   readonly owner: string;
+  readonly #files: FileRoot;
 
-  private constructor(root: string, writable: boolean, owner: string) {
-    this.root = root;
+  private constructor(files: FileRoot, writable: boolean, owner: string) {
+    this.#files = files;
+    this.root = files.path;
     this.writable = writable;
     this.owner = owner;
   }
 
   /** Create the folder if needed (for a writable home) and pin its realpath. */
   static async open(folder: string, options: { writable: boolean; owner: string }): Promise<Home> {
-    await mkdir(folder, { recursive: true, mode: 0o755 });
-    return new Home(await realpath(folder), options.writable, options.owner);
+    return new Home(await FileRoot.open(folder, { create: true, mode: 0o755 }), options.writable, options.owner);
   }
 
   /** Lexical location of virtual segments (no symlinks resolved yet). */
   lexical(segments: readonly string[]): string {
-    return join(this.root, ...segments);
-  }
-
-  #deny(display: string): FtpReplyError {
-    return new FtpReplyError(550, `${display}: permission denied (the path leads outside your home).`);
+    return this.#files.lexical(segments);
   }
 
   /** An existing file or folder, symlinks resolved, inside the home. */
   async existing(segments: readonly string[], display: string): Promise<ExistingEntry> {
-    let real: string;
     try {
-      real = await realpath(this.lexical(segments));
-    } catch (error) {
-      throw replyForFsError(error, display);
-    }
-    if (!isInsideRoot(this.root, real)) throw this.#deny(display);
-    try {
-      return { real, stats: await stat(real) };
+      return await this.#files.existing(segments);
     } catch (error) {
       throw replyForFsError(error, display);
     }
@@ -126,30 +130,22 @@ export class Home {
 
   /** Somewhere a new entry may go: the parent exists inside the home and the name is not a symlink. */
   async creatable(segments: readonly string[], display: string): Promise<NewEntry> {
-    const name = segments[segments.length - 1];
-    if (name === undefined) throw new FtpReplyError(550, `${display}: that is your home folder.`);
-    const parentEntry = await this.existing(segments.slice(0, -1), display);
-    if (!parentEntry.stats.isDirectory()) throw new FtpReplyError(550, `${display}: the parent is not a folder.`);
-    const real = join(parentEntry.real, name);
-    let existing: Stats | undefined;
     try {
-      existing = await lstat(real);
+      return await this.#files.creatable(segments);
     } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') throw replyForFsError(error, display);
+      if (error instanceof FileRootRefusal && error.reason === 'not-a-directory') throw new FtpReplyError(550, `${display}: the parent is not a folder.`);
+      if (error instanceof FileRootRefusal && error.reason === 'symlink') throw new FtpReplyError(550, `${display}: is a symbolic link; it cannot be replaced over FTP.`);
+      throw replyForFsError(error, display);
     }
-    if (existing?.isSymbolicLink()) throw new FtpReplyError(550, `${display}: is a symbolic link; it cannot be replaced over FTP.`);
-    return { parent: parentEntry.real, name, real, existing };
   }
 
   /** What a folder holds, as listings show it. Internal files, and symlinks out of the home, are left out. */
   async list(folder: string): Promise<EntryInfo[]> {
-    const dirents = await readdir(folder, { withFileTypes: true });
-    const visible = dirents.filter((d) => !isInternalName(d.name) && !/[\r\n]/.test(d.name));
+    const listed = await this.#files.list(folder, { hidden: hiddenFromListings });
     const entries: EntryInfo[] = [];
-    const batch = 64;
-    for (let i = 0; i < visible.length; i += batch) {
-      const infos = await Promise.all(visible.slice(i, i + batch).map((d) => this.#info(join(folder, d.name), d.name, d.isSymbolicLink())));
-      for (const info of infos) if (info) entries.push(info);
+    for (const { name, stats } of listed) {
+      const info = toEntryInfo(name, stats, this);
+      if (info) entries.push(info);
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return entries;
@@ -157,24 +153,8 @@ export class Home {
 
   /** One entry, for LIST/MLST of a single path. */
   async entry(real: string, name: string): Promise<EntryInfo | undefined> {
-    return this.#info(real, name, false);
-  }
-
-  async #info(path: string, name: string, isLink: boolean): Promise<EntryInfo | undefined> {
-    try {
-      let stats: Stats;
-      if (isLink) {
-        const target = await realpath(path);
-        if (!isInsideRoot(this.root, target)) return undefined;
-        stats = await stat(target);
-      } else {
-        stats = await lstat(path);
-      }
-      return toEntryInfo(name, stats, this);
-    } catch {
-      // Vanished meanwhile, or a dangling link: not listed.
-      return undefined;
-    }
+    const stats = await this.#files.statusOf(real);
+    return stats && toEntryInfo(name, stats, this);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -257,7 +237,7 @@ export class Home {
   }
 
   #confined(real: string): string {
-    if (!isInsideHome(this.root, real)) throw new FtpReplyError(550, 'Permission denied: the path leads outside your home.');
+    if (!this.#files.contains(real)) throw new FtpReplyError(550, 'Permission denied: the path leads outside your home.');
     return real;
   }
 }

@@ -5,11 +5,12 @@
  * when the transfer is complete.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { WharfError } from '../../core/errors.js';
+import type { FileRoot } from '../../store/file-root.js';
 import { TftpRefusal } from './paths.js';
 import { DATA_HEADER_BYTES, NetasciiDecoder, NetasciiEncoder, Opcode, TftpErrorCode, wireBlock, writeDataHeader } from './protocol.js';
 
@@ -91,87 +92,6 @@ class ChunkPool {
 }
 
 const chunkPool = new ChunkPool(32 * 1024 * 1024);
-
-/**
- * Files kept in memory after a first download, so that later downloads send straight from them:
- * a network boot storm fetches the same loader and kernel hundreds of times. Without it every
- * download copies the file out of the page cache again, on libuv's thread pool, and that copy was
- * a fifth of a lockstep transfer's time at blksize 65464 (docs/benchmarks.md).
- *
- * Entries are keyed by the open file's identity (device and inode) and checked against its
- * version (size, mtime, ctime) on every request, so a replaced or rewritten file is never served
- * stale; the path is resolved and confined to the root on every request, as without the cache.
- * Least recently used files go first once `maxBytes` is reached. A transfer still sending from an
- * evicted file keeps its bytes until it ends, so memory can exceed `maxBytes` by those.
- */
-export class FileCache {
-  readonly #entries = new Map<string, { version: string; data: Buffer }>();
-  readonly #loading = new Set<string>();
-  #bytes = 0;
-  #hits = 0;
-
-  constructor(
-    readonly maxBytes: number,
-    readonly maxFileBytes = Math.floor(maxBytes / 2),
-  ) {}
-
-  /** The bytes of this version of the file, if cached. */
-  get(info: Stats): Buffer | undefined {
-    const key = identity(info);
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.version !== version(info)) {
-      this.#bytes -= entry.data.length;
-      return undefined;
-    }
-    this.#entries.set(key, entry); // now the most recently used
-    this.#hits++;
-    return entry.data;
-  }
-
-  /**
-   * Read the file into the cache alongside the transfer that opened it. The caller awaits the
-   * promise before it closes `handle`. A file that changes meanwhile is not kept.
-   */
-  async fill(handle: FileHandle, info: Stats): Promise<void> {
-    const key = identity(info);
-    if (info.size === 0 || info.size > this.maxFileBytes || this.#loading.has(key) || this.#entries.has(key)) return;
-    this.#loading.add(key);
-    try {
-      const data = Buffer.allocUnsafeSlow(info.size);
-      for (let filled = 0; filled < info.size; ) {
-        const { bytesRead } = await handle.read(data, filled, info.size - filled, filled);
-        if (bytesRead === 0) return; // shorter than it was
-        filled += bytesRead;
-      }
-      if (version(await handle.stat()) !== version(info)) return;
-      for (const [oldest, entry] of this.#entries) {
-        if (this.#bytes + data.length <= this.maxBytes) break;
-        this.#entries.delete(oldest);
-        this.#bytes -= entry.data.length;
-      }
-      this.#entries.set(key, { version: version(info), data });
-      this.#bytes += data.length;
-    } catch {
-      // Unreadable now, or closed under us: serve it from disk, as before.
-    } finally {
-      this.#loading.delete(key);
-    }
-  }
-
-  get stats(): { files: number; bytes: number; hits: number } {
-    return { files: this.#entries.size, bytes: this.#bytes, hits: this.#hits };
-  }
-}
-
-function identity(info: Stats): string {
-  return `${info.dev}:${info.ino}`;
-}
-
-function version(info: Stats): string {
-  return `${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
-}
 
 /** Bytes read from disk at a time (rounded to whole blocks, at most 1024 blocks). */
 export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
@@ -402,6 +322,8 @@ export interface FileSinkOptions {
   overwrite: boolean;
   /** Permission bits of the new file (before umask). */
   fileMode?: number;
+  /** The root the file must be made in (a server's upload); checked on the open file. */
+  root?: FileRoot;
 }
 
 /**
@@ -439,6 +361,15 @@ export class FileBlockSink implements BlockSink {
       if (code === 'ENOSPC' || code === 'EDQUOT') throw new TftpRefusal(TftpErrorCode.DISK_FULL, 'disk full');
       if (code === 'ENOENT' || code === 'ENOTDIR') throw new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'the directory does not exist');
       throw error;
+    }
+    try {
+      // The folder was resolved inside the root; if one on the way was swapped for a symlink since,
+      // the file was made elsewhere: take it back and refuse.
+      await options.root?.confirmInside(handle);
+    } catch {
+      await handle.close().catch(() => {});
+      await unlink(tempPath).catch(() => {});
+      throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: the folder changed while the upload was starting');
     }
     return new FileBlockSink(options, handle, tempPath);
   }

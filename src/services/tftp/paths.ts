@@ -7,12 +7,12 @@
  * - A `..` segment, a backslash, a NUL or any other control character is refused outright.
  * - Nothing is decoded: `%2e%2e` is a file literally called `%2e%2e`. Names that are not valid
  *   UTF-8 (overlong encodings of `.` or `/` included) never get here: the packet parser refuses them.
- * - The result goes through realpath and must still be inside the root's realpath, so a symlink
- *   that points out of the root is refused while one that stays inside is followed.
+ * - The segments then go to the root's `FileRoot` (store/file-root.ts), which resolves symlinks
+ *   and refuses what leads out of the root; here its refusals become TFTP error packets.
  */
-import { constants as fsConstants, type Stats } from 'node:fs';
-import { lstat, open, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import type { Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { FileRoot, FileRootRefusal } from '../../store/file-root.js';
 import { TftpErrorCode } from './protocol.js';
 
 /** A refusal with the TFTP error code to answer with. */
@@ -44,12 +44,27 @@ export function safeSegments(name: string): string[] {
   return segments;
 }
 
-function inside(root: string, candidate: string): boolean {
-  return candidate === root || candidate.startsWith(root.endsWith(sep) ? root : root + sep);
-}
-
-function errnoCode(error: unknown): string | undefined {
-  return error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
+/**
+ * The TFTP error packet a file root's refusal becomes. Reading, "not found" is the file; writing,
+ * it is the folder the file would go into, and a symlink in the file's place is never written
+ * through (it could point anywhere).
+ */
+function refusalFor(refusal: FileRootRefusal, writing: boolean): TftpRefusal {
+  switch (refusal.reason) {
+    case 'not-found':
+    case 'not-a-directory':
+      return new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, writing ? 'the directory does not exist' : 'file not found');
+    case 'is-a-directory':
+      return new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'file not found (that is a directory)');
+    case 'outside-root':
+      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: the path leads outside the TFTP root');
+    case 'not-a-file':
+      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: not a regular file');
+    case 'symlink':
+      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, writing ? 'access violation: not a regular file' : 'access violation: permission denied');
+    default:
+      return new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, `access violation: ${refusal.message}`);
+  }
 }
 
 export interface OpenedFile {
@@ -63,35 +78,12 @@ export interface OpenedFile {
 
 /** Open `name` under `root` (a realpath) for reading, or throw a TftpRefusal. */
 export async function openForRead(root: string, name: string): Promise<OpenedFile> {
-  const candidate = join(root, ...safeSegments(name));
-  let real: string;
+  const segments = safeSegments(name);
   try {
-    real = await realpath(candidate);
+    const { handle, stats, real } = await FileRoot.atRealPath(root).openFile(segments);
+    return { handle, size: stats.size, info: stats, path: real };
   } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'file not found');
-    if (code === 'EACCES') throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: permission denied');
-    if (code === 'ELOOP') throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: too many symbolic links');
-    throw error;
-  }
-  if (!inside(root, real)) throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: the path leads outside the TFTP root');
-  let handle: FileHandle;
-  try {
-    // O_NOFOLLOW: the realpath must not have become a symlink since; O_NONBLOCK: a FIFO must not hang us.
-    handle = await open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ENOENT') throw new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'file not found');
-    if (code === 'EACCES' || code === 'ELOOP' || code === 'EPERM') throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: permission denied');
-    throw error;
-  }
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new TftpRefusal(info.isDirectory() ? TftpErrorCode.FILE_NOT_FOUND : TftpErrorCode.ACCESS_VIOLATION, info.isDirectory() ? 'file not found (that is a directory)' : 'access violation: not a regular file');
-    return { handle, size: info.size, info, path: real };
-  } catch (error) {
-    await handle.close().catch(() => {});
-    throw error;
+    throw error instanceof FileRootRefusal ? refusalFor(error, false) : error;
   }
 }
 
@@ -102,35 +94,23 @@ export interface WriteTarget {
   path: string;
   /** Whether a file is there now (only possible with allowOverwrite). */
   exists: boolean;
+  /** The root it must stay in, for the sink to check the file it opens. */
+  root: FileRoot;
 }
 
 /** Where an upload of `name` goes, or a TftpRefusal (writes off, exists, escapes, no directory). */
 export async function resolveWriteTarget(root: string, name: string, allowOverwrite: boolean): Promise<WriteTarget> {
   const segments = safeSegments(name);
-  const base = segments[segments.length - 1]!;
-  const parent = dirname(join(root, ...segments));
-  let directory: string;
+  const files = FileRoot.atRealPath(root);
+  let target;
   try {
-    directory = await realpath(parent);
+    target = await files.creatable(segments);
   } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'the directory does not exist');
+    if (error instanceof FileRootRefusal) throw refusalFor(error, true);
     throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: cannot reach that directory');
   }
-  if (!inside(root, directory)) throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: the path leads outside the TFTP root');
-  const info = await stat(directory);
-  if (!info.isDirectory()) throw new TftpRefusal(TftpErrorCode.FILE_NOT_FOUND, 'the directory does not exist');
-  const path = join(directory, base);
-  let exists = false;
-  try {
-    const existing = await lstat(path);
-    exists = true;
-    // Never write through a symlink (it could point anywhere) or over a directory or device.
-    if (!existing.isFile()) throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: not a regular file');
-  } catch (error) {
-    if (error instanceof TftpRefusal) throw error;
-    if (errnoCode(error) !== 'ENOENT') throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: cannot check the file');
-  }
-  if (exists && !allowOverwrite) throw new TftpRefusal(TftpErrorCode.FILE_EXISTS, 'file already exists (the server does not overwrite)');
-  return { directory, path, exists };
+  // Never write over a directory or a device.
+  if (target.existing !== undefined && !target.existing.isFile()) throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: not a regular file');
+  if (target.existing !== undefined && !allowOverwrite) throw new TftpRefusal(TftpErrorCode.FILE_EXISTS, 'file already exists (the server does not overwrite)');
+  return { directory: target.parent, path: target.real, exists: target.existing !== undefined, root: files };
 }

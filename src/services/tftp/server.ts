@@ -11,7 +11,8 @@ import { RateLimiter } from '../../core/rate-limiter.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
-import { FileBlockSink, FileBlockSource, FileCache, NetasciiBlockSource, type BlockSource } from './files.js';
+import { FileBytesCache } from './file-bytes-cache.js';
+import { FileBlockSink, FileBlockSource, NetasciiBlockSource, type BlockSource } from './files.js';
 import { TftpRefusal, openForRead, resolveWriteTarget } from './paths.js';
 import {
   MAX_BLOCK_SIZE,
@@ -127,7 +128,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
   setMaxListeners(0, stopping.signal);
   let closed = false;
 
-  const fileCache = config.fileCacheBytes > 0 ? new FileCache(config.fileCacheBytes) : undefined;
+  const fileCache = config.fileCacheBytes > 0 ? new FileBytesCache(config.fileCacheBytes) : undefined;
   const limits = { maxBlockSize: config.maxBlockSize, maxWindowSize: config.maxWindowSize, maxUploadBytes: config.maxUploadBytes };
 
   const main = await DatagramServer.bind({
@@ -365,7 +366,7 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
     const negotiation = negotiateOptions('WRQ', request.options, limits);
     if (!negotiation.ok) throw new TftpRefusal(negotiation.code, negotiation.message);
     const { parameters, oack } = negotiation;
-    const sink = await FileBlockSink.create({ path: target.path, netascii, overwrite: config.allowOverwrite });
+    const sink = await FileBlockSink.create({ path: target.path, netascii, overwrite: config.allowOverwrite, root: target.root });
     let sockets: TransferSockets | undefined;
     try {
       sockets = await openTransfer(parameters.blockSize * parameters.windowSize, peer);

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { busyPoller } from '../../../src/core/busy-poll.js';
 import { TftpClient } from '../../../src/services/tftp/client.js';
-import { FileCache } from '../../../src/services/tftp/files.js';
+import { FileBytesCache } from '../../../src/services/tftp/file-bytes-cache.js';
 import { tftpConfigSchema } from '../../../src/services/tftp/server.js';
 import { formatAck, formatData, formatError, formatRequest, parsePacket, type TftpOption } from '../../../src/services/tftp/protocol.js';
 import { TftpTransferError } from '../../../src/services/tftp/transfer.js';
@@ -214,7 +214,7 @@ describe('tftp server: file cache', () => {
     try {
       const info = await handle.stat();
       await truncate(path, 5_000);
-      const cache = new FileCache(1_000_000);
+      const cache = new FileBytesCache(1_000_000);
       await cache.fill(handle, info);
       expect(cache.stats.files).toBe(0);
       expect(cache.get(info)).toBeUndefined();

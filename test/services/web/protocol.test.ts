@@ -25,7 +25,7 @@ import {
 } from '../../../src/services/web/protocol.js';
 import { contentTypeFor, extensionOf, isCompressible } from '../../../src/services/web/mime.js';
 import { escapeHtml, formatSize, listingPage, notFoundPage, sortListing } from '../../../src/services/web/pages.js';
-import { editDistance } from '../../../src/services/web/static-files.js';
+import { editDistance } from '../../../src/services/web/folder-pages.js';
 
 const segmentsOf = (target: string) => {
   const decoded = decodeRequestTarget(target, { allowWellKnown: true });

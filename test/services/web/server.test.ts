@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -564,6 +564,23 @@ describe('options', () => {
     // A folder with an index still serves the index.
     expect((await request(server.port, '/docs/')).body.toString()).toBe('<h1>docs</h1>\n');
     expect((await request(server.port, '/files/', { method: 'HEAD' })).body.length).toBe(0);
+  });
+
+  it('leaves symlinks that lead out of the root out of a listing (no size or date of a file outside leaks)', async () => {
+    const server = await another({ listing: true });
+    const folder = join(site.root, 'listed-links');
+    mkdirSync(folder);
+    symlinkSync(site.secret, join(folder, 'out.txt'));
+    symlinkSync(site.base, join(folder, 'out-dir'));
+    symlinkSync(join(site.root, 'style.css'), join(folder, 'in.css'));
+    try {
+      const page = (await request(server.port, '/listed-links/')).body.toString();
+      expect(page).toContain('href="/listed-links/in.css"');
+      expect(page).not.toContain('out.txt');
+      expect(page).not.toContain('out-dir');
+    } finally {
+      rmSync(folder, { recursive: true });
+    }
   });
 
   it('adds CORS headers and answers preflights when asked', async () => {

@@ -20,7 +20,7 @@ export interface CacheEntry {
   referenced: boolean;
 }
 
-export interface FileCacheOptions {
+export interface WebResponseCacheOptions {
   /** Total bytes held; past it the least recently used entries go (CLOCK, one bit per entry). */
   maxBytes: number;
   /** Watch the folders of cached files with fs.watch and drop entries the moment they change. */
@@ -30,7 +30,9 @@ export interface FileCacheOptions {
 }
 
 /**
- * A byte-bounded cache of small files for the web service, kept correct two ways:
+ * A byte-bounded cache of ready answers for small files (their bytes, compressed variants and
+ * headers), keyed by path, for the web service. (TFTP's `FileBytesCache` is another thing: bare
+ * bytes by inode, checked on every request.) It is kept correct two ways:
  *
  * 1. **fs.watch** (inotify on Linux) on every folder that holds a cached file: any event on a
  *    file, its sibling or an enclosing folder's entry drops the entries that depend on it, so an
@@ -43,15 +45,15 @@ export interface FileCacheOptions {
  * it to `insert`; if any watched folder changed meanwhile the entry goes in with `checkedAt = 0`,
  * so the next request checks it against the disk before trusting it.
  */
-export class FileCache<E extends CacheEntry> {
+export class WebResponseCache<E extends CacheEntry> {
   readonly #entries = new Map<string, E>();
   readonly #watchers = new Map<string, FSWatcher>();
-  readonly #options: Required<FileCacheOptions>;
+  readonly #options: Required<WebResponseCacheOptions>;
   #bytes = 0;
   #generation = 0;
   #closed = false;
 
-  constructor(options: FileCacheOptions) {
+  constructor(options: WebResponseCacheOptions) {
     this.#options = { maxWatchedFolders: 1024, ...options };
   }
 
