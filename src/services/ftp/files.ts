@@ -206,20 +206,26 @@ export class Home {
     await sessionFs.utimes(this.#confined(real), atime, mtime);
   }
 
-  /** Opened with O_NOFOLLOW (a link swapped in after the check is not followed). */
+  /**
+   * A plain file for reading, through the root: opened with O_NOFOLLOW (a link swapped in after
+   * the check is not followed) and its descriptor confirmed inside the home (a folder on the way
+   * swapped for a link is refused).
+   */
   async openForReading(real: string): Promise<sessionFs.FileHandle> {
-    const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = sessionFs.constants;
-    return sessionFs.open(this.#confined(real), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    return (await this.#files.openReal(real)).handle;
   }
 
-  /** A new file, never one that exists or a link. */
+  /** A new file, never one that exists or a link; its descriptor confirmed inside the home. */
   async createFile(real: string): Promise<sessionFs.FileHandle> {
     const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = sessionFs.constants;
-    return sessionFs.open(this.#confined(real), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+    const handle = await sessionFs.open(this.#confined(real), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+    // A folder on the way swapped for a link since it was resolved: the file was made elsewhere
+    // (O_EXCL: by us, just now), so take it back before refusing.
+    return this.#confirmed(handle, () => sessionFs.unlink(real));
   }
 
   async openForWriting(real: string): Promise<sessionFs.FileHandle> {
-    return sessionFs.open(this.#confined(real), sessionFs.constants.O_WRONLY | sessionFs.constants.O_NOFOLLOW);
+    return this.#confirmed(await sessionFs.open(this.#confined(real), sessionFs.constants.O_WRONLY | sessionFs.constants.O_NOFOLLOW));
   }
 
   /** A copy of a file (a clone where the file system can). */
@@ -233,6 +239,17 @@ export class Home {
       await handle.truncate(size);
     } finally {
       await handle.close();
+    }
+  }
+
+  async #confirmed(handle: sessionFs.FileHandle, undo?: () => Promise<void>): Promise<sessionFs.FileHandle> {
+    try {
+      await this.#files.confirmInside(handle);
+      return handle;
+    } catch (error) {
+      await handle.close().catch(() => {});
+      await undo?.().catch(() => {});
+      throw replyForFsError(error, 'upload');
     }
   }
 

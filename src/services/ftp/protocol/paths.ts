@@ -59,13 +59,6 @@ export function virtualBaseName(path: string): string {
   return segments[segments.length - 1] ?? '';
 }
 
-/** Is `candidate` the root or below it? Both absolute, normalised (realpath) paths. */
-export function isInsideRoot(root: string, candidate: string): boolean {
-  if (candidate === root) return true;
-  const prefix = root.endsWith('/') ? root : `${root}/`;
-  return candidate.startsWith(prefix);
-}
-
 const PARTIAL_PREFIX = `${INTERNAL_PREFIX}partial.`;
 const WORKING_PREFIX = `${INTERNAL_PREFIX}upload.`;
 /**
