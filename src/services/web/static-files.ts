@@ -168,6 +168,12 @@ export class StaticFiles {
       else await this.#missing(req, res, segments, indexed, displayPath, head, startMs);
       return;
     }
+    if (file.stats.isDirectory() && indexed) {
+      // `/docs/` whose `index.html` is itself a folder: there is no index page (a redirect to
+      // `/docs/index.html/` would be answered the same way, forever).
+      await this.#missing(req, res, segments, indexed, displayPath, head, startMs);
+      return;
+    }
     if (file.stats.isDirectory()) {
       // `/docs` names a folder: send the browser to `/docs/` so relative links work.
       const location = encodePath(segments, true) + (target.query === '' ? '' : `?${target.query}`);

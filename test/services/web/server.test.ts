@@ -583,6 +583,22 @@ describe('options', () => {
     }
   });
 
+  it('treats a folder named like the index as no index (a listing or a 404), not a redirect to itself', async () => {
+    const listed = await another({ listing: true });
+    const folder = join(site.root, 'index-is-a-folder');
+    mkdirSync(join(folder, 'index.html'), { recursive: true });
+    writeFileSync(join(folder, 'notes.txt'), 'notes');
+    try {
+      const listing = await request(listed.port, '/index-is-a-folder/');
+      expect(listing.status).toBe(200);
+      expect(listing.body.toString()).toContain('notes.txt');
+      const unlisted = await request(web.port, '/index-is-a-folder/');
+      expect(unlisted.status).toBe(404);
+    } finally {
+      rmSync(folder, { recursive: true });
+    }
+  });
+
   it('adds CORS headers and answers preflights when asked', async () => {
     const any = await another({ cors: true });
     const res = await request(any.port, '/style.css', { headers: { Origin: 'https://app.example' } });
