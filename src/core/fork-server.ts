@@ -1,8 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { normaliseAddress } from './connection.js';
 import { listenError } from './tcp-server.js';
+import { forkExecArgv, siblingModule } from './module-entry.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 import type { ListeningAddress } from './service.js';
@@ -51,7 +51,7 @@ export interface ForkCountersMessage {
   errors: number;
 }
 
-const childEntry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './fork-child.ts' : './fork-child.js', import.meta.url));
+const childEntry = siblingModule(import.meta.url, 'fork-child');
 
 export class ForkingServer {
   readonly #server: net.Server;
@@ -110,8 +110,7 @@ export class ForkingServer {
     metrics.connectionsTotal++;
     metrics.connectionsOpen++;
     const peer = normaliseAddress(socket.remoteAddress ?? '');
-    const execArgv = childEntry.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    const child = fork(childEntry, [], { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(childEntry.path, [], { execArgv: forkExecArgv(childEntry), stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
     this.#children.add(child);
     child.on('exit', (code, signal) => {
       this.#children.delete(child);
