@@ -17,6 +17,7 @@
 import type dgram from 'node:dgram';
 import type { Worker } from 'node:worker_threads';
 import type { BatchedUdpOps, BatchedUdpWorkerData, BatchedUdpWorkerMessage } from './batched-udp-worker.js';
+import { untilDeadline } from './deadline.js';
 import type { Logger } from './logger.js';
 import { siblingModule, startModuleWorker } from './module-entry.js';
 import type { ListeningAddress } from './service.js';
@@ -305,11 +306,10 @@ class WorkerUdpTransport implements UdpTransport {
     this.#stopped = true;
     const stop: BatchedUdpOps = ['stop'];
     this.#worker.postMessage(stop);
-    const timer = setTimeout(() => {
+    if (!(await untilDeadline(this.#exited, 2_000)).settled) {
       this.#logger.debug('UDP worker did not stop in time; terminating it');
       void this.#worker.terminate();
-    }, 2_000);
-    await this.#exited;
-    clearTimeout(timer);
+      await this.#exited;
+    }
   }
 }

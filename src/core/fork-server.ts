@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { normaliseAddress } from './connection.js';
 import { listenError } from './tcp-server.js';
+import { untilDeadline } from './deadline.js';
 import { forkExecArgv, siblingModule } from './module-entry.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
@@ -159,17 +160,10 @@ export class ForkingServer {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     }));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(exits),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          for (const child of this.#children) child.kill('SIGKILL');
-          resolve();
-        }, deadlineMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    await Promise.all(exits);
+    const finished = Promise.all(exits);
+    if (!(await untilDeadline(finished, deadlineMs)).settled) {
+      for (const child of this.#children) child.kill('SIGKILL');
+    }
+    await finished;
   }
 }
