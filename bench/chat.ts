@@ -271,12 +271,7 @@ function grid(headers: string[], rows: string[][]): Grid {
   return { headers, rows, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')) };
 }
 
-export const benchmark: Benchmark = {
-  name: 'chat',
-  rounds: { quick: 1, full: 2 },
-  durationSeconds: { quick: 2, full: 3 },
-  measure,
-};
+export const benchmark: Benchmark = { name: 'chat', rounds: { quick: 1, full: 2 }, durationSeconds: { quick: 2, full: 3 }, measure };
 
 async function measure(run: BenchmarkRun): Promise<void> {
   const { quick, rounds, wharfCli } = run;

@@ -30,12 +30,7 @@ function timeOnce(args: string[], env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
-export const benchmark: Benchmark = {
-  name: 'cli-startup',
-  rounds: { quick: 5, full: 15 },
-  wharfRequired: true,
-  measure,
-};
+export const benchmark: Benchmark = { name: 'cli-startup', rounds: { quick: 5, full: 15 }, wharfRequired: true, measure };
 
 async function measure(run: BenchmarkRun): Promise<void> {
   const wharfCli = run.wharfCli!;

@@ -92,13 +92,7 @@ async function memoryPerConnection(server: ServerProcess, port: number, count: n
   return (after - before) / count;
 }
 
-export const benchmark: Benchmark = {
-  name: 'concurrency',
-  rounds: { quick: 1, full: 3 },
-  durationSeconds: { quick: 1.5, full: 3 },
-  wharfRequired: true,
-  measure,
-};
+export const benchmark: Benchmark = { name: 'concurrency', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 1.5, full: 3 }, wharfRequired: true, measure };
 
 async function measure(run: BenchmarkRun): Promise<void> {
   const { rounds, durationSeconds: seconds } = run;

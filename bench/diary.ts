@@ -32,7 +32,7 @@ import { repoRoot, tmpDir } from './lib/paths.js';
 import { cpuSeconds, freePort, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
 import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, rotate, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const SEED_SERVER = join(repoRoot, 'test', 'interop', 'seed-programs', 'diary_server3.py');
@@ -254,17 +254,11 @@ async function startWharf(cli: string, fsync: boolean): Promise<RunningServer> {
   };
 }
 
-export const benchmark: Benchmark = {
-  name: 'diary',
-  rounds: { quick: 1, full: 3 },
-  durationSeconds: { quick: 1.5, full: 3 },
-  measure,
-};
+export const benchmark: Benchmark = { name: 'diary', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 1.5, full: 3 }, measure };
 
 async function measure(run: BenchmarkRun): Promise<void> {
   const { rounds, durationSeconds, loadBefore, build } = run;
   const warmupSeconds = run.quick ? 0.5 : 1;
-
 
   const servers = new Map<Contender['server'], RunningServer>();
   const missing = new Map<string, string>();
@@ -354,35 +348,21 @@ async function measure(run: BenchmarkRun): Promise<void> {
   const results = resultsGrid({ rowHeader: 'entries stored per second', columns, ratios, rows });
 
   const sum = (list: Array<{ result: CellResult }>, pick: (r: CellResult) => number) => list.reduce((a, c) => a + pick(c.result), 0);
-  const lossGrid: Grid = {
-    headers: ['loss: entries sent / stored / lost (all rounds)', ...contenders.map((c) => c.title)],
-    align: ['l', ...contenders.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...contenders.map((c) => {
-        const list = ok(testCase.id, c.key);
-        if (!list.length) return '–';
-        const sent = sum(list, (r) => r.sent);
-        const stored = sum(list, (r) => r.stored);
-        const lost = sum(list, (r) => Math.max(0, r.sent - (r.stored - r.doubled)));
-        const doubled = sum(list, (r) => r.doubled);
-        return `${sent.toLocaleString('en-US')} / ${stored.toLocaleString('en-US')} / ${lost}${doubled ? ` (+${doubled} doubled)` : ''}`;
-      }),
-    ]),
-  };
-  const cpuGrid: Grid = {
-    headers: ['server CPU per entry stored, µs (clients / server, % of a core)', ...contenders.map((c) => c.title)],
-    align: ['l', ...contenders.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...contenders.map((c) => {
-        const list = ok(testCase.id, c.key);
-        if (!list.length) return '–';
-        const perEntry = median(list.map(({ result: r }) => ((r.serverCpuPercent / 100) * 1e6) / Math.max(1, r.entriesPerSecond)));
-        return `${perEntry.toFixed(1)} (${median(list.map((x) => x.result.clientCpuPercent)).toFixed(0)} / ${median(list.map((x) => x.result.serverCpuPercent)).toFixed(0)})`;
-      }),
-    ]),
-  };
+  const lossGrid = contenderGrid('loss: entries sent / stored / lost (all rounds)', CASES, contenders, (testCase, c) => {
+    const list = ok(testCase.id, c.key);
+    if (!list.length) return '–';
+    const sent = sum(list, (r) => r.sent);
+    const stored = sum(list, (r) => r.stored);
+    const lost = sum(list, (r) => Math.max(0, r.sent - (r.stored - r.doubled)));
+    const doubled = sum(list, (r) => r.doubled);
+    return `${sent.toLocaleString('en-US')} / ${stored.toLocaleString('en-US')} / ${lost}${doubled ? ` (+${doubled} doubled)` : ''}`;
+  });
+  const cpuGrid = contenderGrid('server CPU per entry stored, µs (clients / server, % of a core)', CASES, contenders, (testCase, c) => {
+    const list = ok(testCase.id, c.key);
+    if (!list.length) return '–';
+    const perEntry = median(list.map(({ result: r }) => ((r.serverCpuPercent / 100) * 1e6) / Math.max(1, r.entriesPerSecond)));
+    return `${perEntry.toFixed(1)} (${median(list.map((x) => x.result.clientCpuPercent)).toFixed(0)} / ${median(list.map((x) => x.result.serverCpuPercent)).toFixed(0)})`;
+  });
 
   // ---- verdicts ----
   const verdicts: string[] = [];

@@ -22,7 +22,7 @@ import { tmpDir } from './lib/paths.js';
 import { run as runCommand, type ServerSpec } from './lib/processes.js';
 import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, rotate, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const ANCHORS_DIR = process.env.WHARF_ANCHORS ?? '/work/shared/anchors';
 const WN_INDEX = '/usr/share/dictd/wn.index';
@@ -422,12 +422,7 @@ async function runLoad(binary: string, port: number, requestsFile: string, conns
   }
 }
 
-export const benchmark: Benchmark = {
-  name: 'dict',
-  rounds: { quick: 1, full: 3 },
-  durationSeconds: { quick: 2, full: 4 },
-  measure,
-};
+export const benchmark: Benchmark = { name: 'dict', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 2, full: 4 }, measure };
 
 async function measure(run: BenchmarkRun): Promise<void> {
   if (!existsSync(WN_INDEX) || !existsSync(WN_DATA)) throw new Error(`${WN_INDEX} and ${WN_DATA} are needed (apt install dict-wn)`);
@@ -496,17 +491,10 @@ async function measure(run: BenchmarkRun): Promise<void> {
     { label: 'DEFINE, 16 connections: median', unit: 'ms', values: Object.fromEntries(all.map((c) => [c.key, medianOf(ok('define16', c.key).map((x) => x.result.medianMs))])) },
   ];
   const latency = resultsGrid({ rowHeader: 'latency', columns, ratios: [{ title: 'dictd/wharf', numerator: 'dictd', denominator: 'wharf' }], rows: latencyRows });
-  const cpuGrid: Grid = {
-    headers: ['CPU while counting, % of one core: generator / server', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const list = ok(testCase.id, c.key);
-        return list.length ? `${medianOf(list.map((x) => x.result.clientCpuPercent))!.toFixed(0)} / ${medianOf(list.map((x) => x.result.serverCpuPercent))!.toFixed(0)}` : '–';
-      }),
-    ]),
-  };
+  const cpuGrid = contenderGrid('CPU while counting, % of one core: generator / server', CASES, all, (testCase, c) => {
+    const list = ok(testCase.id, c.key);
+    return list.length ? `${medianOf(list.map((x) => x.result.clientCpuPercent))!.toFixed(0)} / ${medianOf(list.map((x) => x.result.serverCpuPercent))!.toFixed(0)}` : '–';
+  });
 
   const costGrid: Grid = {
     headers: ['server CPU per query, µs (median)', ...all.map((c) => c.title), 'dictd/wharf'],

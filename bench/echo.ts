@@ -16,7 +16,7 @@ import { benchDir, tmpDir } from './lib/paths.js';
 import type { ServerSpec } from './lib/processes.js';
 import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, rotate, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const ANCHORS_DIR = process.env.WHARF_ANCHORS ?? '/work/shared/anchors';
 /** The interpreter start.sh uses for pyecho. */
@@ -107,13 +107,7 @@ const RATIOS: RatioColumn[] = [
   { title: '×2 workers/wharf', numerator: 'wharf2', denominator: 'wharf' },
 ];
 
-export const benchmark: Benchmark = {
-  name: 'echo',
-  rounds: { quick: 2, full: 5 },
-  durationSeconds: { quick: 0.6, full: 1.1 },
-  measureBusy: true,
-  measure,
-};
+export const benchmark: Benchmark = { name: 'echo', rounds: { quick: 2, full: 5 }, durationSeconds: { quick: 0.6, full: 1.1 }, measureBusy: true, measure };
 
 async function measure(run: BenchmarkRun): Promise<void> {
   const { rounds, durationSeconds, busyBefore, missing, build } = run;
@@ -192,49 +186,28 @@ async function measure(run: BenchmarkRun): Promise<void> {
   }));
   const results = resultsGrid({ rowHeader: 'echo, 64-byte messages', columns, ratios: RATIOS, rows });
 
-  const cpuGrid: Grid = {
-    headers: ['generator / server / others, % of one core', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const list = cellsOf(testCase.id, c.key);
-        if (list.length === 0) return '–';
-        const m = (pick: (r: EchoLoadResult) => number) => median(list.map((cell) => pick(cell.result))).toFixed(0);
-        return `${m((r) => r.clientCpuPercent)} / ${m((r) => r.serverCpuPercent)} / ${m((r) => Math.max(0, r.otherCpuPercent))}`;
-      }),
-    ]),
-  };
-  const costGrid: Grid = {
-    headers: ['server CPU per message, µs (stream: per MB)', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const list = cellsOf(testCase.id, c.key);
-        if (list.length === 0) return '–';
-        const perUnit = list.map(({ result: r }) => {
-          const units = testCase.metric === 'megabytesPerSecond' ? r.bytes / 1e6 : r.messages;
-          return ((r.serverCpuPercent / 100) * r.seconds * 1e6) / units;
-        });
-        return median(perUnit).toFixed(2);
-      }),
-    ]),
-  };
+  const cpuGrid = contenderGrid('generator / server / others, % of one core', CASES, all, (testCase, c) => {
+    const list = cellsOf(testCase.id, c.key);
+    if (list.length === 0) return '–';
+    const m = (pick: (r: EchoLoadResult) => number) => median(list.map((cell) => pick(cell.result))).toFixed(0);
+    return `${m((r) => r.clientCpuPercent)} / ${m((r) => r.serverCpuPercent)} / ${m((r) => Math.max(0, r.otherCpuPercent))}`;
+  });
+  const costGrid = contenderGrid('server CPU per message, µs (stream: per MB)', CASES, all, (testCase, c) => {
+    const list = cellsOf(testCase.id, c.key);
+    if (list.length === 0) return '–';
+    const perUnit = list.map(({ result: r }) => {
+      const units = testCase.metric === 'megabytesPerSecond' ? r.bytes / 1e6 : r.messages;
+      return ((r.serverCpuPercent / 100) * r.seconds * 1e6) / units;
+    });
+    return median(perUnit).toFixed(2);
+  });
 
-  const spreadGrid: Grid = {
-    headers: ['lowest – highest round', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const values = cellsOf(testCase.id, c.key).map((cell) => cell.result[testCase.metric]);
-        if (values.length === 0) return '–';
-        const flag = values.length > 1 && spread(values) > 0.25 ? ' ~' : '';
-        return `${formatNumber(Math.min(...values))} – ${formatNumber(Math.max(...values))}${flag}`;
-      }),
-    ]),
-  };
+  const spreadGrid = contenderGrid('lowest – highest round', CASES, all, (testCase, c) => {
+    const values = cellsOf(testCase.id, c.key).map((cell) => cell.result[testCase.metric]);
+    if (values.length === 0) return '–';
+    const flag = values.length > 1 && spread(values) > 0.25 ? ' ~' : '';
+    return `${formatNumber(Math.min(...values))} – ${formatNumber(Math.max(...values))}${flag}`;
+  });
 
   // ---- verdicts ----
   const verdicts: string[] = [];

@@ -254,12 +254,7 @@ async function startContenders(wharfCli: string | undefined, work: string, sourc
   return contenders;
 }
 
-export const benchmark: Benchmark = {
-  name: 'ftp',
-  rounds: { quick: 1, full: 3 },
-  measureBusy: true,
-  measure,
-};
+export const benchmark: Benchmark = { name: 'ftp', rounds: { quick: 1, full: 3 }, measureBusy: true, measure };
 
 async function measure(run: BenchmarkRun): Promise<void> {
   const { rounds, busyBefore } = run;

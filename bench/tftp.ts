@@ -25,7 +25,7 @@ import { tmpDir } from './lib/paths.js';
 import { cpuSeconds, type ServerProcess, type ServerSpec } from './lib/processes.js';
 import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const ANCHORS_DIR = process.env.WHARF_ANCHORS ?? '/work/shared/anchors';
 const FILE_NAME = 'bench-32MiB.bin';
@@ -226,12 +226,7 @@ async function measureRow(
   return tallies;
 }
 
-export const benchmark: Benchmark = {
-  name: 'tftp',
-  rounds: { quick: 1, full: 3 },
-  durationSeconds: { quick: 1, full: 3 },
-  measure,
-};
+export const benchmark: Benchmark = { name: 'tftp', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 1, full: 3 }, measure };
 
 async function measure(run: BenchmarkRun): Promise<void> {
   const { rounds, durationSeconds, loadBefore, build } = run;
@@ -307,17 +302,10 @@ async function measure(run: BenchmarkRun): Promise<void> {
     ratios: pairedRatios(RATIOS, rounds, (key, round) => cellsOf(row.id, key).find((cell) => cell.round === round)?.megabytesPerSecond),
   }));
   const results = resultsGrid({ rowHeader: '32 MiB download', columns, ratios: RATIOS, rows: resultRows });
-  const cpuGrid: Grid = {
-    headers: ['server CPU per 32 MiB, ms (median)', ...contenders.map((c) => c.title)],
-    align: ['l', ...contenders.map(() => 'r' as const)],
-    rows: rows.map((row) => [
-      row.label,
-      ...contenders.map((c) => {
-        const list = cellsOf(row.id, c.key);
-        return list.length > 0 ? formatNumber(median(list.map((cell) => cell.serverCpuMs))) : '–';
-      }),
-    ]),
-  };
+  const cpuGrid = contenderGrid('server CPU per 32 MiB, ms (median)', rows, contenders, (row, c) => {
+    const list = cellsOf(row.id, c.key);
+    return list.length > 0 ? formatNumber(median(list.map((cell) => cell.serverCpuMs))) : '–';
+  });
 
   const verdicts: string[] = [];
   const spreadNotes: string[] = [];

@@ -22,7 +22,7 @@ import { repoRoot, tmpDir } from './lib/paths.js';
 import { cpuSeconds, run as runCommand, type ServerProcess, type ServerSpec } from './lib/processes.js';
 import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, rotate, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const ANCHORS_DIR = process.env.WHARF_ANCHORS ?? '/work/shared/anchors';
 const SMALL_FILE = '1k.txt';
@@ -181,12 +181,7 @@ const BIG_RATIOS: RatioColumn[] = [
   { title: '×2 workers/nginx', numerator: 'wharf2', denominator: 'nginx' },
 ];
 
-export const benchmark: Benchmark = {
-  name: 'web',
-  rounds: { quick: 1, full: 3 },
-  durationSeconds: { quick: 2, full: 5 },
-  measure,
-};
+export const benchmark: Benchmark = { name: 'web', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 2, full: 5 }, measure };
 
 async function measure(run: BenchmarkRun): Promise<void> {
   const { rounds, durationSeconds, missing, build } = run;
@@ -242,25 +237,18 @@ async function measure(run: BenchmarkRun): Promise<void> {
   const tables = CASES.map((testCase) => ({ testCase, row: rowOf(testCase), ratios: ratiosOf(testCase) }));
   const grids = tables.map(({ row, ratios }) => resultsGrid({ rowHeader: 'case', columns, ratios, rows: [row] }));
 
-  const costGrid: Grid = {
-    headers: ['server CPU: % of one core / µs per request (big file: ms per 100 MB)', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const list = cellsOf(testCase.id, c.key);
-        if (list.length === 0) return '–';
-        const percent = median(list.map((cell) => cell.result.serverCpuPercent));
-        const cost = median(
-          list.map(({ result: r }) => {
-            const cpuSeconds = (r.serverCpuPercent / 100) * r.seconds;
-            return testCase.metric === 'requestsPerSecond' ? (cpuSeconds * 1e6) / r.requests : (cpuSeconds * 1e3) / (r.bytes / 1e8);
-          }),
-        );
-        return `${percent.toFixed(0)}% / ${cost.toFixed(1)}`;
+  const costGrid = contenderGrid('server CPU: % of one core / µs per request (big file: ms per 100 MB)', CASES, all, (testCase, c) => {
+    const list = cellsOf(testCase.id, c.key);
+    if (list.length === 0) return '–';
+    const percent = median(list.map((cell) => cell.result.serverCpuPercent));
+    const cost = median(
+      list.map(({ result: r }) => {
+        const cpuSeconds = (r.serverCpuPercent / 100) * r.seconds;
+        return testCase.metric === 'requestsPerSecond' ? (cpuSeconds * 1e6) / r.requests : (cpuSeconds * 1e3) / (r.bytes / 1e8);
       }),
-    ]),
-  };
+    );
+    return `${percent.toFixed(0)}% / ${cost.toFixed(1)}`;
+  });
 
   // ---- verdicts ----
   const verdicts: string[] = [];
