@@ -29,15 +29,8 @@ export interface IncomingDatagram {
   port: number;
 }
 
-export interface UdpTransportOptions {
-  host: string;
-  port: number;
-  receiveBufferBytes: number;
-  sendBufferBytes: number;
-  /** Larger datagrams are dropped (and counted) where they arrive. */
-  maxDatagramBytes: number;
-  /** Datagrams waiting in the socket's send queue before more are dropped (and counted). */
-  maxSendQueue: number;
+/** The socket's settings (what the worker thread is handed, when there is one), and who hears what arrives. */
+export interface UdpTransportOptions extends BatchedUdpWorkerData {
   logger: Logger;
   /** Datagrams in arrival order, a batch at a time. */
   onDatagrams(batch: IncomingDatagram[]): void;
@@ -199,14 +192,9 @@ class WorkerUdpTransport implements UdpTransport {
   static async open(options: UdpTransportOptions): Promise<WorkerUdpTransport> {
     let worker: Worker;
     try {
-      const workerData: BatchedUdpWorkerData = {
-        host: options.host,
-        port: options.port,
-        receiveBufferBytes: options.receiveBufferBytes,
-        sendBufferBytes: options.sendBufferBytes,
-        maxDatagramBytes: options.maxDatagramBytes,
-        maxSendQueue: options.maxSendQueue,
-      };
+      // The settings only: functions cannot cross to a thread.
+      const { logger: _logger, onDatagrams: _onDatagrams, ...settings } = options;
+      const workerData: BatchedUdpWorkerData = settings;
       worker = startModuleWorker(WORKER_ENTRY, { execArgv: ['--test-udp-no-try-send'], workerData });
     } catch (error) {
       throw new BatchingUnavailable(error instanceof Error ? error.message : String(error));

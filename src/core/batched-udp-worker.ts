@@ -8,13 +8,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type dgram from 'node:dgram';
 import { bindUdpSocket, createUdpSocket, setUdpBufferSizes } from './udp-socket.js';
 
-/** What the main thread hands the worker. */
+/** What the main thread hands the worker: the socket's settings. */
 export interface BatchedUdpWorkerData {
   host: string;
   port: number;
+  /** SO_RCVBUF and SO_SNDBUF. */
   receiveBufferBytes: number;
   sendBufferBytes: number;
+  /** Larger datagrams are dropped (and counted) where they arrive. */
   maxDatagramBytes: number;
+  /** Datagrams waiting in the socket's send queue before more are dropped (and counted). */
   maxSendQueue: number;
 }
 
