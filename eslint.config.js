@@ -27,8 +27,13 @@ function layers() {
     up('a service', ['cli']),
     { regex: `^${'\\.\\./'.repeat(depth)}(?!\\.\\./)|(^|/)services/`, message: 'a service never imports another service: move what they share into core, codec or store' },
   ];
-  const restrict = (files, patterns) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } });
+  // The test tools (src/testing: the lossy relay, the protocol harness) are for test/ and bench/;
+  // the product never runs them. Only src/index.ts re-exports them, as public API.
+  const noTesting = { regex: '(^|/)testing/', message: 'src/testing is for tests and benchmarks: product code does not import it' };
+  // One `no-restricted-imports` per file wins (flat config does not merge them): each group repeats noTesting.
+  const restrict = (files, patterns) => ({ files, ignores: ['src/index.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [...patterns, noTesting] }] } });
   return [
+    restrict(['src/**/*.ts'], []),
     restrict(['src/services/*/*.ts'], service(1)),
     restrict(['src/services/*/*/*.ts'], service(2)),
     restrict(['src/services/*/protocol.ts'], [...service(1), noIo]),
@@ -37,5 +42,7 @@ function layers() {
     restrict(['src/cli-kit/**/*.ts'], [up('cli-kit', ['services', 'store', 'cli'])]),
     restrict(['src/core/**/*.ts'], [up('core', ['services', 'store', 'cli', 'cli-kit'])]),
     restrict(['src/codec/**/*.ts'], [noIo, { regex: '^\\.\\./', message: 'codec imports nothing of wharf\'s: it is the bottom layer' }]),
+    // The test tools sit beside core: they may use core and codec, never a service, the store or the command.
+    { files: ['src/testing/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [up('testing', ['services', 'store', 'cli', 'cli-kit'])] }] } },
   ];
 }

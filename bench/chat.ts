@@ -27,13 +27,12 @@ import net from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { compileC } from './lib/c-build.js';
-import type { BenchOptions } from './lib/options.js';
+import type { Benchmark, BenchmarkRun } from './lib/run-benchmark.js';
 import { benchDir, repoRoot, tmpDir } from './lib/paths.js';
 import { freePort, run as runCommand, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, machineInfo, writeSection } from './lib/report.js';
+import { describeMachine } from './lib/report.js';
 import { median, rotate } from './lib/stats.js';
 import { formatNumber, renderMarkdown, renderText, type Grid } from './lib/table.js';
-import { ensureWharfBuilt } from './lib/wharf.js';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const SEED_SERVER = join(repoRoot, 'test', 'seeds', 'programs', 'chat_server.py');
@@ -272,18 +271,14 @@ function grid(headers: string[], rows: string[][]): Grid {
   return { headers, rows, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')) };
 }
 
-export async function run(options: BenchOptions): Promise<void> {
-  const quick = options.quick;
-  const timing: Timing = { warmup: quick ? 0.5 : 1, duration: options.durationSeconds ?? (quick ? 2 : 3), drain: quick ? 1.5 : 2 };
-  const rounds = options.rounds ?? (quick ? 1 : 2);
+export const benchmark: Benchmark = { name: 'chat', rounds: { quick: 1, full: 2 }, durationSeconds: { quick: 2, full: 3 }, measure };
+
+async function measure(run: BenchmarkRun): Promise<void> {
+  const { quick, rounds, wharfCli } = run;
+  const timing: Timing = { warmup: quick ? 0.5 : 1, duration: run.durationSeconds, drain: quick ? 1.5 : 2 };
   const bisections = quick ? 1 : 2;
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const loadBefore = loadavg();
-
-  const build = await ensureWharfBuilt(options.build);
-  if (!build.ok) log(`bench chat: wharf is not measured: ${build.reason}`);
-  else if (build.warning) log(`bench chat: ${build.warning}`);
-  const wharfCli = build.ok ? build.cli : undefined;
   await chatLoadBinary();
   const readyPort = await alwaysReadyPort();
   const list = contenders(wharfCli, readyPort);
@@ -403,7 +398,7 @@ export async function run(options: BenchOptions): Promise<void> {
   );
   const tcpGrid = grid(['wharf TCP room', 'deliveries/s', 'msg/s in', 'p50 (ms)', 'p99 (ms)', 'server CPU (%)'], tcpRows);
 
-  const machine = machineInfo();
+  const { machine, command } = run.facts();
   const load = `load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(1)).join(' ')} after`;
   const text = [
     `UDP fan-out, ${MEMBERS} members, ${SENDERS} talking, ${TEXT_BYTES}-byte messages (${rounds} round${rounds === 1 ? '' : 's'}, ${timing.duration} s per cell)`,
@@ -417,32 +412,27 @@ export async function run(options: BenchOptions): Promise<void> {
     '',
     `${describeMachine(machine)}; ${load}`,
   ].join('\n');
-  process.stdout.write(`${text}\n`);
-
-  if (options.write) {
-    const body = [
-      '## Chat fan-out',
-      '',
-      `\`${benchCommand(options.args)}\` — ${machine.date}, ${describeMachine(machine)}; ${load}.`,
-      '',
-      `UDP, the seed protocol: ${MEMBERS} members (one socket each in the C client, bench/loadgen/chat-load.c), ${SENDERS} of them talking, ` +
-        `${TEXT_BYTES}-byte messages; each message is delivered to the ${MEMBERS - 1} others. The loss-free ceiling is the highest swept rate at which ` +
-        'not one delivery was lost (each round sweeps ×1.5 steps, then narrows); the figure is the median over the rounds, the rounds are listed.',
-      '',
-      renderMarkdown(udpGrid),
-      '',
-      'The client is not the limit: it counts what the kernel dropped at its own sockets, and it receives more on its own than any server delivered:',
-      '',
-      renderMarkdown(clientGrid),
-      '',
-      `wharf's own protocol over TCP (10 members talking, everyone receives every message, the sender too):`,
-      '',
-      renderMarkdown(tcpGrid),
-      '',
-      'Where the time goes, and what wharf does about it: docs/chat.md, "Fan-out".',
-    ].join('\n');
-    writeSection('chat', body);
-    log('bench chat: wrote its section of docs/benchmarks.md');
-  }
+  const body = [
+    '## Chat fan-out',
+    '',
+    `\`${command}\` — ${machine.date}, ${describeMachine(machine)}; ${load}.`,
+    '',
+    `UDP, the seed protocol: ${MEMBERS} members (one socket each in the C client, bench/loadgen/chat-load.c), ${SENDERS} of them talking, ` +
+      `${TEXT_BYTES}-byte messages; each message is delivered to the ${MEMBERS - 1} others. The loss-free ceiling is the highest swept rate at which ` +
+      'not one delivery was lost (each round sweeps ×1.5 steps, then narrows); the figure is the median over the rounds, the rounds are listed.',
+    '',
+    renderMarkdown(udpGrid),
+    '',
+    'The client is not the limit: it counts what the kernel dropped at its own sockets, and it receives more on its own than any server delivered:',
+    '',
+    renderMarkdown(clientGrid),
+    '',
+    `wharf's own protocol over TCP (10 members talking, everyone receives every message, the sender too):`,
+    '',
+    renderMarkdown(tcpGrid),
+    '',
+    'Where the time goes, and what wharf does about it: docs/chat.md, "Fan-out".',
+  ];
+  run.finish({ terminal: [text], doc: body, results: { machine, command, rounds, timing, udp: Object.fromEntries(results), tcp: tcpRows } });
 }
 

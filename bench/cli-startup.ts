@@ -7,14 +7,12 @@
  * (an older commit's), for a before/after table in one run.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchOptions } from './lib/options.js';
+import type { Benchmark, BenchmarkRun } from './lib/run-benchmark.js';
 import { tmpDir } from './lib/paths.js';
 import { freePort, startServer } from './lib/processes.js';
-import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { describeMachine } from './lib/report.js';
 import { median, rotate } from './lib/stats.js';
-import { ensureWharfBuilt } from './lib/wharf.js';
 
 /** The issue's target for a client command (`wharf echo send`). */
 const TARGET_MS = 250;
@@ -32,23 +30,22 @@ function timeOnce(args: string[], env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
-export async function run(options: BenchOptions): Promise<void> {
-  const started = Date.now();
-  const build = await ensureWharfBuilt(options.build);
-  if (!build.ok) throw new Error(build.reason);
-  mkdirSync(tmpDir, { recursive: true });
+export const benchmark: Benchmark = { name: 'cli-startup', rounds: { quick: 5, full: 15 }, wharfRequired: true, measure };
+
+async function measure(run: BenchmarkRun): Promise<void> {
+  const wharfCli = run.wharfCli!;
   const data = join(tmpDir, 'cli-startup-data');
   const env = { ...process.env, WHARF_DATA: data };
   const port = await freePort();
   const server = await startServer({
     name: 'wharf echo serve',
     command: process.execPath,
-    args: [build.cli, 'echo', 'serve', '--port', String(port), '--no-udp', '--log-level', 'warn'],
+    args: [wharfCli, 'echo', 'serve', '--port', String(port), '--no-udp', '--log-level', 'warn'],
     env,
     ready: { tcp: port },
   });
 
-  const clis: Array<[string, string]> = [['wharf', build.cli]];
+  const clis: Array<[string, string]> = [['wharf', wharfCli]];
   const baseline = process.env.WHARF_BENCH_BASELINE;
   if (baseline) clis.push(['baseline', baseline]);
   const contenders: Contender[] = [
@@ -58,7 +55,7 @@ export async function run(options: BenchOptions): Promise<void> {
       { name: `${label} --help`, args: [cli, '--help'] },
     ]),
   ];
-  const rounds = options.rounds ?? (options.quick ? 5 : 15);
+  const rounds = run.rounds;
   const times = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   try {
     // One unmeasured pass: the files are in the page cache for every contender alike.
@@ -82,25 +79,19 @@ export async function run(options: BenchOptions): Promise<void> {
   ];
   const echoSend = rows.find((r) => r.command === 'wharf echo send hello')!;
   const verdict = `Target (a client command under ${TARGET_MS} ms): ${echoSend.medianMs < TARGET_MS ? 'met' : 'not met'}, \`wharf echo send\` takes ${echoSend.medianMs.toFixed(0)} ms.`;
-  const machine = machineInfo();
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const { machine, command, minutes } = run.facts();
   const method = `${rounds} rounds, commands interleaved, each run to its exit by \`spawnSync\` from the bench process, against a \`wharf echo serve\` on a loopback port; the median of the rounds.`;
-  finishReport({
-    name: 'cli-startup',
+  run.finish({
     terminal: ['', `cli-startup — ${describeMachine(machine)} — ${method}`, '', ...table, '', verdict],
     doc: [
       '## Client start-up',
       '',
-      `Measured ${machine.date} on ${describeMachine(machine)}, with \`${benchCommand(options.args)}\`${baseline ? ` and WHARF_BENCH_BASELINE=${baseline}` : ''} (${minutes} min). ${method}`,
+      `Measured ${machine.date} on ${describeMachine(machine)}, with \`${command}\`${baseline ? ` and WHARF_BENCH_BASELINE=${baseline}` : ''} (${minutes} min). ${method}`,
       '',
       ...table,
       '',
       verdict,
     ],
-    remarks: { notes: build.warning ? [build.warning] : [] },
-    minutes,
     results: { rounds, times: Object.fromEntries(times) },
-    resultsDir: tmpDir,
-    write: options.write,
   });
 }

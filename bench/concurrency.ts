@@ -12,16 +12,14 @@
  * connections, minus its RSS with none).
  */
 import net from 'node:net';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runEchoLoad, echoLoadBinary } from './lib/echo-load.js';
-import type { BenchOptions } from './lib/options.js';
+import type { Benchmark, BenchmarkRun } from './lib/run-benchmark.js';
 import { tmpDir } from './lib/paths.js';
 import { freePort, startServer, type ServerProcess } from './lib/processes.js';
-import { benchCommand, describeMachine, machineInfo, writeSection } from './lib/report.js';
 import { median } from './lib/stats.js';
 import { renderMarkdown, renderText, resultsGrid, type ResultRow } from './lib/table.js';
-import { ensureWharfBuilt } from './lib/wharf.js';
 
 interface Model {
   key: string;
@@ -94,13 +92,12 @@ async function memoryPerConnection(server: ServerProcess, port: number, count: n
   return (after - before) / count;
 }
 
-export async function run(options: BenchOptions): Promise<void> {
-  const rounds = options.rounds ?? (options.quick ? 1 : 3);
-  const seconds = options.durationSeconds ?? (options.quick ? 1.5 : 3);
-  mkdirSync(tmpDir, { recursive: true });
+export const benchmark: Benchmark = { name: 'concurrency', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 1.5, full: 3 }, wharfRequired: true, measure };
+
+async function measure(run: BenchmarkRun): Promise<void> {
+  const { rounds, durationSeconds: seconds } = run;
+  const wharfCli = run.wharfCli!;
   await echoLoadBinary();
-  const build = await ensureWharfBuilt(options.build);
-  if (!build.ok) throw new Error(build.reason);
 
   const samples = new Map<string, number[]>();
   const add = (key: string, value: number) => samples.set(key, [...(samples.get(key) ?? []), value]);
@@ -110,7 +107,7 @@ export async function run(options: BenchOptions): Promise<void> {
       const server = await startServer({
         name: `wharf ${model.title}`,
         command: process.execPath,
-        args: [build.cli, 'echo', 'serve', '--port', String(port), '--no-udp', '--log-level', 'warn', '--data', join(tmpDir, 'wharf-data'), ...model.args],
+        args: [wharfCli, 'echo', 'serve', '--port', String(port), '--no-udp', '--log-level', 'warn', '--data', join(tmpDir, 'wharf-data'), ...model.args],
         ready: { tcp: port },
         ...(model.processes ? { processes: model.processes, settleMs: 500 } : {}),
       });
@@ -146,20 +143,18 @@ export async function run(options: BenchOptions): Promise<void> {
     ],
   };
   const grid = resultsGrid(table);
-  process.stdout.write(`\n${renderText(grid)}\n`);
-  if (options.write) {
-    const machine = machineInfo();
-    writeSection(
-      'concurrency',
-      [
-        '## Concurrency models (echo)',
-        '',
-        `${describeMachine(machine)}. Median of ${rounds} round(s), ${seconds} s per cell. Command: \`${benchCommand(options.args)}\`.`,
-        '',
-        renderMarkdown(grid),
-        '',
-        'What the models mean and when to use each: [concurrency.md](concurrency.md).',
-      ].join('\n'),
-    );
-  }
+  const { machine, command, measuredLine } = run.facts();
+  run.finish({
+    terminal: ['', renderText(grid)],
+    doc: [
+      '## Concurrency models (echo)',
+      '',
+      `${measuredLine} Median of ${rounds} round(s), ${seconds} s per cell.`,
+      '',
+      renderMarkdown(grid),
+      '',
+      'What the models mean and when to use each: [concurrency.md](concurrency.md).',
+    ],
+    results: { machine, command, rounds, seconds, samples: Object.fromEntries(samples) },
+  });
 }

@@ -27,13 +27,12 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { DiaryClient } from '../src/services/diary/client.js';
-import type { BenchOptions } from './lib/options.js';
+import type { Benchmark, BenchmarkRun } from './lib/run-benchmark.js';
 import { repoRoot, tmpDir } from './lib/paths.js';
 import { cpuSeconds, freePort, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, rotate, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
-import { ensureWharfBuilt } from './lib/wharf.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const SEED_SERVER = join(repoRoot, 'test', 'seeds', 'programs', 'diary_server3.py');
@@ -255,19 +254,11 @@ async function startWharf(cli: string, fsync: boolean): Promise<RunningServer> {
   };
 }
 
-export async function run(options: BenchOptions): Promise<void> {
-  const rounds = options.rounds ?? (options.quick ? 1 : 3);
-  const durationSeconds = options.durationSeconds ?? (options.quick ? 1.5 : 3);
-  const warmupSeconds = options.quick ? 0.5 : 1;
-  const started = Date.now();
-  const loadBefore = loadavg()[0]!;
-  mkdirSync(tmpDir, { recursive: true });
+export const benchmark: Benchmark = { name: 'diary', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 1.5, full: 3 }, measure };
 
-  const build = await ensureWharfBuilt(options.build);
-  const notes: string[] = [];
-  if (!build.ok) notes.push(`wharf was not measured: ${build.reason.split('\n')[0]}`);
-  else if (build.warning) notes.push(build.warning);
-  for (const note of notes) process.stderr.write(`bench: ${note}\n`);
+async function measure(run: BenchmarkRun): Promise<void> {
+  const { rounds, durationSeconds, loadBefore, build } = run;
+  const warmupSeconds = run.quick ? 0.5 : 1;
 
   const servers = new Map<Contender['server'], RunningServer>();
   const missing = new Map<string, string>();
@@ -357,35 +348,21 @@ export async function run(options: BenchOptions): Promise<void> {
   const results = resultsGrid({ rowHeader: 'entries stored per second', columns, ratios, rows });
 
   const sum = (list: Array<{ result: CellResult }>, pick: (r: CellResult) => number) => list.reduce((a, c) => a + pick(c.result), 0);
-  const lossGrid: Grid = {
-    headers: ['loss: entries sent / stored / lost (all rounds)', ...contenders.map((c) => c.title)],
-    align: ['l', ...contenders.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...contenders.map((c) => {
-        const list = ok(testCase.id, c.key);
-        if (!list.length) return '–';
-        const sent = sum(list, (r) => r.sent);
-        const stored = sum(list, (r) => r.stored);
-        const lost = sum(list, (r) => Math.max(0, r.sent - (r.stored - r.doubled)));
-        const doubled = sum(list, (r) => r.doubled);
-        return `${sent.toLocaleString('en-US')} / ${stored.toLocaleString('en-US')} / ${lost}${doubled ? ` (+${doubled} doubled)` : ''}`;
-      }),
-    ]),
-  };
-  const cpuGrid: Grid = {
-    headers: ['server CPU per entry stored, µs (clients / server, % of a core)', ...contenders.map((c) => c.title)],
-    align: ['l', ...contenders.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...contenders.map((c) => {
-        const list = ok(testCase.id, c.key);
-        if (!list.length) return '–';
-        const perEntry = median(list.map(({ result: r }) => ((r.serverCpuPercent / 100) * 1e6) / Math.max(1, r.entriesPerSecond)));
-        return `${perEntry.toFixed(1)} (${median(list.map((x) => x.result.clientCpuPercent)).toFixed(0)} / ${median(list.map((x) => x.result.serverCpuPercent)).toFixed(0)})`;
-      }),
-    ]),
-  };
+  const lossGrid = contenderGrid('loss: entries sent / stored / lost (all rounds)', CASES, contenders, (testCase, c) => {
+    const list = ok(testCase.id, c.key);
+    if (!list.length) return '–';
+    const sent = sum(list, (r) => r.sent);
+    const stored = sum(list, (r) => r.stored);
+    const lost = sum(list, (r) => Math.max(0, r.sent - (r.stored - r.doubled)));
+    const doubled = sum(list, (r) => r.doubled);
+    return `${sent.toLocaleString('en-US')} / ${stored.toLocaleString('en-US')} / ${lost}${doubled ? ` (+${doubled} doubled)` : ''}`;
+  });
+  const cpuGrid = contenderGrid('server CPU per entry stored, µs (clients / server, % of a core)', CASES, contenders, (testCase, c) => {
+    const list = ok(testCase.id, c.key);
+    if (!list.length) return '–';
+    const perEntry = median(list.map(({ result: r }) => ((r.serverCpuPercent / 100) * 1e6) / Math.max(1, r.entriesPerSecond)));
+    return `${perEntry.toFixed(1)} (${median(list.map((x) => x.result.clientCpuPercent)).toFixed(0)} / ${median(list.map((x) => x.result.serverCpuPercent)).toFixed(0)})`;
+  });
 
   // ---- verdicts ----
   const verdicts: string[] = [];
@@ -403,15 +380,13 @@ export async function run(options: BenchOptions): Promise<void> {
   const wharfLosses = cells.filter((c) => (c.contender === 'wharf' || c.contender === 'wharfFsync') && !c.result.error && (c.result.lossPercent > 0 || c.result.doubled > 0));
   for (const c of wharfLosses) verdicts.push(`${c.caseId} ${c.contender} round ${c.round + 1}: loss ${c.result.lossPercent.toFixed(3)}%, doubled ${c.result.doubled}`);
   const errors = cells.filter((c) => c.result.error).map((c) => `${c.caseId} ${c.contender} round ${c.round + 1}: ${c.result.error!.split('\n')[0]}`);
-  for (const [key, reason] of missing) notes.push(`${key} not measured: ${reason.split('\n')[0]}`);
+  for (const [key, reason] of missing) run.notes.push(`${key} not measured: ${reason.split('\n')[0]}`);
 
-  const machine = machineInfo();
-  const command = benchCommand(options.args);
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const { machine, command, measuredLine } = run.facts();
   const method =
     `${rounds} round${rounds > 1 ? 's' : ''}, contenders interleaved, ${durationSeconds} s counted per cell after ${warmupSeconds} s of warm-up; ` +
     `each figure is the median over the rounds, each ratio the median of the per-round ratios. Load average of the machine: ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after ` +
-    `(on ${machineInfo().nproc} cores: other work shares them, so CPU per entry is the steadier figure).`;
+    `(on ${machine.nproc} cores: other work shares them, so CPU per entry is the steadier figure).`;
   const targetLine = verdicts.length
     ? `Targets missed: ${verdicts.join('; ')}.`
     : contenders.some((c) => c.key === 'wharf') && contenders.some((c) => c.key === 'seed')
@@ -422,7 +397,7 @@ export async function run(options: BenchOptions): Promise<void> {
   const doc: string[] = [
     '## diary',
     '',
-    `Measured ${machine.date} on ${describeMachine(machine)}, with \`${command}\` (${minutes} min). ${method}`,
+    `${measuredLine} ${method}`,
     '',
     "Entries stored per second by the seed's diary server (seed 003, ported to Python 3 line for line: " +
       '`test/seeds/programs/diary_server3.py`, one `open`/`write`/`close` of daily.log per entry) and by ' +
@@ -449,14 +424,10 @@ export async function run(options: BenchOptions): Promise<void> {
     '',
     renderMarkdown(cpuGrid),
   ];
-  finishReport({
-    name: 'diary',
+  run.finish({
     terminal: out,
     doc,
-    remarks: { noisy: spreadNotes, errors, notes },
-    minutes,
+    remarks: { noisy: spreadNotes, errors },
     results: { machine, command, rounds, durationSeconds, warmupSeconds, cells },
-    resultsDir: tmpDir,
-    write: options.write,
   });
 }

@@ -17,13 +17,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileC } from './lib/c-build.js';
-import type { BenchOptions } from './lib/options.js';
+import type { Benchmark, BenchmarkRun } from './lib/run-benchmark.js';
 import { tmpDir } from './lib/paths.js';
-import { freePort, run as runCommand, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { run as runCommand, type ServerSpec } from './lib/processes.js';
+import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, rotate, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
-import { ensureWharfBuilt } from './lib/wharf.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const ANCHORS_DIR = process.env.WHARF_ANCHORS ?? '/work/shared/anchors';
 const WN_INDEX = '/usr/share/dictd/wn.index';
@@ -423,13 +422,12 @@ async function runLoad(binary: string, port: number, requestsFile: string, conns
   }
 }
 
-export async function run(options: BenchOptions): Promise<void> {
+export const benchmark: Benchmark = { name: 'dict', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 2, full: 4 }, measure };
+
+async function measure(run: BenchmarkRun): Promise<void> {
   if (!existsSync(WN_INDEX) || !existsSync(WN_DATA)) throw new Error(`${WN_INDEX} and ${WN_DATA} are needed (apt install dict-wn)`);
-  const rounds = options.rounds ?? (options.quick ? 1 : 3);
-  const durationSeconds = options.durationSeconds ?? (options.quick ? 2 : 4);
-  const warmupSeconds = options.quick ? 0.5 : 1;
-  const started = Date.now();
-  mkdirSync(tmpDir, { recursive: true });
+  const { rounds, durationSeconds } = run;
+  const warmupSeconds = run.quick ? 0.5 : 1;
 
   const sourcePath = join(tmpDir, 'dict-load.c');
   if (!existsSync(sourcePath) || readFileSync(sourcePath, 'utf8') !== LOADGEN_SOURCE) writeFileSync(sourcePath, LOADGEN_SOURCE);
@@ -442,23 +440,12 @@ export async function run(options: BenchOptions): Promise<void> {
   writeFileSync(files.define, words.map((w) => `DEFINE wn ${quote(w)}\n`).join(''));
   writeFileSync(files.match, words.map((w) => `MATCH wn prefix ${quote(w.slice(0, Math.max(3, w.length - 2)))}\n`).join(''));
 
-  const build = await ensureWharfBuilt(options.build);
-  const notes: string[] = [];
-  if (!build.ok) notes.push(`wharf was not measured: ${build.reason.split('\n')[0]}`);
-  else if (build.warning) notes.push(build.warning);
-  for (const note of notes) process.stderr.write(`bench: ${note}\n`);
 
-  const all = contenders(build.ok ? build.cli : undefined);
-  const servers = new Map<string, { server: ServerProcess; port: number }>();
+  const all = contenders(run.wharfCli);
+  const servers = await run.startServers(all, (contender, port) => contender.spec(port));
   for (const contender of all) {
-    const port = await freePort();
-    const spec = contender.spec(port);
-    if (!spec) continue;
-    try {
-      servers.set(contender.key, { server: await startServer(spec), port });
-    } catch (error) {
-      notes.push(`${contender.title} not measured: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
-    }
+    const reason = run.missing.get(contender.key);
+    if (reason !== undefined) run.notes.push(`${contender.title} not measured: ${reason.split('\n')[0]}`);
   }
 
   const cells: Array<{ caseId: string; contender: string; round: number; result: LoadResult }> = [];
@@ -504,17 +491,10 @@ export async function run(options: BenchOptions): Promise<void> {
     { label: 'DEFINE, 16 connections: median', unit: 'ms', values: Object.fromEntries(all.map((c) => [c.key, medianOf(ok('define16', c.key).map((x) => x.result.medianMs))])) },
   ];
   const latency = resultsGrid({ rowHeader: 'latency', columns, ratios: [{ title: 'dictd/wharf', numerator: 'dictd', denominator: 'wharf' }], rows: latencyRows });
-  const cpuGrid: Grid = {
-    headers: ['CPU while counting, % of one core: generator / server', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const list = ok(testCase.id, c.key);
-        return list.length ? `${medianOf(list.map((x) => x.result.clientCpuPercent))!.toFixed(0)} / ${medianOf(list.map((x) => x.result.serverCpuPercent))!.toFixed(0)}` : '–';
-      }),
-    ]),
-  };
+  const cpuGrid = contenderGrid('CPU while counting, % of one core: generator / server', CASES, all, (testCase, c) => {
+    const list = ok(testCase.id, c.key);
+    return list.length ? `${medianOf(list.map((x) => x.result.clientCpuPercent))!.toFixed(0)} / ${medianOf(list.map((x) => x.result.serverCpuPercent))!.toFixed(0)}` : '–';
+  });
 
   const costGrid: Grid = {
     headers: ['server CPU per query, µs (median)', ...all.map((c) => c.title), 'dictd/wharf'],
@@ -543,9 +523,7 @@ export async function run(options: BenchOptions): Promise<void> {
   }
   const errors = cells.filter((c) => c.result.error || c.result.errors).map((c) => `${c.caseId} ${c.contender} round ${c.round + 1}: ${c.result.error?.split('\n')[0] ?? `${c.result.errors} error answers`}`);
 
-  const machine = machineInfo();
-  const command = benchCommand(options.args);
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const { machine, command, measuredLine } = run.facts();
   const method =
     `${rounds} round${rounds > 1 ? 's' : ''}, servers interleaved, ${durationSeconds} s counted per cell after ${warmupSeconds} s of warm-up; ` +
     'each figure is the median over the rounds, each ratio the median of the per-round ratios. Every connection keeps one command in flight.';
@@ -554,7 +532,7 @@ export async function run(options: BenchOptions): Promise<void> {
   const doc = [
     '## dict',
     '',
-    `Measured ${machine.date} on ${describeMachine(machine)}, with \`${command}\` (${minutes} min). ${method} ` +
+    `${measuredLine} ${method} ` +
       `Both servers serve the same database, Debian's dict-wn (WordNet 3.0, \`${WN_INDEX}\` with its dictzip \`wn.dict.dz\`): ` +
       'wharf as `wharf dict serve --no-wordnet --database wn=/usr/share/dictd/wn.index`, dictd as the anchors start it. ' +
       'The C load generator (source in `bench/dict.ts`) cycles through 2,000 headwords spread over the index: ' +
@@ -578,15 +556,11 @@ export async function run(options: BenchOptions): Promise<void> {
       'the delayed ACK of the previous segment: that, not its lookups, is what holds it near 23 queries/s per ' +
       'connection. wharf writes each answer, or all the answers to one read of pipelined commands, in one write.',
   ];
-  finishReport({
-    name: 'dict',
+  run.finish({
     terminal: out,
     doc,
-    remarks: { noisy: spreadNotes, errors, notes },
-    minutes,
+    remarks: { noisy: spreadNotes, errors },
     results: { machine, command, rounds, durationSeconds, warmupSeconds, cells },
-    resultsDir: tmpDir,
-    write: options.write,
   });
 }
 

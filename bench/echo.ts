@@ -8,17 +8,15 @@
  * machine is shared and noisy. The generator samples its own CPU and the server's, which the
  * report prints to show that the generator is not the limit.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { echoLoadBinary, runEchoLoad, type EchoLoad, type EchoLoadResult } from './lib/echo-load.js';
-import type { BenchOptions } from './lib/options.js';
+import type { Benchmark, BenchmarkRun } from './lib/run-benchmark.js';
 import { benchDir, tmpDir } from './lib/paths.js';
-import { freePort, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import type { ServerSpec } from './lib/processes.js';
+import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, rotate, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
-import { machineBusyPercent } from './lib/machine-load.js';
-import { ensureWharfBuilt } from './lib/wharf.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const ANCHORS_DIR = process.env.WHARF_ANCHORS ?? '/work/shared/anchors';
 /** The interpreter start.sh uses for pyecho. */
@@ -53,9 +51,10 @@ interface Contender {
 }
 
 function contenders(wharfCli: string | undefined): Contender[] {
-  const wharfData = join(tmpDir, 'wharf-data');
   const wharf = (workers: number) => (transport: Transport, port: number): ServerSpec | undefined => {
     if (wharfCli === undefined) return undefined;
+    // A data folder each: the servers run side by side, and a wharf server refuses a folder another one serves.
+    const wharfData = join(tmpDir, `wharf-data-echo-${workers}-${transport}`);
     const args = [wharfCli, 'echo', 'serve', '--port', String(port), transport === 'tcp' ? '--no-udp' : '--no-tcp', '--log-level', 'warn', '--data', wharfData];
     if (workers > 1) args.push('--workers', String(workers));
     return {
@@ -95,11 +94,6 @@ function contenders(wharfCli: string | undefined): Contender[] {
   ];
 }
 
-interface Running {
-  server: ServerProcess;
-  port: number;
-}
-
 interface Cell {
   caseId: string;
   contender: string;
@@ -113,51 +107,15 @@ const RATIOS: RatioColumn[] = [
   { title: '×2 workers/wharf', numerator: 'wharf2', denominator: 'wharf' },
 ];
 
-/** Start every contender's TCP and UDP server at once; a server that fails is noted, not fatal. */
-async function startAll(all: Contender[], missing: Map<string, string>): Promise<Map<string, Running>> {
-  const servers = new Map<string, Running>();
-  const jobs: Array<Promise<void>> = [];
-  for (const transport of ['tcp', 'udp'] as const) {
-    for (const contender of all) {
-      const key = `${contender.key}/${transport}`;
-      const port = await freePort();
-      const spec = contender.spec(transport, port);
-      if (!spec) continue;
-      jobs.push(
-        startServer(spec).then(
-          (server) => void servers.set(key, { server, port }),
-          (error: unknown) => {
-            const reason = error instanceof Error ? error.message : String(error);
-            if (!missing.has(key)) process.stderr.write(`bench: could not start ${spec.name}: ${reason}\n`);
-            missing.set(key, reason);
-          },
-        ),
-      );
-    }
-  }
-  await Promise.all(jobs);
-  return servers;
-}
+export const benchmark: Benchmark = { name: 'echo', rounds: { quick: 2, full: 5 }, durationSeconds: { quick: 0.6, full: 1.1 }, measureBusy: true, measure };
 
-export async function run(options: BenchOptions): Promise<void> {
-  const rounds = options.rounds ?? (options.quick ? 2 : 5);
-  const durationSeconds = options.durationSeconds ?? (options.quick ? 0.6 : 1.1);
+async function measure(run: BenchmarkRun): Promise<void> {
+  const { rounds, durationSeconds, busyBefore, missing, build } = run;
   const warmupSeconds = 0.3;
-  const warmupPassSeconds = options.quick ? 0.8 : 1.5;
-  const started = Date.now();
-  mkdirSync(tmpDir, { recursive: true });
-
+  const warmupPassSeconds = run.quick ? 0.8 : 1.5;
   await echoLoadBinary();
-  const build = await ensureWharfBuilt(options.build);
-  const busyBefore = await machineBusyPercent();
-  process.stdout.write(`machine busy before the run (other processes): ${busyBefore.toFixed(0)}% of one core\n`);
-  const notes: string[] = [];
-  if (!build.ok) notes.push(`wharf was not measured: ${build.reason.split('\n')[0]}`);
-  else if (build.warning) notes.push(build.warning);
-  for (const note of notes) process.stderr.write(`bench: ${note}\n`);
 
-  const all = contenders(build.ok ? build.cli : undefined);
-  const missing = new Map<string, string>();
+  const all = contenders(run.wharfCli);
   const cells: Cell[] = [];
   const total = rounds * CASES.length * all.length;
   let done = 0;
@@ -166,7 +124,10 @@ export async function run(options: BenchOptions): Promise<void> {
   // wharf, which has more code and a bigger heap) before its JIT and heap settle. Restarting the
   // servers every round would sample more allocator states (see docs/benchmarks.md, stream row)
   // but would measure wharf before it is warm.
-  const servers = await startAll(all, missing);
+  const servers = await run.startServers(
+    (['tcp', 'udp'] as const).flatMap((transport) => all.map((contender) => ({ key: `${contender.key}/${transport}`, title: `${contender.title} ${transport}`, contender, transport }))),
+    (entry, port) => entry.contender.spec(entry.transport, port),
+  );
   process.stdout.write('warming the servers up, one at a time (not counted) ...\n');
   for (const [key, { server, port }] of servers) {
     const udp = key.endsWith('/udp');
@@ -225,49 +186,28 @@ export async function run(options: BenchOptions): Promise<void> {
   }));
   const results = resultsGrid({ rowHeader: 'echo, 64-byte messages', columns, ratios: RATIOS, rows });
 
-  const cpuGrid: Grid = {
-    headers: ['generator / server / others, % of one core', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const list = cellsOf(testCase.id, c.key);
-        if (list.length === 0) return '–';
-        const m = (pick: (r: EchoLoadResult) => number) => median(list.map((cell) => pick(cell.result))).toFixed(0);
-        return `${m((r) => r.clientCpuPercent)} / ${m((r) => r.serverCpuPercent)} / ${m((r) => Math.max(0, r.otherCpuPercent))}`;
-      }),
-    ]),
-  };
-  const costGrid: Grid = {
-    headers: ['server CPU per message, µs (stream: per MB)', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const list = cellsOf(testCase.id, c.key);
-        if (list.length === 0) return '–';
-        const perUnit = list.map(({ result: r }) => {
-          const units = testCase.metric === 'megabytesPerSecond' ? r.bytes / 1e6 : r.messages;
-          return ((r.serverCpuPercent / 100) * r.seconds * 1e6) / units;
-        });
-        return median(perUnit).toFixed(2);
-      }),
-    ]),
-  };
+  const cpuGrid = contenderGrid('generator / server / others, % of one core', CASES, all, (testCase, c) => {
+    const list = cellsOf(testCase.id, c.key);
+    if (list.length === 0) return '–';
+    const m = (pick: (r: EchoLoadResult) => number) => median(list.map((cell) => pick(cell.result))).toFixed(0);
+    return `${m((r) => r.clientCpuPercent)} / ${m((r) => r.serverCpuPercent)} / ${m((r) => Math.max(0, r.otherCpuPercent))}`;
+  });
+  const costGrid = contenderGrid('server CPU per message, µs (stream: per MB)', CASES, all, (testCase, c) => {
+    const list = cellsOf(testCase.id, c.key);
+    if (list.length === 0) return '–';
+    const perUnit = list.map(({ result: r }) => {
+      const units = testCase.metric === 'megabytesPerSecond' ? r.bytes / 1e6 : r.messages;
+      return ((r.serverCpuPercent / 100) * r.seconds * 1e6) / units;
+    });
+    return median(perUnit).toFixed(2);
+  });
 
-  const spreadGrid: Grid = {
-    headers: ['lowest – highest round', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const values = cellsOf(testCase.id, c.key).map((cell) => cell.result[testCase.metric]);
-        if (values.length === 0) return '–';
-        const flag = values.length > 1 && spread(values) > 0.25 ? ' ~' : '';
-        return `${formatNumber(Math.min(...values))} – ${formatNumber(Math.max(...values))}${flag}`;
-      }),
-    ]),
-  };
+  const spreadGrid = contenderGrid('lowest – highest round', CASES, all, (testCase, c) => {
+    const values = cellsOf(testCase.id, c.key).map((cell) => cell.result[testCase.metric]);
+    if (values.length === 0) return '–';
+    const flag = values.length > 1 && spread(values) > 0.25 ? ' ~' : '';
+    return `${formatNumber(Math.min(...values))} – ${formatNumber(Math.max(...values))}${flag}`;
+  });
 
   // ---- verdicts ----
   const verdicts: string[] = [];
@@ -286,11 +226,9 @@ export async function run(options: BenchOptions): Promise<void> {
     })
     .filter((text) => text !== '');
   const maxGenerator = Math.max(0, ...cells.filter((c) => !c.result.error).map((c) => c.result.clientCpuPercent));
-  for (const [key, reason] of missing) notes.push(`${key} not measured: ${reason.split('\n')[0]}`);
+  for (const [key, reason] of missing) run.notes.push(`${key} not measured: ${reason.split('\n')[0]}`);
 
-  const machine = machineInfo();
-  const command = benchCommand(options.args);
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const { machine, measuredLine } = run.facts();
   const method =
     `Other processes kept the machine ${busyBefore.toFixed(0)}% busy (of ${machine.nproc * 100}%) just before the run. ` +
     `Servers warmed up one at a time first (${warmupPassSeconds} s at 64 × 1 each, plus the other shapes), then ${rounds} round${rounds > 1 ? 's' : ''}, servers interleaved, ${durationSeconds} s counted per cell after ${warmupSeconds} s of warm-up; ` +
@@ -317,7 +255,7 @@ export async function run(options: BenchOptions): Promise<void> {
   const doc: string[] = [
     '## echo',
     '',
-    `Measured ${machine.date} on ${describeMachine(machine)}, with \`${command}\` (${minutes} min). ${method} ` +
+    `${measuredLine} ${method} ` +
       'TCP messages are 64 bytes; "in flight" is how many messages each connection keeps outstanding ' +
       '(pipelining). The stream row sends 1 MiB blocks on one connection, at most 4 outstanding. UDP datagrams are 64 bytes, never resent.',
     '',
@@ -339,14 +277,10 @@ export async function run(options: BenchOptions): Promise<void> {
     renderMarkdown(costGrid),
   ];
   doc.push('', 'How far apart the rounds were ("~": more than 25%, read that cell with care):', '', renderMarkdown(spreadGrid));
-  finishReport({
-    name: 'echo',
+  run.finish({
     terminal: out,
     doc,
-    remarks: { extra: [{ heading: 'UDP datagrams lost (median over rounds)', items: lossNotes }], errors, notes },
-    minutes,
-    results: { machine, command, rounds, durationSeconds, warmupSeconds, cells },
-    resultsDir: tmpDir,
-    write: options.write,
+    remarks: { extra: [{ heading: 'UDP datagrams lost (median over rounds)', items: lossNotes }], errors },
+    results: { machine, command: run.facts().command, rounds, durationSeconds, warmupSeconds, cells },
   });
 }

@@ -19,14 +19,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { ReplyParser } from '../src/services/ftp/protocol/replies.js';
-import { machineBusyPercent } from './lib/machine-load.js';
-import type { BenchOptions } from './lib/options.js';
+import type { Benchmark, BenchmarkRun } from './lib/run-benchmark.js';
 import { tmpDir } from './lib/paths.js';
 import { processTree, run as runCommand, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { describeMachine } from './lib/report.js';
 import { median, rotate } from './lib/stats.js';
 import { formatNumber, renderMarkdown, renderText, resultsGrid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
-import { ensureWharfBuilt } from './lib/wharf.js';
 
 const ANCHORS_DIR = process.env.WHARF_ANCHORS ?? '/work/shared/anchors';
 const FILE_BYTES = 100 * 1024 * 1024;
@@ -256,23 +254,17 @@ async function startContenders(wharfCli: string | undefined, work: string, sourc
   return contenders;
 }
 
-export async function run(options: BenchOptions): Promise<void> {
-  const rounds = options.rounds ?? (options.quick ? 1 : 3);
-  const started = Date.now();
+export const benchmark: Benchmark = { name: 'ftp', rounds: { quick: 1, full: 3 }, measureBusy: true, measure };
+
+async function measure(run: BenchmarkRun): Promise<void> {
+  const { rounds, busyBefore } = run;
   const work = join(tmpDir, 'ftp');
   mkdirSync(work, { recursive: true });
   const source = join(work, 'source-100m.bin');
   if (!existsSync(source) || statSync(source).size !== FILE_BYTES) writeRandomFile(source, FILE_BYTES);
 
-  const build = await ensureWharfBuilt(options.build);
-  const notes: string[] = [];
-  if (!build.ok) notes.push(`wharf was not measured: ${build.reason.split('\n')[0]}`);
-  else if (build.warning) notes.push(build.warning);
-  const busyBefore = await machineBusyPercent();
-  process.stdout.write(`machine busy before the run (other processes): ${busyBefore.toFixed(0)}% of one core\n`);
 
-  const contenders = await startContenders(build.ok ? build.cli : undefined, work, source, notes);
-  for (const note of notes) process.stderr.write(`bench: ${note}\n`);
+  const contenders = await startContenders(run.wharfCli, work, source, run.notes);
   const cells: Cell[] = [];
   const errors: string[] = [];
   const baselineRss = new Map<string, number>();
@@ -354,9 +346,7 @@ export async function run(options: BenchOptions): Promise<void> {
     if (info.target !== undefined && value !== undefined) verdicts.push(`${info.label}: ${value.toFixed(2)}× pyftpdlib (target ≥ ${info.target}) ${value >= info.target ? 'met' : 'MISSED'}`);
   }
   const baseline = contenders.map((c) => `${c.title} ${formatNumber(baselineRss.get(c.key))} MiB`).join(', ');
-  const machine = machineInfo();
-  const command = benchCommand(options.args);
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const { machine, command, measuredLine } = run.facts();
   const method =
     `Other processes kept the machine ${busyBefore.toFixed(0)}% busy (of ${machine.nproc * 100}%) just before the run. ` +
     `${rounds} round${rounds > 1 ? 's' : ''}, servers interleaved; each figure is the median over the rounds. ` +
@@ -366,7 +356,7 @@ export async function run(options: BenchOptions): Promise<void> {
   const doc = [
     '## ftp',
     '',
-    `Measured ${machine.date} on ${describeMachine(machine)}, with \`${command}\` (${minutes} min). ${method}`,
+    `${measuredLine} ${method}`,
     '',
     'RETR and STOR move a 100 MiB file with curl; the rate is curl\'s bytes over the time from "transfer starts" to the end (the ' +
       'login, PASV and RETR/STOR exchange are left out; for STOR the time runs until the server\'s 226, after its write and rename). ' +
@@ -391,14 +381,10 @@ export async function run(options: BenchOptions): Promise<void> {
       '16 MiB blocks in glibc\'s per-thread arenas (docs/ftp.md, "Performance and memory"). vsftpd errors, where listed, come ' +
       'from its 300-session rows: it forks two processes per session and starts refusing (421), and a round that follows can time out.',
   ];
-  finishReport({
-    name: 'ftp',
+  run.finish({
     terminal: out,
     doc,
-    remarks: { errors, notes },
-    minutes,
-    results: { machine, command, rounds, cells, errors, notes },
-    resultsDir: tmpDir,
-    write: options.write,
+    remarks: { errors },
+    results: { machine, command, rounds, cells, errors, notes: run.notes },
   });
 }

@@ -8,10 +8,11 @@
  *   --no-write     print only; leave docs/benchmarks.md alone
  *   --build        run `npm run build` first even if dist/ exists
  */
-import type { BenchOptions, Benchmark } from './lib/options.js';
+import type { BenchOptions } from './lib/options.js';
 import { killAll } from './lib/processes.js';
+import { runBenchmark, type Benchmark } from './lib/run-benchmark.js';
 
-const benchmarks: Record<string, () => Promise<Benchmark>> = {
+const benchmarks: Record<string, () => Promise<{ benchmark: Benchmark }>> = {
   echo: () => import('./echo.js'),
   web: () => import('./web.js'),
   dict: () => import('./dict.js'),
@@ -58,8 +59,8 @@ function parse(argv: string[]): { name: string; options: BenchOptions } {
 
 const { name, options } = parse(process.argv.slice(2));
 try {
-  const benchmark = await benchmarks[name]!();
-  await benchmark.run(options);
+  const { benchmark } = await benchmarks[name]!();
+  await runBenchmark(benchmark, options);
 } catch (error) {
   process.stderr.write(`bench ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exitCode = 1;

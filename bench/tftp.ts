@@ -11,7 +11,7 @@
  * whatever else the (shared, noisy) machine is doing; each figure is the median over the rounds.
  * Server CPU (all threads, from /proc) is sampled around every transfer.
  *
- * Run it with `npm run bench -- tftp`, or on its own: `node --import tsx bench/tftp.ts [--quick]`.
+ * Run it with `npm run bench -- tftp [--quick]`.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -19,15 +19,13 @@ import { chmodSync, createReadStream, existsSync, mkdirSync, statSync, writeFile
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { TftpClient } from '../src/services/tftp/client.js';
-import type { BenchOptions } from './lib/options.js';
+import type { Benchmark, BenchmarkRun } from './lib/run-benchmark.js';
 import { tmpDir } from './lib/paths.js';
-import { cpuSeconds, freePort, killAll, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { cpuSeconds, type ServerProcess, type ServerSpec } from './lib/processes.js';
+import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
-import { ensureWharfBuilt } from './lib/wharf.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const ANCHORS_DIR = process.env.WHARF_ANCHORS ?? '/work/shared/anchors';
 const FILE_NAME = 'bench-32MiB.bin';
@@ -228,38 +226,20 @@ async function measureRow(
   return tallies;
 }
 
-export async function run(options: BenchOptions): Promise<void> {
-  const rounds = options.rounds ?? (options.quick ? 1 : 3);
-  const durationSeconds = options.durationSeconds ?? (options.quick ? 1 : 3);
-  const started = Date.now();
-  const loadBefore = loadavg()[0]!;
-  mkdirSync(tmpDir, { recursive: true });
+export const benchmark: Benchmark = { name: 'tftp', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 1, full: 3 }, measure };
 
-  const build = await ensureWharfBuilt(options.build);
-  const notes: string[] = [];
-  if (!build.ok) notes.push(`wharf was not measured: ${build.reason.split('\n')[0]}`);
-  else if (build.warning) notes.push(build.warning);
+async function measure(run: BenchmarkRun): Promise<void> {
+  const { rounds, durationSeconds, loadBefore, build } = run;
+
   const rows = ROWS.filter((row) => {
     if (row.client === 'wharf' || hasCommand(row.client)) return true;
-    notes.push(`${row.label}: not measured, ${row.client} is not installed`);
+    run.note(`${row.label}: not measured, ${row.client} is not installed`);
     return false;
   });
-  for (const note of notes) process.stderr.write(`bench: ${note}\n`);
 
   const file = await prepareFile();
-  const servers = new Map<string, { server: ServerProcess; port: number }>();
-  for (const contender of CONTENDERS) {
-    const port = await freePort();
-    const spec = contender.spec(port, build.ok ? build.cli : undefined);
-    if (!spec) continue;
-    try {
-      servers.set(contender.key, { server: await startServer(spec), port });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message.split('\n')[0]! : String(error);
-      notes.push(`${contender.title} not measured: ${reason}`);
-      process.stderr.write(`bench: could not start ${spec.name}: ${reason}\n`);
-    }
-  }
+  const servers = await run.startServers(CONTENDERS, (contender, port) => contender.spec(port, run.wharfCli));
+  for (const [key, reason] of run.missing) run.notes.push(`${CONTENDERS.find((c) => c.key === key)?.title ?? key} not measured: ${reason.split('\n')[0]}`);
   const contenders = CONTENDERS.filter((c) => servers.has(c.key));
 
   // Every client against every server once, checked byte for byte (and a warm-up).
@@ -276,7 +256,7 @@ export async function run(options: BenchOptions): Promise<void> {
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         failed.add(`${row.id}/${contender.key}`);
-        notes.push(`${row.label} / ${contender.title}: check failed: ${reason}`);
+        run.notes.push(`${row.label} / ${contender.title}: check failed: ${reason}`);
         process.stdout.write(`check: ${row.label.padEnd(42)} ${contender.title.padEnd(7)} FAILED ${reason}\n`);
       }
     }
@@ -322,17 +302,10 @@ export async function run(options: BenchOptions): Promise<void> {
     ratios: pairedRatios(RATIOS, rounds, (key, round) => cellsOf(row.id, key).find((cell) => cell.round === round)?.megabytesPerSecond),
   }));
   const results = resultsGrid({ rowHeader: '32 MiB download', columns, ratios: RATIOS, rows: resultRows });
-  const cpuGrid: Grid = {
-    headers: ['server CPU per 32 MiB, ms (median)', ...contenders.map((c) => c.title)],
-    align: ['l', ...contenders.map(() => 'r' as const)],
-    rows: rows.map((row) => [
-      row.label,
-      ...contenders.map((c) => {
-        const list = cellsOf(row.id, c.key);
-        return list.length > 0 ? formatNumber(median(list.map((cell) => cell.serverCpuMs))) : '–';
-      }),
-    ]),
-  };
+  const cpuGrid = contenderGrid('server CPU per 32 MiB, ms (median)', rows, contenders, (row, c) => {
+    const list = cellsOf(row.id, c.key);
+    return list.length > 0 ? formatNumber(median(list.map((cell) => cell.serverCpuMs))) : '–';
+  });
 
   const verdicts: string[] = [];
   const spreadNotes: string[] = [];
@@ -362,11 +335,9 @@ export async function run(options: BenchOptions): Promise<void> {
   };
   const errors = cells.filter((c) => c.error !== undefined).map((c) => `${c.row} ${c.contender} round ${c.round + 1}: ${c.error!.split('\n')[0]}`);
 
-  const machine = machineInfo();
-  const command = benchCommand(options.args);
+  const { machine, command, measuredLine } = run.facts();
   // Lockstep TFTP is one round trip per block: on a shared machine the other load sets the pace.
   const load = `Load average (1 min) ${loadBefore.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end, on ${machine.nproc} cores.`;
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const method =
     `${rounds} round${rounds > 1 ? 's' : ''}; in each round and row the downloads alternate between the servers, one 32 MiB transfer at a time, ` +
     `until each server has had at least ${durationSeconds} s of them; each figure is the median over the rounds, each ratio the median of the per-round ratios. ` +
@@ -378,7 +349,7 @@ export async function run(options: BenchOptions): Promise<void> {
   const doc: string[] = [
     '## tftp',
     '',
-    `Measured ${machine.date} on ${describeMachine(machine)}, with \`${command}\` (${minutes} min). ${method} ` +
+    `${measuredLine} ${method} ` +
       'Both servers serve the same 32 MiB file of random bytes from one folder on 127.0.0.1; atftpd is started as in ' +
       '`anchors/start.sh`, wharf as `wharf tftp serve` with its defaults (so busy polling, 50 µs, is on: docs/tftp.md, "Lockstep speed"). The curl rows are lockstep (one ACK per block); the windowed rows ' +
       'use RFC 7440 with 16 blocks per ACK. Every client\'s copy from every server was checked with sha256 before timing. ' +
@@ -397,34 +368,10 @@ export async function run(options: BenchOptions): Promise<void> {
     '',
     renderMarkdown(cpuGrid),
   ];
-  finishReport({
-    name: 'tftp',
+  run.finish({
     terminal: out,
     doc,
-    remarks: { noisy: spreadNotes, errors, notes },
-    minutes,
+    remarks: { noisy: spreadNotes, errors },
     results: { machine, command, rounds, durationSeconds, cells },
-    resultsDir: tmpDir,
-    write: options.write,
   });
-}
-
-// Standalone: `node --import tsx bench/tftp.ts [--quick] [--rounds N] [--duration S] [--no-write] [--build]`.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const args = process.argv.slice(2);
-  const options: BenchOptions = { quick: false, durationSeconds: undefined, rounds: undefined, write: true, build: false, args: ['tftp', ...args] };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '--quick') options.quick = true;
-    else if (arg === '--no-write') options.write = false;
-    else if (arg === '--build') options.build = true;
-    else if (arg === '--rounds') options.rounds = Math.max(1, Math.round(Number(args[++i])));
-    else if (arg === '--duration') options.durationSeconds = Number(args[++i]);
-  }
-  run(options)
-    .catch((error: unknown) => {
-      process.stderr.write(`bench tftp: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    })
-    .finally(() => killAll());
 }

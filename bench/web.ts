@@ -17,13 +17,12 @@
 import { existsSync, mkdirSync, openSync, closeSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import { join } from 'node:path';
-import type { BenchOptions } from './lib/options.js';
+import type { Benchmark, BenchmarkRun } from './lib/run-benchmark.js';
 import { repoRoot, tmpDir } from './lib/paths.js';
-import { cpuSeconds, freePort, run as runCommand, startServer, type ServerProcess, type ServerSpec } from './lib/processes.js';
-import { benchCommand, describeMachine, finishReport, machineInfo } from './lib/report.js';
+import { cpuSeconds, run as runCommand, type ServerProcess, type ServerSpec } from './lib/processes.js';
+import { describeMachine } from './lib/report.js';
 import { median, pairedRatios, rotate, spread } from './lib/stats.js';
-import { formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type Grid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
-import { ensureWharfBuilt } from './lib/wharf.js';
+import { contenderGrid, formatNumber, ratioValue, renderMarkdown, renderText, resultsGrid, type RatioColumn, type ResultRow, type ValueColumn } from './lib/table.js';
 
 const ANCHORS_DIR = process.env.WHARF_ANCHORS ?? '/work/shared/anchors';
 const SMALL_FILE = '1k.txt';
@@ -61,9 +60,10 @@ function nodeBin(name: string, npmPackage: string): string | { missing: string }
 }
 
 function contenders(wharfCli: string | undefined): Contender[] {
-  const wharfData = join(tmpDir, 'wharf-data');
   const wharf = (workers: number) => (port: number, root: string): ServerSpec | string => {
     if (wharfCli === undefined) return 'wharf is not built';
+    // A data folder each: the servers run side by side, and a wharf server refuses a folder another one serves.
+    const wharfData = join(tmpDir, `wharf-data-web-${workers}`);
     const args = [wharfCli, 'web', 'serve', '--port', String(port), '--root', root, '--log-level', 'warn', '--access-log', 'off', '--data', wharfData];
     if (workers > 1) args.push('--workers', String(workers));
     return {
@@ -181,41 +181,18 @@ const BIG_RATIOS: RatioColumn[] = [
   { title: '×2 workers/nginx', numerator: 'wharf2', denominator: 'nginx' },
 ];
 
-export async function run(options: BenchOptions): Promise<void> {
-  const rounds = options.rounds ?? (options.quick ? 1 : 3);
-  const durationSeconds = options.durationSeconds ?? (options.quick ? 2 : 5);
-  const warmupSeconds = options.quick ? 0.5 : 1;
-  const started = Date.now();
-  mkdirSync(tmpDir, { recursive: true });
+export const benchmark: Benchmark = { name: 'web', rounds: { quick: 1, full: 3 }, durationSeconds: { quick: 2, full: 5 }, measure };
+
+async function measure(run: BenchmarkRun): Promise<void> {
+  const { rounds, durationSeconds, missing, build } = run;
+  const warmupSeconds = run.quick ? 0.5 : 1;
 
   const wrk = await runCommand('sh', ['-c', 'command -v wrk']).catch(() => ({ code: 1 }));
   if (wrk.code !== 0) throw new Error('wrk is not installed (apt-get install wrk)');
   const root = prepareRoot();
-  const build = await ensureWharfBuilt(options.build);
-  const notes: string[] = [];
-  if (!build.ok) notes.push(`wharf was not measured: ${build.reason.split('\n')[0]}`);
-  else if (build.warning) notes.push(build.warning);
-  for (const note of notes) process.stderr.write(`bench: ${note}\n`);
 
-  const all = contenders(build.ok ? build.cli : undefined);
-  const servers = new Map<string, { server: ServerProcess; port: number }>();
-  const missing = new Map<string, string>();
-  for (const contender of all) {
-    const port = await freePort();
-    const spec = contender.spec(port, root);
-    if (typeof spec === 'string') {
-      missing.set(contender.key, spec);
-      process.stderr.write(`bench: ${contender.title} not measured: ${spec}\n`);
-      continue;
-    }
-    try {
-      servers.set(contender.key, { server: await startServer(spec), port });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      missing.set(contender.key, reason);
-      process.stderr.write(`bench: could not start ${spec.name}: ${reason}\n`);
-    }
-  }
+  const all = contenders(run.wharfCli);
+  const servers = await run.startServers(all, (contender, port) => contender.spec(port, root));
   const measured = all.filter((c) => servers.has(c.key));
 
   const cells: Cell[] = [];
@@ -260,25 +237,18 @@ export async function run(options: BenchOptions): Promise<void> {
   const tables = CASES.map((testCase) => ({ testCase, row: rowOf(testCase), ratios: ratiosOf(testCase) }));
   const grids = tables.map(({ row, ratios }) => resultsGrid({ rowHeader: 'case', columns, ratios, rows: [row] }));
 
-  const costGrid: Grid = {
-    headers: ['server CPU: % of one core / µs per request (big file: ms per 100 MB)', ...all.map((c) => c.title)],
-    align: ['l', ...all.map(() => 'r' as const)],
-    rows: CASES.map((testCase) => [
-      testCase.label,
-      ...all.map((c) => {
-        const list = cellsOf(testCase.id, c.key);
-        if (list.length === 0) return '–';
-        const percent = median(list.map((cell) => cell.result.serverCpuPercent));
-        const cost = median(
-          list.map(({ result: r }) => {
-            const cpuSeconds = (r.serverCpuPercent / 100) * r.seconds;
-            return testCase.metric === 'requestsPerSecond' ? (cpuSeconds * 1e6) / r.requests : (cpuSeconds * 1e3) / (r.bytes / 1e8);
-          }),
-        );
-        return `${percent.toFixed(0)}% / ${cost.toFixed(1)}`;
+  const costGrid = contenderGrid('server CPU: % of one core / µs per request (big file: ms per 100 MB)', CASES, all, (testCase, c) => {
+    const list = cellsOf(testCase.id, c.key);
+    if (list.length === 0) return '–';
+    const percent = median(list.map((cell) => cell.result.serverCpuPercent));
+    const cost = median(
+      list.map(({ result: r }) => {
+        const cpuSeconds = (r.serverCpuPercent / 100) * r.seconds;
+        return testCase.metric === 'requestsPerSecond' ? (cpuSeconds * 1e6) / r.requests : (cpuSeconds * 1e3) / (r.bytes / 1e8);
       }),
-    ]),
-  };
+    );
+    return `${percent.toFixed(0)}% / ${cost.toFixed(1)}`;
+  });
 
   // ---- verdicts ----
   const verdicts: string[] = [];
@@ -295,11 +265,9 @@ export async function run(options: BenchOptions): Promise<void> {
   }
   const errors = cells.filter((c) => c.result.error).map((c) => `${c.caseId} ${c.contender} round ${c.round + 1}: ${c.result.error!.split('\n')[0]}`);
   const socketNotes = cells.filter((c) => c.result.socketErrors).map((c) => `${c.caseId} ${c.contender} round ${c.round + 1}: ${c.result.socketErrors}`);
-  for (const [key, reason] of missing) notes.push(`${all.find((c) => c.key === key)?.title ?? key} not measured: ${reason.split('\n')[0]}`);
+  for (const [key, reason] of missing) run.notes.push(`${all.find((c) => c.key === key)?.title ?? key} not measured: ${reason.split('\n')[0]}`);
 
-  const machine = machineInfo();
-  const command = benchCommand(options.args);
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  const { machine, command, measuredLine } = run.facts();
   const method =
     `${rounds} round${rounds > 1 ? 's' : ''}, servers interleaved, ${durationSeconds} s counted per cell after ${warmupSeconds} s of warm-up; ` +
     'each figure is the median over the rounds, each ratio the median of the per-round ratios.';
@@ -312,7 +280,7 @@ export async function run(options: BenchOptions): Promise<void> {
   const doc: string[] = [
     '## web',
     '',
-    `Measured ${machine.date} on ${describeMachine(machine)}, with \`${command}\` (${minutes} min). ${method} ` +
+    `${measuredLine} ${method} ` +
       'wrk (one thread) fetches a 1 KiB text file over 50 keep-alive connections, and a 100 MiB file over 4; ' +
       'MB is 10^6 bytes. nginx runs with 1 worker, sendfile on and no access log (the anchors\' start.sh); wharf with ' +
       '`--access-log off --log-level warn`; serve, sirv-cli and http-server with their defaults, request logging off. ' +
@@ -332,14 +300,10 @@ export async function run(options: BenchOptions): Promise<void> {
     '',
     renderMarkdown(costGrid),
   );
-  finishReport({
-    name: 'web',
+  run.finish({
     terminal: out,
     doc,
-    remarks: { noisy: spreadNotes, extra: [{ heading: 'wrk socket errors', items: socketNotes }], errors, notes },
-    minutes,
+    remarks: { noisy: spreadNotes, extra: [{ heading: 'wrk socket errors', items: socketNotes }], errors },
     results: { machine, command, rounds, durationSeconds, warmupSeconds, cells },
-    resultsDir: tmpDir,
-    write: options.write,
   });
 }

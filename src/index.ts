@@ -17,8 +17,9 @@ export * from './core/host.js';
 export * from './core/cluster.js';
 export * from './core/rate-limiter.js';
 export * from './core/busy-poll.js';
-export * from './core/protocol-harness.js';
-export * from './core/lossy-udp-relay.js';
+export * from './core/connection-limiter.js';
+export * from './core/deadline.js';
+export * from './testing/index.js';
 export * from './codec/index.js';
 
 export { echoService, createEchoHandler, type EchoConfig } from './services/echo/server.js';

@@ -11,8 +11,3 @@ export interface BenchOptions {
   /** The arguments as given (for the "how to reproduce" line). */
   args: string[];
 }
-
-/** A benchmark module (bench/NAME.ts) exports `run`. */
-export interface Benchmark {
-  run(options: BenchOptions): Promise<void>;
-}

@@ -94,3 +94,12 @@ export function renderMarkdown(grid: Grid): string {
   const rule = `|${grid.align.map((a) => (a === 'r' ? '---:' : ':---')).join('|')}|`;
   return [line(grid.headers), rule, ...grid.rows.map(line)].join('\n');
 }
+
+/** A table with a column per contender: `cell` fills the cell of each row and contender (`–` when it has nothing). */
+export function contenderGrid<R extends { label: string }, C extends { title: string }>(heading: string, rows: readonly R[], contenders: readonly C[], cell: (row: R, contender: C) => string): Grid {
+  return {
+    headers: [heading, ...contenders.map((c) => c.title)],
+    align: ['l', ...contenders.map(() => 'r' as const)],
+    rows: rows.map((row) => [row.label, ...contenders.map((c) => cell(row, c))]),
+  };
+}

@@ -1,6 +1,7 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import net from 'node:net';
 import { WharfError, isErrnoException } from './errors.js';
+import { bindUdpSocket, closeUdpSocket, connectUdpSocket, createUdpSocket } from './udp-socket.js';
 
 export type StreamTarget = { host: string; port: number } | { path: string };
 
@@ -97,19 +98,14 @@ export class DatagramClient {
   }
 
   static async open(host: string, port: number, options: { localPort?: number; localHost?: string } = {}): Promise<DatagramClient> {
-    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ port: options.localPort ?? 0, ...(options.localHost ? { address: options.localHost } : {}) }, () => {
-        socket.connect(port, host, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-    }).catch((error: unknown) => {
+    const socket = createUdpSocket(host);
+    try {
+      await bindUdpSocket(socket, options.localPort ?? 0, options.localHost || undefined);
+      await connectUdpSocket(socket, port, host);
+    } catch (error) {
       socket.close();
       throw connectError(error, describe({ host, port }));
-    });
+    }
     return new DatagramClient(socket, host, port);
   }
 
@@ -161,6 +157,6 @@ export class DatagramClient {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.#socket.close(() => resolve()));
+    return closeUdpSocket(this.#socket);
   }
 }

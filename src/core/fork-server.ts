@@ -1,8 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { normaliseAddress } from './connection.js';
 import { listenError } from './tcp-server.js';
+import { untilDeadline } from './deadline.js';
+import { forkExecArgv, siblingModule } from './module-entry.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 import type { ListeningAddress } from './service.js';
@@ -51,7 +52,7 @@ export interface ForkCountersMessage {
   errors: number;
 }
 
-const childEntry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './fork-child.ts' : './fork-child.js', import.meta.url));
+const childEntry = siblingModule(import.meta.url, 'fork-child');
 
 export class ForkingServer {
   readonly #server: net.Server;
@@ -110,8 +111,7 @@ export class ForkingServer {
     metrics.connectionsTotal++;
     metrics.connectionsOpen++;
     const peer = normaliseAddress(socket.remoteAddress ?? '');
-    const execArgv = childEntry.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    const child = fork(childEntry, [], { execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(childEntry.path, [], { execArgv: forkExecArgv(childEntry), stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
     this.#children.add(child);
     child.on('exit', (code, signal) => {
       this.#children.delete(child);
@@ -160,17 +160,10 @@ export class ForkingServer {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     }));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(exits),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          for (const child of this.#children) child.kill('SIGKILL');
-          resolve();
-        }, deadlineMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    await Promise.all(exits);
+    const finished = Promise.all(exits);
+    if (!(await untilDeadline(finished, deadlineMs)).settled) {
+      for (const child of this.#children) child.kill('SIGKILL');
+    }
+    await finished;
   }
 }

@@ -1,6 +1,8 @@
 import net from 'node:net';
 import { rmSync, existsSync, statSync } from 'node:fs';
 import { DEFAULT_CONNECTION_LIMITS, SocketConnection, normaliseAddress, type Connection, type ConnectionLimits, type StreamHandler } from './connection.js';
+import { ConnectionLimiter, type ConnectionRefusal } from './connection-limiter.js';
+import { untilDeadline } from './deadline.js';
 import { WharfError, isErrnoException } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
@@ -19,7 +21,7 @@ export interface StreamServerOptions extends Partial<ConnectionLimits> {
   /** Connections open at once from one IP address. Default 512. 0 disables. */
   maxConnectionsPerIp?: number;
   /** Bytes sent to a refused peer before closing, e.g. FTP's `421 Too many connections\r\n`. */
-  refusal?: (reason: 'server-full' | 'ip-full' | 'shutting-down') => string | Buffer | undefined;
+  refusal?: (reason: ConnectionRefusal | 'shutting-down') => string | Buffer | undefined;
   /** Disable Nagle (default true): request/response protocols want their small replies out now. */
   noDelay?: boolean;
   logger?: Logger;
@@ -44,6 +46,18 @@ export function streamLimits(config: StreamLimitsConfig): StreamLimitsConfig {
   return { host, maxConnections, maxConnectionsPerIp, idleTimeoutMs, writeHighWaterBytes, maxWriteQueueBytes };
 }
 
+/** What a service adds to its configured limits to listen: where, and what to do with a connection. */
+export type ServiceStreamOptions = Pick<StreamServerOptions, 'port' | 'refusal' | 'onConnection'>;
+
+/**
+ * Listen with a service's configuration: its host and limits (`streamLimits`), the host's logger
+ * and metrics, and the port and handler the service names. The one mapping of a service's config
+ * onto `StreamServer.listen`, so that a limit added to `streamLimitsSchema` reaches every service.
+ */
+export function listenStreamService(config: StreamLimitsConfig, host: { logger: Logger; metrics?: ServiceMetrics }, options: ServiceStreamOptions): Promise<StreamServer> {
+  return StreamServer.listen({ ...streamLimits(config), logger: host.logger, metrics: host.metrics, ...options });
+}
+
 /**
  * A TCP (or Unix stream) server with the limits a public-facing server needs: connection caps
  * in total and per IP, per-connection back-pressure and idle timeout, graceful shutdown, and a
@@ -56,7 +70,7 @@ export class StreamServer {
   readonly #logger: Logger;
   readonly metrics: ServiceMetrics;
   readonly #connections = new Set<SocketConnection>();
-  readonly #perIp = new Map<string, number>();
+  readonly #caps: ConnectionLimiter;
   #stopping = false;
   #addresses: ListeningAddress[] = [];
 
@@ -69,6 +83,7 @@ export class StreamServer {
       maxWriteQueueBytes: options.maxWriteQueueBytes ?? DEFAULT_CONNECTION_LIMITS.maxWriteQueueBytes,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.idleTimeoutMs,
     };
+    this.#caps = new ConnectionLimiter({ maxTotal: options.maxConnections ?? 10_000, maxPerIp: options.maxConnectionsPerIp ?? 512 });
     // allowHalfOpen: a peer that sends FIN may still be waiting for our answer (`printf ... | nc`).
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: options.noDelay ?? true }, (socket) => this.#accept(socket));
     this.#server.on('error', (error) => {
@@ -125,12 +140,7 @@ export class StreamServer {
   #accept(socket: net.Socket): void {
     const metrics = this.metrics;
     const ip = normaliseAddress(socket.remoteAddress ?? '');
-    const maxTotal = this.#options.maxConnections ?? 10_000;
-    const maxPerIp = this.#options.maxConnectionsPerIp ?? 512;
-    let refused: 'server-full' | 'ip-full' | 'shutting-down' | undefined;
-    if (this.#stopping) refused = 'shutting-down';
-    else if (this.#connections.size >= maxTotal) refused = 'server-full';
-    else if (maxPerIp > 0 && ip !== '' && (this.#perIp.get(ip) ?? 0) >= maxPerIp) refused = 'ip-full';
+    const refused = this.#stopping ? 'shutting-down' : this.#caps.admit(ip);
     if (refused) {
       metrics.connectionsRefused++;
       socket.on('error', () => {});
@@ -144,7 +154,6 @@ export class StreamServer {
     }
     metrics.connectionsTotal++;
     metrics.connectionsOpen++;
-    if (ip !== '') this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
     const connection = new SocketConnection(socket, this.#limits, {
       metrics,
       logger: this.#logger,
@@ -168,10 +177,7 @@ export class StreamServer {
   #forget(connection: SocketConnection, ip: string): void {
     if (!this.#connections.delete(connection)) return;
     this.metrics.connectionsOpen--;
-    if (ip === '') return;
-    const left = (this.#perIp.get(ip) ?? 1) - 1;
-    if (left <= 0) this.#perIp.delete(ip);
-    else this.#perIp.set(ip, left);
+    this.#caps.release(ip);
     if (this.#stopping && this.#connections.size === 0) this.#drained?.();
   }
 
@@ -197,13 +203,7 @@ export class StreamServer {
         this.#drained = resolve;
       });
       for (const connection of this.#connections) connection.shutdown();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'deadline'>((resolve) => {
-        timer = setTimeout(() => resolve('deadline'), deadlineMs);
-      });
-      const outcome = await Promise.race([drained.then(() => 'drained' as const), deadline]);
-      clearTimeout(timer);
-      if (outcome === 'deadline') {
+      if (!(await untilDeadline(drained, deadlineMs)).settled) {
         this.#logger.info({ open: this.#connections.size }, 'shutdown deadline passed; closing remaining connections');
         const remaining = new Promise<void>((resolve) => {
           this.#drained = resolve;

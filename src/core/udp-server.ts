@@ -1,10 +1,10 @@
-import dgram from 'node:dgram';
-import net from 'node:net';
-import { WharfError, isErrnoException } from './errors.js';
+import type dgram from 'node:dgram';
+import { WharfError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 import type { ListeningAddress } from './service.js';
 import { DatagramGuard, type DatagramGuardOptions } from './udp-guard.js';
+import { bindUdpSocket, closeUdpSocket, createUdpSocket, setUdpBufferSizes, udpBindError } from './udp-socket.js';
 
 export interface DatagramPeer {
   address: string;
@@ -54,8 +54,7 @@ export class DatagramServer {
     this.#logger = options.logger ?? silentLogger();
     this.metrics = options.metrics ?? new ServiceMetrics('datagram');
     this.guard = new DatagramGuard({ ...options.guard, logger: this.#logger, metrics: this.metrics });
-    const host = options.host ?? '127.0.0.1';
-    this.#socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+    this.#socket = createUdpSocket(options.host ?? '127.0.0.1');
   }
 
   static async bind(options: DatagramServerOptions): Promise<DatagramServer> {
@@ -81,21 +80,12 @@ export class DatagramServer {
     const host = this.#options.host ?? '127.0.0.1';
     const port = this.#options.port ?? 0;
     const socket = this.#socket;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error) => reject(bindError(error, `${host}:${port}`));
-      socket.once('error', onError);
-      socket.bind({ address: host, port }, () => {
-        socket.off('error', onError);
-        resolve();
-      });
+    await bindUdpSocket(socket, port, host).catch((error: unknown) => {
+      throw udpBindError(error, `${host}:${port}`);
     });
     const { receiveBufferBytes, sendBufferBytes, broadcast } = this.#options;
-    try {
-      if (receiveBufferBytes) socket.setRecvBufferSize(receiveBufferBytes);
-      if (sendBufferBytes) socket.setSendBufferSize(sendBufferBytes);
-    } catch (error) {
-      this.#logger.warn({ err: error }, 'could not set UDP buffer sizes');
-    }
+    const refused = setUdpBufferSizes(socket, { receiveBytes: receiveBufferBytes, sendBytes: sendBufferBytes });
+    if (refused) this.#logger.warn({ err: refused }, 'could not set UDP buffer sizes');
     if (broadcast) socket.setBroadcast(true);
     const info = socket.address();
     this.#address = { transport: 'udp', address: info.address, port: info.port };
@@ -145,15 +135,7 @@ export class DatagramServer {
   async stop(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+    await closeUdpSocket(this.#socket);
   }
 }
 
-function bindError(error: Error, where: string): WharfError {
-  if (isErrnoException(error)) {
-    if (error.code === 'EADDRINUSE') return new WharfError('EADDRINUSE', `udp ${where} is already in use (is another server running?)`, { cause: error });
-    if (error.code === 'EACCES') return new WharfError('EACCES', `no permission to bind udp ${where} (ports below 1024 need root)`, { cause: error });
-    if (error.code === 'EADDRNOTAVAIL') return new WharfError('EADDRNOTAVAIL', `udp ${where}: that address is not on this machine`, { cause: error });
-  }
-  return new WharfError('EBIND', `cannot bind udp ${where}: ${error.message}`, { cause: error });
-}

@@ -3,6 +3,7 @@ import { isClusterWorker } from '../../core/cluster.js';
 import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.js';
 import { WharfError } from '../../core/errors.js';
 import type { ConsoleCommand, ListeningAddress, RunningService, ServiceContext, ServiceDefinition, ServiceStatus } from '../../core/service.js';
+import { streamLimits } from '../../core/tcp-server.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import type { Store } from '../../store/index.js';
 import { noAccounts, storeAccounts, type ChatAccounts } from './accounts.js';
@@ -149,7 +150,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
         bus,
         accounts,
         defaultRoom: config.room,
-        host: config.host,
+        ...streamLimits(config),
         port: config.tcpPort,
         maxFrameBytes: config.maxFrameBytes,
         maxTextBytes: config.maxTextBytes,
@@ -158,11 +159,6 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
         historyLimit: config.historyLimit,
         ratePerSecond: config.ratePerSecond,
         rateBurst: config.rateBurst,
-        maxConnections: config.maxConnections,
-        maxConnectionsPerIp: config.maxConnectionsPerIp,
-        idleTimeoutMs: config.idleTimeoutMs,
-        writeHighWaterBytes: config.writeHighWaterBytes,
-        maxWriteQueueBytes: config.maxWriteQueueBytes,
         slowReaderMs: config.slowReaderMs,
         logger,
         metrics: ctx.metrics,

@@ -27,7 +27,7 @@ import {
   type ChatMessage,
 } from './protocol.js';
 import type { RoomBus, RoomEvent } from './room.js';
-import { openUdpTransport, type UdpSendMode, type UdpTransport } from './udp-transport.js';
+import { openUdpTransport, type UdpSendMode, type UdpTransport } from '../../core/batched-udp-transport.js';
 
 export interface UdpFrontEndOptions {
   bus: RoomBus;

@@ -5,7 +5,7 @@ import type { Connection, StreamHandler } from '../../core/connection.js';
 import { framed } from '../../core/framed.js';
 import type { Logger } from '../../core/logger.js';
 import { formatAddress, type RunningService, type ServiceContext, type ServiceDefinition } from '../../core/service.js';
-import { StreamServer, streamLimits } from '../../core/tcp-server.js';
+import { listenStreamService, type StreamServer } from '../../core/tcp-server.js';
 import { WHARF_VERSION as version } from '../../core/version.js';
 import { LineDecoder } from '../../codec/index.js';
 import type { Store } from '../../store/index.js';
@@ -281,16 +281,10 @@ export const dictService: ServiceDefinition<DictConfig> = {
       history: store ? new StoreHistory(store, { keepPerAccount: config.historyPerAccount }) : undefined,
       logger: ctx.logger,
     });
-    const limits = {
-      ...streamLimits(config),
-      logger: ctx.logger,
-      metrics: ctx.metrics,
-    };
     const servers: StreamServer[] = [];
     try {
       servers.push(
-        await StreamServer.listen({
-          ...limits,
+        await listenStreamService(config, ctx, {
           port: config.port,
           refusal: (reason) =>
             reason === 'shutting-down' ? statusLine(Code.SHUTTING_DOWN, 'server shutting down at operator request') : statusLine(Code.TEMPORARILY_UNAVAILABLE, 'server temporarily unavailable: too many connections'),
@@ -298,7 +292,7 @@ export const dictService: ServiceDefinition<DictConfig> = {
         }),
       );
       if (config.seedProtocol) {
-        const seed = await StreamServer.listen({ ...limits, port: config.seedPort, onConnection: createSeedDictHandler({ state, recordGapMs: config.seedRecordGapMs }) });
+        const seed = await listenStreamService(config, ctx, { port: config.seedPort, onConnection: createSeedDictHandler({ state, recordGapMs: config.seedRecordGapMs }) });
         servers.push(seed);
         // `serve` lists both addresses under "dict": say which one the seed's client connects to.
         for (const address of seed.addresses) ctx.logger.info(`dict: the seed dictionary protocol (seed 000 §11) on ${formatAddress(address)}`);

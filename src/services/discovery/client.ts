@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { WharfError } from '../../core/errors.js';
+import { untilDeadline } from '../../core/deadline.js';
 import { formatProbe, parseAnnouncement, serviceUrl, type Announcement } from './protocol.js';
 
 export interface DiscoverOptions {
@@ -68,9 +69,7 @@ export async function discover(options: DiscoverOptions = {}): Promise<FoundServ
         else resolve();
       });
     });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([enoughAnswers, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    await untilDeadline(enoughAnswers, timeoutMs);
   } finally {
     socket.close();
   }

@@ -3,7 +3,7 @@ import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.
 import type { Connection, StreamHandler } from '../../core/connection.js';
 import { ForkingServer } from '../../core/fork-server.js';
 import type { RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
-import { StreamServer, streamLimits } from '../../core/tcp-server.js';
+import { listenStreamService } from '../../core/tcp-server.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer } from '../../core/udp-server.js';
 import { LineDecoder } from '../../codec/index.js';
@@ -152,13 +152,7 @@ export async function startEcho(ctx: ServiceContext, config: EchoConfig, options
         addresses.push(...server.addresses);
         stops.push((deadline) => server.stop(deadline));
       } else {
-        const server = await StreamServer.listen({
-          ...streamLimits(config),
-          port: config.port,
-          logger: ctx.logger,
-          metrics: ctx.metrics,
-          onConnection: createEchoHandler(handlerOptions, { printTo, console: operator }),
-        });
+        const server = await listenStreamService(config, ctx, { port: config.port, onConnection: createEchoHandler(handlerOptions, { printTo, console: operator }) });
         addresses.push(...server.addresses);
         stops.push((deadline) => server.stop(deadline));
       }

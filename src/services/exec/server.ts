@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import { UsageError } from '../../core/errors.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { listenError } from '../../core/tcp-server.js';
+import { untilDeadline } from '../../core/deadline.js';
 import type { Store } from '../../store/index.js';
 import { AuditTrail } from './audit.js';
 import { commandEnvironment, compileCommands, execConfigSchema, type ExecConfig } from './config.js';
@@ -185,8 +186,7 @@ export const execService: ServiceDefinition<ExecConfig> = {
         }
         // Every group is killed at once; the sessions then send each run's exit and end.
         for (const run of runs) run.stop('server-stopping');
-        const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
-        await Promise.race([closed, deadline]);
+        await untilDeadline(closed, deadlineMs);
         for (const socket of sockets) socket.destroy();
         await closed;
         await audit?.flush();

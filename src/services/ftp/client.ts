@@ -15,6 +15,7 @@ import { StringDecoder } from 'node:string_decoder';
 import tls from 'node:tls';
 import { Transform } from 'node:stream';
 import { WharfError } from '../../core/errors.js';
+import { untilDeadline } from '../../core/deadline.js';
 import { parseEpsvReply, parsePasvReply } from './protocol/addresses.js';
 import { parseHashFeature, parseHashReply, type ByteRange, type HashReply } from './protocol/hash.js';
 import { parseFactsLine, parseTime } from './protocol/listing.js';
@@ -541,8 +542,8 @@ export class FtpClient {
           throw new WharfError('EABORTED', 'cancelled');
         }
         // The server's answer says more than a broken pipe does.
-        const reply = await Promise.race([final, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2_000))]);
-        if (reply && reply.code >= 400) throw new FtpError(command, reply);
+        const answer = await untilDeadline(final, 2_000);
+        if (answer.settled && answer.value.code >= 400) throw new FtpError(command, answer.value);
         throw error;
       }
       const reply = await final;
@@ -560,8 +561,7 @@ export class FtpClient {
       const first = await final;
       if (first.code === 426 || first.code === 451) await this.#nextReply(5_000);
       else if (first.code === 226 || first.code === 225) {
-        const second = await Promise.race([this.#nextReply(1_000), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000))]);
-        void second;
+        await untilDeadline(this.#nextReply(1_000), 1_000);
       }
     } catch {
       // Best effort: the connection may be gone.

@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../../core/errors.js';
 import type { ListeningAddress } from '../../core/service.js';
-import { StreamServer, streamLimits } from '../../core/tcp-server.js';
+import { listenStreamService, type ServiceStreamOptions, type StreamServer } from '../../core/tcp-server.js';
 import type { FtpConfig } from './config.js';
 import { openAccountHome, type SeedFilesContext } from './seed-files.js';
 import { Seed000Session } from './seed-000.js';
@@ -29,13 +29,8 @@ async function loginlessAccount(ctx: SeedFilesContext, config: FtpConfig): Promi
 
 export async function startSeedServers(ctx: SeedFilesContext, config: FtpConfig): Promise<RunningSeedServers> {
   const servers: Array<[string, StreamServer]> = [];
-  const listen = (name: string, port: number, onConnection: Parameters<typeof StreamServer.listen>[0]['onConnection']) =>
-    StreamServer.listen({
-      ...streamLimits(config),
-      port,
-      logger: ctx.logger,
-      onConnection,
-    }).then((server) => {
+  const listen = (name: string, port: number, onConnection: ServiceStreamOptions['onConnection']) =>
+    listenStreamService(config, { logger: ctx.logger }, { port, onConnection }).then((server) => {
       servers.push([name, server]);
       ctx.logger.info({ port: server.port }, `ftp ${name} front end listening on ${config.host}:${server.port}`);
     });

@@ -7,7 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { ServiceMetrics } from '../../core/metrics.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
-import { StreamServer, streamLimits } from '../../core/tcp-server.js';
+import { listenStreamService } from '../../core/tcp-server.js';
 import type { Store, VerifyResult } from '../../store/index.js';
 import { ftpConfigSchema, type FtpConfig } from './config.js';
 import { PassivePortAllocator } from './data-channel.js';
@@ -113,11 +113,8 @@ export async function startFtpServer(host: FtpServerHost, config: FtpConfig): Pr
     secureContext,
     sessions: new Set(),
   };
-  const server = await StreamServer.listen({
-    ...streamLimits(config),
+  const server = await listenStreamService(config, host, {
     port: config.port,
-    logger: host.logger,
-    metrics: host.metrics,
     refusal: (reason) =>
       reason === 'ip-full'
         ? '421 Too many connections from your address; try again later.\r\n'

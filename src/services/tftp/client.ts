@@ -1,10 +1,11 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { open, stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
 import { portUnreachable } from '../../core/client.js';
 import { WharfError } from '../../core/errors.js';
+import { bindUdpSocket, closeUdpSocket, createUdpSocket, setUdpBufferSizes } from '../../core/udp-socket.js';
 import { FileBlockSink, FileBlockSource, NetasciiBlockSource, StreamBlockSink, type BlockSink, type BlockSource } from './files.js';
 import {
   DEFAULT_PARAMETERS,
@@ -24,7 +25,7 @@ import {
   type TransferMode,
   type TransferParameters,
 } from './protocol.js';
-import { ReceiveTransfer, SendTransfer, TftpTransferError, describeRemoteError, immediateLookup, type TransferPeer, type TransferResult, type TransferTiming } from './transfer.js';
+import { ReceiveTransfer, SendTransfer, TftpTransferError, describeRemoteError, type TransferPeer, type TransferResult, type TransferTiming } from './transfer.js';
 
 export interface TftpClientOptions {
   /** Server name or address. */
@@ -154,7 +155,7 @@ export class TftpClient {
       const result = await engine.start(first.type === 'DATA' ? reply : undefined);
       return { ...result, blockSize: parameters.blockSize, windowSize: parameters.windowSize, transferSize: total, optionsAccepted: first.type === 'OACK' || !sentOptions };
     } finally {
-      await closeSocket(socket);
+      await closeUdpSocket(socket);
     }
   }
 
@@ -215,7 +216,7 @@ export class TftpClient {
       return { ...result, blockSize: parameters.blockSize, windowSize: parameters.windowSize, transferSize: parameters.transferSize, optionsAccepted: first.type === 'OACK' || !sentOptions };
     } finally {
       await blocks?.close();
-      await closeSocket(socket);
+      await closeUdpSocket(socket);
     }
   }
 
@@ -236,12 +237,12 @@ export class TftpClient {
       try {
         packet = parsePacket(answer.reply);
       } catch (error) {
-        await closeSocket(answer.socket);
+        await closeUdpSocket(answer.socket);
         const text = error instanceof TftpPacketError ? error.message : String(error);
         throw new TftpTransferError(`the server answered with a malformed packet: ${text}`, { tftpCode: TftpErrorCode.ILLEGAL_OPERATION });
       }
       if (packet.type === 'ERROR') {
-        await closeSocket(answer.socket);
+        await closeUdpSocket(answer.socket);
         if (packet.code === TftpErrorCode.OPTION_REFUSED && options.length > 0) {
           options = [];
           continue;
@@ -252,7 +253,7 @@ export class TftpClient {
         const accepted = acceptOack(options.length > 0 ? request : {}, packet.options);
         if (!accepted.ok) {
           answer.socket.send(formatError(TftpErrorCode.OPTION_REFUSED, accepted.message), answer.peer.port, answer.peer.address);
-          await closeSocket(answer.socket);
+          await closeUdpSocket(answer.socket);
           throw new TftpTransferError(`option negotiation failed: ${accepted.message}`, { tftpCode: TftpErrorCode.OPTION_REFUSED });
         }
         return { answer, sentOptions: options.length > 0, parameters: accepted.parameters };
@@ -260,7 +261,7 @@ export class TftpClient {
       const expected = type === 'RRQ' ? 'DATA' : 'ACK';
       if (packet.type !== expected) {
         answer.socket.send(formatError(TftpErrorCode.ILLEGAL_OPERATION, `expected ${expected} or OACK`), answer.peer.port, answer.peer.address);
-        await closeSocket(answer.socket);
+        await closeUdpSocket(answer.socket);
         throw new TftpTransferError(`the server answered the ${type} with ${packet.type}`, { tftpCode: TftpErrorCode.ILLEGAL_OPERATION });
       }
       // The server ignored the options: RFC 1350 defaults.
@@ -271,23 +272,16 @@ export class TftpClient {
   /** Send a request until the server answers from its transfer port; resend with back-off. */
   async #request(packet: Buffer, settings: Settings): Promise<Answer> {
     let address: string;
-    let family: number;
     try {
-      ({ address, family } = await lookup(settings.host));
+      ({ address } = await lookup(settings.host));
     } catch (error) {
       throw new WharfError('ENOTFOUND', `cannot resolve ${settings.host}`, { cause: error });
     }
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: immediateLookup });
+    const socket = createUdpSocket(address, { literalPeers: true });
     socket.on('error', () => {
       // ICMP errors and the like: the request times out with a clear message instead.
     });
-    await new Promise<void>((done, fail) => {
-      socket.once('error', fail);
-      socket.bind(0, () => {
-        socket.off('error', fail);
-        done();
-      });
-    });
+    await bindUdpSocket(socket, 0);
     const { timeoutMs, maxTimeoutMs, retries } = settings.timing;
     const where = `${address.includes(':') ? `[${address}]` : address}:${settings.port}`;
     try {
@@ -314,7 +308,7 @@ export class TftpClient {
         // connected socket asks the kernel: ECONNREFUSED means nothing listens, and waiting out
         // the retries (half a minute) would tell the user nothing more. A server ignores it.
         const probeOnce = () => {
-          probe = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: immediateLookup });
+          probe = createUdpSocket(address, { literalPeers: true });
           probe.on('error', (error: NodeJS.ErrnoException) => {
             if (error.code === 'ECONNREFUSED') finish(portUnreachable(address, settings.port, 'TFTP server'));
           });
@@ -342,7 +336,7 @@ export class TftpClient {
         attempt();
       });
     } catch (error) {
-      await closeSocket(socket);
+      await closeUdpSocket(socket);
       throw error;
     }
   }
@@ -353,22 +347,8 @@ function sizeBuffers(socket: dgram.Socket, parameters: TransferParameters): void
   const windowBytes = parameters.blockSize * parameters.windowSize;
   if (windowBytes <= 128 * 1024) return;
   const size = Math.min(4 * 1024 * 1024, windowBytes * 2);
-  try {
-    socket.setRecvBufferSize(size);
-    socket.setSendBufferSize(size);
-  } catch {
-    // The kernel's maximum wins; retransmission covers the rest.
-  }
-}
-
-function closeSocket(socket: dgram.Socket): Promise<void> {
-  return new Promise((done) => {
-    try {
-      socket.close(() => done());
-    } catch {
-      done();
-    }
-  });
+  // The kernel's maximum wins; retransmission covers the rest.
+  setUdpBufferSizes(socket, { receiveBytes: size, sendBytes: size });
 }
 
 /** One download with a fresh client: `tftpGet({ host }, 'pxelinux.0', './pxelinux.0')`. */

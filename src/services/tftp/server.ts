@@ -1,14 +1,16 @@
-import dgram from 'node:dgram';
 import { setMaxListeners } from 'node:events';
 import { mkdir, realpath } from 'node:fs/promises';
-import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_BUSY_POLL_MICROS } from '../../core/busy-poll.js';
 import { listenSchema, portSchema, sizeSchema } from '../../core/config.js';
+import { ConnectionLimiter } from '../../core/connection-limiter.js';
+import { untilDeadline } from '../../core/deadline.js';
 import { formatBytes } from '../../core/human-size.js';
+import type { Logger } from '../../core/logger.js';
+import type { ServiceMetrics } from '../../core/metrics.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
-import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition, ServiceStatus } from '../../core/service.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
 import { FileBytesCache } from './file-bytes-cache.js';
@@ -29,7 +31,8 @@ import {
   type RequestPacket,
   type TransferParameters,
 } from './protocol.js';
-import { ReceiveTransfer, SendTransfer, TftpTransferError, immediateLookup, type TransferTiming } from './transfer.js';
+import { ReceiveTransfer, SendTransfer, TftpTransferError, type TransferTiming } from './transfer.js';
+import { TransferPorts, type TransferSockets } from './transfer-sockets.js';
 
 export const tftpConfigSchema = z
   .object({
@@ -84,16 +87,6 @@ export interface TftpRunningService extends RunningService {
   /** Files held in memory for downloads (`fileCacheBytes`), and downloads sent from them. */
   readonly fileCache: { files: number; bytes: number; hits: number };
 }
-
-interface TransferSockets {
-  /** Carries the transfer; connect()ed to the peer when `connected`. */
-  data: dgram.Socket;
-  /** Same port, unconnected: everything not from the peer lands here. */
-  strays: dgram.Socket | undefined;
-  port: number;
-  connected: boolean;
-}
-
 interface ActiveTransfer {
   /** The client's address and port, for logs. */
   key: string;
@@ -103,7 +96,6 @@ interface ActiveTransfer {
   abort?: (reason: string) => void;
 }
 
-/** Start a TFTP server; the function behind `tftpService.start`, usable on its own. */
 /**
  * A request's source may be forged: until the client answers, its transfer's first packet goes
  * out at most this often (the first send and two retransmissions, 1 + 2 s apart with the default
@@ -111,244 +103,232 @@ interface ActiveTransfer {
  */
 const MAX_SENDS_UNANSWERED = 3;
 
-export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir' | 'services'>, config: TftpConfig): Promise<TftpRunningService> {
-  const logger = ctx.logger;
-  const metrics = ctx.metrics;
-  const rootPath = resolve(config.root ?? join(ctx.dataDir, 'files', 'tftp'));
-  await mkdir(rootPath, { recursive: true });
-  const root = await realpath(rootPath);
-  const ipv6 = net.isIPv6(config.host);
-  const transfers = new Map<string, ActiveTransfer>();
-  const perIp = new Map<string, number>();
-  const portsInUse = new Set<number>();
-  const replies = new RateLimiter({ ratePerSecond: 200, burst: 400, maxKeys: 10_000 });
-  const allowStrayReply = (address: string) => replies.take(address);
-  const stopping = new AbortController();
-  // Every transfer listens for the stop: as many listeners as transfers, by design.
-  setMaxListeners(0, stopping.signal);
-  let closed = false;
+type TftpServerContext = Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir' | 'services'>;
 
-  const fileCache = config.fileCacheBytes > 0 ? new FileBytesCache(config.fileCacheBytes) : undefined;
-  const limits = { maxBlockSize: config.maxBlockSize, maxWindowSize: config.maxWindowSize, maxUploadBytes: config.maxUploadBytes };
+/** Start a TFTP server; the function behind `tftpService.start`, usable on its own. */
+export function startTftpServer(ctx: TftpServerContext, config: TftpConfig): Promise<TftpRunningService> {
+  return TftpServer.start(ctx, config);
+}
 
-  const main = await DatagramServer.bind({
-    host: config.host,
-    port: config.port,
-    // A burst of requests (a lab of PXE clients booting at once) must not overflow the queue.
-    receiveBufferBytes: config.socketBufferBytes,
-    logger,
-    metrics,
-    // A request forged from another responder's port would aim a whole transfer at it.
-    guard: { ownPorts: hostUdpPorts(ctx) },
-    onMessage(message, peer, server) {
-      const opcode = opcodeOf(message);
-      if (opcode !== Opcode.RRQ && opcode !== Opcode.WRQ) {
-        // Never answer an ERROR (two servers could bounce errors forever); answer the rest once.
-        if (opcode === Opcode.ERROR || !replies.take(peer.address)) return;
-        metrics.errors++;
-        if (opcode === Opcode.DATA || opcode === Opcode.ACK || opcode === Opcode.OACK) {
-          server.reply(peer, formatError(TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID'));
-        } else {
-          server.reply(peer, formatError(TftpErrorCode.ILLEGAL_OPERATION, message.length < 2 ? 'illegal TFTP operation: truncated packet' : `illegal TFTP operation: unknown opcode ${opcode}`));
-        }
-        return;
-      }
-      let request: RequestPacket;
-      try {
-        request = parsePacket(message) as RequestPacket;
-      } catch (error) {
-        metrics.errors++;
-        if (error instanceof TftpPacketError && replies.take(peer.address)) server.reply(peer, formatError(TftpErrorCode.ILLEGAL_OPERATION, `illegal TFTP operation: ${error.message}`));
-        return;
-      }
-      accept(request, message, peer, server);
-    },
-  });
+/**
+ * The TFTP server. The main socket takes requests (RRQ, WRQ) and answers what is not one at most
+ * once per rate; each accepted request becomes a transfer on a port of its own (transfer.ts runs
+ * it, transfer-sockets.ts opens it), counted against the caps until it is over.
+ */
+export class TftpServer implements TftpRunningService {
+  readonly name = 'tftp';
+  readonly root: string;
+  readonly #config: TftpConfig;
+  readonly #logger: Logger;
+  readonly #metrics: ServiceMetrics;
+  #main!: DatagramServer;
+  /** In progress, by client address, port and request: a request resent is not a new transfer. */
+  readonly #transfers = new Map<string, ActiveTransfer>();
+  readonly #caps: ConnectionLimiter;
+  readonly #ports: TransferPorts;
+  /** Error answers, per address: a forged source cannot make this server a reflector. */
+  readonly #replies = new RateLimiter({ ratePerSecond: 200, burst: 400, maxKeys: 10_000 });
+  readonly #allowStrayReply = (address: string): boolean => this.#replies.take(address);
+  readonly #stopping = new AbortController();
+  readonly #fileCache: FileBytesCache | undefined;
+  readonly #limits: { maxBlockSize: number; maxWindowSize: number; maxUploadBytes: number };
+  #closed = false;
 
-  function refuse(server: DatagramServer, peer: DatagramPeer, code: number, message: string): void {
-    server.reply(peer, formatError(code, message));
+  private constructor(ctx: TftpServerContext, config: TftpConfig, root: string) {
+    this.#config = config;
+    this.#logger = ctx.logger;
+    this.#metrics = ctx.metrics;
+    this.root = root;
+    this.#caps = new ConnectionLimiter({ maxTotal: config.maxTransfers, maxPerIp: config.maxTransfersPerIp });
+    this.#ports = new TransferPorts(config.host, config.socketBufferBytes, ctx.logger);
+    // Every transfer listens for the stop: as many listeners as transfers, by design.
+    setMaxListeners(0, this.#stopping.signal);
+    this.#fileCache = config.fileCacheBytes > 0 ? new FileBytesCache(config.fileCacheBytes) : undefined;
+    this.#limits = { maxBlockSize: config.maxBlockSize, maxWindowSize: config.maxWindowSize, maxUploadBytes: config.maxUploadBytes };
   }
 
-  function accept(request: RequestPacket, raw: Buffer, peer: DatagramPeer, server: DatagramServer): void {
+  static async start(ctx: TftpServerContext, config: TftpConfig): Promise<TftpServer> {
+    const rootPath = resolve(config.root ?? join(ctx.dataDir, 'files', 'tftp'));
+    await mkdir(rootPath, { recursive: true });
+    const server = new TftpServer(ctx, config, await realpath(rootPath));
+    server.#main = await DatagramServer.bind({
+      host: config.host,
+      port: config.port,
+      // A burst of requests (a lab of PXE clients booting at once) must not overflow the queue.
+      receiveBufferBytes: config.socketBufferBytes,
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+      // A request forged from another responder's port would aim a whole transfer at it.
+      guard: { ownPorts: hostUdpPorts(ctx) },
+      onMessage: (message, peer) => server.#onMessage(message, peer),
+    });
+    return server;
+  }
+
+  get addresses(): ListeningAddress[] {
+    return this.#main.addresses;
+  }
+
+  get fileCache(): { files: number; bytes: number; hits: number } {
+    return this.#fileCache?.stats ?? { files: 0, bytes: 0, hits: 0 };
+  }
+
+  get activeTransfers(): number {
+    return this.#transfers.size;
+  }
+
+  async status(): Promise<ServiceStatus> {
+    return { transfers: this.#transfers.size };
+  }
+
+  /** Stop taking requests, let transfers finish up to `deadlineMs`, then abort the rest. */
+  async stop(deadlineMs = 5_000): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#main.stop();
+    const all = () => Promise.allSettled([...this.#transfers.values()].map((t) => t.finished));
+    if (this.#transfers.size > 0) await untilDeadline(all(), deadlineMs);
+    this.#stopping.abort();
+    for (const transfer of this.#transfers.values()) transfer.abort?.('the server is shutting down');
+    await all();
+  }
+
+  /** A datagram on the main port: a request starts a transfer; anything else gets at most an error. */
+  #onMessage(message: Buffer, peer: DatagramPeer): void {
+    const opcode = opcodeOf(message);
+    if (opcode !== Opcode.RRQ && opcode !== Opcode.WRQ) {
+      // Never answer an ERROR (two servers could bounce errors forever); answer the rest once.
+      if (opcode === Opcode.ERROR || !this.#replies.take(peer.address)) return;
+      this.#metrics.errors++;
+      if (opcode === Opcode.DATA || opcode === Opcode.ACK || opcode === Opcode.OACK) {
+        this.#refuse(peer, TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID');
+      } else {
+        this.#refuse(peer, TftpErrorCode.ILLEGAL_OPERATION, message.length < 2 ? 'illegal TFTP operation: truncated packet' : `illegal TFTP operation: unknown opcode ${opcode}`);
+      }
+      return;
+    }
+    let request: RequestPacket;
+    try {
+      request = parsePacket(message) as RequestPacket;
+    } catch (error) {
+      this.#metrics.errors++;
+      if (error instanceof TftpPacketError && this.#replies.take(peer.address)) this.#refuse(peer, TftpErrorCode.ILLEGAL_OPERATION, `illegal TFTP operation: ${error.message}`);
+      return;
+    }
+    this.#accept(request, message, peer);
+  }
+
+  #refuse(peer: DatagramPeer, code: number, message: string): void {
+    this.#main.reply(peer, formatError(code, message));
+  }
+
+  /** Take a request within the caps, run its transfer, and free its slot when it is over. */
+  #accept(request: RequestPacket, raw: Buffer, peer: DatagramPeer): void {
     const key = `${peer.address}:${peer.port}`;
     // The same request again from the same port: the client has not heard our first packet yet,
     // and the transfer resends it by itself. (Another request from that port is a new transfer.)
     const id = `${key} ${raw.toString('latin1')}`;
-    if (transfers.has(id) || closed) return;
-    if (transfers.size >= config.maxTransfers) {
-      metrics.connectionsRefused++;
-      refuse(server, peer, TftpErrorCode.NOT_DEFINED, 'server busy: too many transfers, try again later');
-      return;
-    }
-    const fromIp = perIp.get(peer.address) ?? 0;
-    if (config.maxTransfersPerIp > 0 && fromIp >= config.maxTransfersPerIp) {
-      metrics.connectionsRefused++;
-      refuse(server, peer, TftpErrorCode.NOT_DEFINED, 'server busy: too many transfers from your address, try again later');
-      return;
-    }
+    if (this.#transfers.has(id) || this.#closed) return;
     // Reserve the slot now, before anything asynchronous, so the caps hold under a flood.
+    const refused = this.#caps.admit(peer.address);
+    if (refused !== undefined) {
+      this.#metrics.connectionsRefused++;
+      const whose = refused === 'ip-full' ? 'too many transfers from your address' : 'too many transfers';
+      this.#refuse(peer, TftpErrorCode.NOT_DEFINED, `server busy: ${whose}, try again later`);
+      return;
+    }
     const active: ActiveTransfer = { key, address: peer.address };
-    transfers.set(id, active);
-    perIp.set(peer.address, fromIp + 1);
-    metrics.connectionsOpen++;
-    metrics.connectionsTotal++;
-    active.finished = run(request, peer, active)
-      .catch((error: unknown) => {
-        metrics.errors++;
-        if (error instanceof TftpRefusal) {
-          logger.info({ peer: key, file: request.filename, code: error.tftpCode }, `${transferName(key, request)} refused: ${error.message}`);
-          refuse(server, peer, error.tftpCode, error.message);
-        } else if (error instanceof TftpTransferError) {
-          logger.info({ peer: key, file: request.filename, code: error.code }, `${transferName(key, request)} aborted: ${error.message}`);
-        } else {
-          logger.error({ err: error, peer: key, file: request.filename }, `${transferName(key, request)} failed`);
-          refuse(server, peer, TftpErrorCode.NOT_DEFINED, 'internal server error');
-        }
-      })
+    this.#transfers.set(id, active);
+    this.#metrics.connectionsOpen++;
+    this.#metrics.connectionsTotal++;
+    active.finished = this.#run(request, peer, active)
+      .catch((error: unknown) => this.#failed(error, request, peer, key))
       .finally(() => {
-        transfers.delete(id);
-        const left = (perIp.get(peer.address) ?? 1) - 1;
-        if (left <= 0) perIp.delete(peer.address);
-        else perIp.set(peer.address, left);
-        metrics.connectionsOpen--;
+        this.#transfers.delete(id);
+        this.#caps.release(peer.address);
+        this.#metrics.connectionsOpen--;
       });
   }
 
-  function timingFor(parameters: TransferParameters): TransferTiming {
-    const timeoutMs = parameters.timeoutSeconds !== undefined ? parameters.timeoutSeconds * 1000 : config.timeoutMs;
-    return { timeoutMs, maxTimeoutMs: Math.max(timeoutMs, config.maxTimeoutMs), retries: config.retries };
-  }
-
-  function bindSocket(socket: dgram.Socket, port: number): Promise<void> {
-    return new Promise<void>((done, fail) => {
-      socket.once('error', fail);
-      socket.bind({ port, address: config.host }, () => {
-        socket.off('error', fail);
-        done();
-      });
-    });
-  }
-
-  function newSocket(reuseAddr: boolean): dgram.Socket {
-    const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', lookup: immediateLookup, reuseAddr });
-    socket.on('error', (error) => logger.debug({ err: error }, 'transfer socket error'));
-    return socket;
-  }
-
-  /**
-   * A transfer's sockets on a fresh ephemeral port (its TID): one connect()ed to the peer, which
-   * carries the transfer, and one unconnected on the same port, which the kernel hands everything
-   * else to and which answers it with ERROR 5. Both use SO_REUSEADDR to share the port, and a
-   * SO_REUSEADDR bind to port 0 may be given a port another such socket holds: ports this server
-   * already uses are skipped. If the pair cannot be made, one unconnected socket does both jobs.
-   */
-  async function openTransfer(windowBytes: number, peer: DatagramPeer): Promise<TransferSockets> {
-    let sockets: TransferSockets | undefined;
-    for (let attempt = 0; attempt < 4 && sockets === undefined; attempt++) {
-      const data = newSocket(true);
-      let strays: dgram.Socket | undefined;
-      try {
-        await bindSocket(data, 0);
-        const port = data.address().port;
-        if (portsInUse.has(port)) throw new Error('port already used by this server');
-        strays = newSocket(true);
-        await bindSocket(strays, port);
-        await new Promise<void>((done, fail) => {
-          data.once('error', fail);
-          data.connect(peer.port, peer.address, () => {
-            data.off('error', fail);
-            done();
-          });
-        });
-        portsInUse.add(port);
-        sockets = { data, strays, port, connected: true };
-      } catch {
-        await closeSocket(data);
-        if (strays) await closeSocket(strays);
-      }
+  /** A transfer that ended with an error: logged as what it was, and the client told when it is still owed an answer. */
+  #failed(error: unknown, request: RequestPacket, peer: DatagramPeer, key: string): void {
+    this.#metrics.errors++;
+    if (error instanceof TftpRefusal) {
+      this.#logger.info({ peer: key, file: request.filename, code: error.tftpCode }, `${transferName(key, request)} refused: ${error.message}`);
+      this.#refuse(peer, error.tftpCode, error.message);
+    } else if (error instanceof TftpTransferError) {
+      this.#logger.info({ peer: key, file: request.filename, code: error.code }, `${transferName(key, request)} aborted: ${error.message}`);
+    } else {
+      this.#logger.error({ err: error, peer: key, file: request.filename }, `${transferName(key, request)} failed`);
+      this.#refuse(peer, TftpErrorCode.NOT_DEFINED, 'internal server error');
     }
-    if (sockets === undefined) {
-      const data = newSocket(false);
-      await bindSocket(data, 0);
-      sockets = { data, strays: undefined, port: data.address().port, connected: false };
-    }
-    if (windowBytes > 128 * 1024) {
-      const size = Math.min(config.socketBufferBytes, windowBytes * 2);
-      try {
-        sockets.data.setSendBufferSize(size);
-        sockets.data.setRecvBufferSize(size);
-      } catch {
-        // The kernel's maximum wins; the transfer still works.
-      }
-    }
-    return sockets;
   }
 
-  async function closeTransfer(sockets: TransferSockets): Promise<void> {
-    await Promise.all([closeSocket(sockets.data), sockets.strays ? closeSocket(sockets.strays) : undefined]);
-    if (sockets.connected) portsInUse.delete(sockets.port);
+  #timingFor(parameters: TransferParameters): TransferTiming {
+    const timeoutMs = parameters.timeoutSeconds !== undefined ? parameters.timeoutSeconds * 1000 : this.#config.timeoutMs;
+    return { timeoutMs, maxTimeoutMs: Math.max(timeoutMs, this.#config.maxTimeoutMs), retries: this.#config.retries };
   }
 
-  function closeSocket(socket: dgram.Socket): Promise<void> {
-    return new Promise((done) => {
-      try {
-        socket.close(() => done());
-      } catch {
-        done();
-      }
-    });
-  }
-
-  async function run(request: RequestPacket, peer: DatagramPeer, active: ActiveTransfer): Promise<void> {
+  async #run(request: RequestPacket, peer: DatagramPeer, active: ActiveTransfer): Promise<void> {
     const mode = transferModeOf(request.mode);
     if (mode === undefined) {
       throw new TftpRefusal(TftpErrorCode.ILLEGAL_OPERATION, `illegal TFTP operation: unsupported mode ${JSON.stringify(request.mode)} (use octet or netascii)`);
     }
-    if (request.type === 'RRQ') await sendFile(request, mode === 'netascii', peer, active);
-    else await receiveFile(request, mode === 'netascii', peer, active);
+    if (request.type === 'RRQ') await this.#sendFile(request, mode === 'netascii', peer, active);
+    else await this.#receiveFile(request, mode === 'netascii', peer, active);
   }
 
-  async function sendFile(request: RequestPacket, netascii: boolean, peer: DatagramPeer, active: ActiveTransfer): Promise<void> {
-    const file = await openForRead(root, request.filename);
+  /** The transfer's sockets; none once the server is stopping. */
+  async #openTransfer(windowBytes: number, peer: DatagramPeer): Promise<TransferSockets> {
+    const sockets = await this.#ports.open(windowBytes, peer);
+    if (this.#stopping.signal.aborted) {
+      await this.#ports.close(sockets);
+      throw new TftpTransferError('the server is shutting down', { code: 'EABORTED' });
+    }
+    return sockets;
+  }
+
+  /** RRQ: send a file (from the cache when it is there), then log what went. */
+  async #sendFile(request: RequestPacket, netascii: boolean, peer: DatagramPeer, active: ActiveTransfer): Promise<void> {
+    const file = await openForRead(this.root, request.filename);
     let source: BlockSource | undefined;
     let caching: Promise<void> | undefined;
     let sockets: TransferSockets | undefined;
     try {
       // tsize: not for netascii (its size on the wire is not the file's), and not 0: curl (7.88)
       // fails on "tsize 0" in an OACK, and leaving the option out costs the client nothing.
-      const negotiation = negotiateOptions('RRQ', request.options, limits, netascii || file.size === 0 ? undefined : file.size);
+      const negotiation = negotiateOptions('RRQ', request.options, this.#limits, netascii || file.size === 0 ? undefined : file.size);
       if (!negotiation.ok) throw new TftpRefusal(negotiation.code, negotiation.message);
       const { parameters, oack } = negotiation;
-      const cached = netascii ? undefined : fileCache?.get(file.info);
+      const cached = netascii ? undefined : this.#fileCache?.get(file.info);
       if (netascii) source = new NetasciiBlockSource(parameters.blockSize, file.handle);
       else if (cached) source = new FileBlockSource(parameters.blockSize, { data: cached });
       else {
         source = new FileBlockSource(parameters.blockSize, file);
-        caching = fileCache?.fill(file.handle, file.info);
+        caching = this.#fileCache?.fill(file.handle, file.info);
       }
-      sockets = await openTransfer(parameters.blockSize * parameters.windowSize, peer);
-      if (stopping.signal.aborted) throw new TftpTransferError('the server is shutting down', { code: 'EABORTED' });
+      sockets = await this.#openTransfer(parameters.blockSize * parameters.windowSize, peer);
       const engine = new SendTransfer({
         socket: sockets.data,
         connected: sockets.connected,
         straySocket: sockets.strays,
         peer,
         peerRole: 'client',
-        timing: timingFor(parameters),
+        timing: this.#timingFor(parameters),
         source,
         windowSize: parameters.windowSize,
         oack: oack.length > 0 ? formatOack(oack) : undefined,
         maxSendsUnanswered: MAX_SENDS_UNANSWERED,
-        allowStrayReply,
-        busyPollMicros: config.busyPollMicros,
-        signal: stopping.signal,
+        allowStrayReply: this.#allowStrayReply,
+        busyPollMicros: this.#config.busyPollMicros,
+        signal: this.#stopping.signal,
         onProgress: undefined,
       });
       active.abort = (reason) => engine.abort(reason);
-      logger.debug({ peer: active.key, file: request.filename, blksize: parameters.blockSize, windowsize: parameters.windowSize, netascii }, 'RRQ');
+      this.#logger.debug({ peer: active.key, file: request.filename, blksize: parameters.blockSize, windowsize: parameters.windowSize, netascii }, 'RRQ');
       const result = await engine.start();
-      metrics.bytesOut += result.bytes;
-      logger.info(
+      this.#metrics.bytesOut += result.bytes;
+      this.#logger.info(
         { peer: active.key, file: request.filename, bytes: result.bytes, ms: Math.round(result.durationMs), blksize: parameters.blockSize, windowsize: parameters.windowSize, retransmits: result.retransmits },
         `${transferName(active.key, request)} complete: ${formatBytes(result.bytes)} in ${Math.round(result.durationMs)} ms${result.retransmits > 0 ? `, ${result.retransmits} retransmitted` : ''}`,
       );
@@ -356,28 +336,28 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
       await caching; // it reads through the same handle
       await source?.close();
       await file.handle.close().catch(() => {}); // a source from memory does not own the handle
-      if (sockets) await closeTransfer(sockets);
+      if (sockets) await this.#ports.close(sockets);
     }
   }
 
-  async function receiveFile(request: RequestPacket, netascii: boolean, peer: DatagramPeer, active: ActiveTransfer): Promise<void> {
+  /** WRQ: receive a file into a temporary one that replaces the target only when complete. */
+  async #receiveFile(request: RequestPacket, netascii: boolean, peer: DatagramPeer, active: ActiveTransfer): Promise<void> {
+    const config = this.#config;
     if (!config.allowWrite) throw new TftpRefusal(TftpErrorCode.ACCESS_VIOLATION, 'access violation: this server does not accept uploads');
-    const target = await resolveWriteTarget(root, request.filename, config.allowOverwrite);
-    const negotiation = negotiateOptions('WRQ', request.options, limits);
+    const target = await resolveWriteTarget(this.root, request.filename, config.allowOverwrite);
+    const negotiation = negotiateOptions('WRQ', request.options, this.#limits);
     if (!negotiation.ok) throw new TftpRefusal(negotiation.code, negotiation.message);
     const { parameters, oack } = negotiation;
     const sink = await FileBlockSink.create({ path: target.path, netascii, overwrite: config.allowOverwrite, root: target.root });
-    let sockets: TransferSockets | undefined;
+    let sockets: TransferSockets;
     try {
-      sockets = await openTransfer(parameters.blockSize * parameters.windowSize, peer);
-      if (stopping.signal.aborted) throw new TftpTransferError('the server is shutting down', { code: 'EABORTED' });
+      sockets = await this.#openTransfer(parameters.blockSize * parameters.windowSize, peer);
     } catch (error) {
       await sink.abort();
-      if (sockets) await closeTransfer(sockets);
       throw error;
     }
     try {
-      const timing = timingFor(parameters);
+      const timing = this.#timingFor(parameters);
       const engine = new ReceiveTransfer({
         socket: sockets.data,
         connected: sockets.connected,
@@ -392,52 +372,24 @@ export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metr
         maxBytes: config.maxUploadBytes,
         dallyMs: Math.min(Math.max(3 * timing.timeoutMs, 1_000), 10_000),
         maxSendsUnanswered: MAX_SENDS_UNANSWERED,
-        allowStrayReply,
+        allowStrayReply: this.#allowStrayReply,
         busyPollMicros: config.busyPollMicros,
-        signal: stopping.signal,
-        onCommitted(result) {
-          metrics.bytesIn += result.bytes;
-          logger.info(
+        signal: this.#stopping.signal,
+        onCommitted: (result) => {
+          this.#metrics.bytesIn += result.bytes;
+          this.#logger.info(
             { peer: active.key, file: request.filename, bytes: result.bytes, ms: Math.round(result.durationMs), blksize: parameters.blockSize, windowsize: parameters.windowSize },
             `${transferName(active.key, request)} complete: ${formatBytes(result.bytes)} in ${Math.round(result.durationMs)} ms`,
           );
         },
       });
       active.abort = (reason) => engine.abort(reason);
-      logger.debug({ peer: active.key, file: request.filename, blksize: parameters.blockSize, windowsize: parameters.windowSize, netascii }, 'WRQ');
+      this.#logger.debug({ peer: active.key, file: request.filename, blksize: parameters.blockSize, windowsize: parameters.windowSize, netascii }, 'WRQ');
       await engine.start();
     } finally {
-      await closeTransfer(sockets);
+      await this.#ports.close(sockets);
     }
   }
-
-  const addresses: ListeningAddress[] = main.addresses;
-  return {
-    name: 'tftp',
-    addresses,
-    root,
-    get fileCache() {
-      return fileCache?.stats ?? { files: 0, bytes: 0, hits: 0 };
-    },
-    get activeTransfers() {
-      return transfers.size;
-    },
-    status: async () => ({ transfers: transfers.size }),
-    async stop(deadlineMs = 5_000) {
-      if (closed) return;
-      closed = true;
-      await main.stop();
-      const all = () => Promise.allSettled([...transfers.values()].map((t) => t.finished));
-      if (transfers.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([all(), new Promise((done) => (timer = setTimeout(done, deadlineMs)))]);
-        clearTimeout(timer);
-      }
-      stopping.abort();
-      for (const transfer of transfers.values()) transfer.abort?.('the server is shutting down');
-      await all();
-    },
-  };
 }
 
 export const tftpService: ServiceDefinition<TftpConfig> = {

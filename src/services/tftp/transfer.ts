@@ -8,7 +8,6 @@
  * peer ends the transfer without an answer. Timeouts back off and are bounded.
  */
 import type dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
 import { AnswerSpin } from '../../core/busy-poll.js';
 import { WharfError } from '../../core/errors.js';
 import { SINK_HIGH_WATER_BYTES, packetBytes, type BlockSink, type BlockSource, type DataPacket } from './files.js';
@@ -44,15 +43,6 @@ export class TftpTransferError extends WharfError {
     this.tftpCode = options.tftpCode;
     this.fromPeer = options.fromPeer ?? false;
   }
-}
-
-/**
- * The `lookup` for transfer sockets: peers are always IP addresses (from `rinfo` or resolved
- * once), so answer at once. Node's default defers every unconnected send to the next tick through
- * dns.lookup; with this one the DATA leaves inside the ACK's callback.
- */
-export function immediateLookup(address: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
-  callback(null, address, isIPv6(address) ? 6 : 4);
 }
 
 export interface TransferPeer {

@@ -12,6 +12,7 @@ import { WharfError, isErrnoException } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { normaliseAddress } from '../../core/connection.js';
+import { ConnectionLimiter } from '../../core/connection-limiter.js';
 import { welcomePage } from './pages.js';
 import type { ByteBudget } from '../../core/byte-budget.js';
 import { ConnectionGate } from './connections.js';
@@ -275,7 +276,6 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
     server.maxHeadersCount = 200;
   }
   if (config.idleTimeoutMs > 0) server.setTimeout(config.idleTimeoutMs);
-  server.maxConnections = config.maxConnections;
 
   // A request Node cannot parse, one over the header limit, or one too slow: answer and close; never throw.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
@@ -311,16 +311,15 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
     for (const socket of sockets.keys()) countBytes(socket);
   }, 1_000);
   counting.unref();
-  const perIp = new Map<string, number>();
+  // Checked on the raw socket, before any TLS handshake or HTTP parsing.
+  const caps = new ConnectionLimiter({ maxTotal: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
   server.on('connection', (socket: Socket) => {
     const ip = normaliseAddress(socket.remoteAddress ?? '');
-    const count = (perIp.get(ip) ?? 0) + 1;
-    if (config.maxConnectionsPerIp > 0 && count > config.maxConnectionsPerIp) {
+    if (caps.admit(ip) !== undefined) {
       metrics.connectionsRefused++;
       socket.destroy();
       return;
     }
-    perIp.set(ip, count);
     sockets.set(socket, { read: 0, written: 0 });
     metrics.connectionsTotal++;
     metrics.connectionsOpen++;
@@ -328,9 +327,7 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
       countBytes(socket);
       sockets.delete(socket);
       metrics.connectionsOpen--;
-      const left = (perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) perIp.delete(ip);
-      else perIp.set(ip, left);
+      caps.release(ip);
     });
   });
   const sessions = new Set<http2.ServerHttp2Session>();

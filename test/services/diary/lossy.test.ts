@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LossyUdpRelay } from '../../../src/core/lossy-udp-relay.js';
+import { LossyUdpRelay } from '../../../src/testing/lossy-udp-relay.js';
 import { testDatabases } from '../../store/databases.js';
 import { allEntries, openClient, startDiary, stopAll } from './support.js';
 

@@ -5,7 +5,7 @@ import { createEchoHandler, echoConfigSchema, echoService } from '../../../src/s
 import { EchoClient, echoOverUdp } from '../../../src/services/echo/client.js';
 import { ServiceHost } from '../../../src/core/host.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { ProtocolHarness } from '../../../src/core/protocol-harness.js';
+import { ProtocolHarness } from '../../../src/testing/protocol-harness.js';
 import type { RunningService } from '../../../src/core/service.js';
 import { closed, connect, readToEnd, readUntil } from '../../helpers/net.js';
 import { canBindPrivileged, privilegedSkipReason, udpResponder } from '../../helpers/udp-source.js';

@@ -3,7 +3,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LossyUdpRelay } from '../../../src/core/lossy-udp-relay.js';
+import { LossyUdpRelay } from '../../../src/testing/lossy-udp-relay.js';
 import { TftpClient } from '../../../src/services/tftp/client.js';
 import { sha256, startTestServer, stopTestServers, waitUntil } from './support.js';
 

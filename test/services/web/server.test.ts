@@ -533,19 +533,36 @@ describe('bad and hostile clients', () => {
     socket.destroy();
   });
 
-  it('limits connections per IP', async () => {
-    const server = await another({ maxConnectionsPerIp: 2 });
-    const a = net.connect({ port: server.port, host: '127.0.0.1' });
-    const b = net.connect({ port: server.port, host: '127.0.0.1' });
+  /** Open two connections, then a third that the server must close at once. */
+  async function connectPastTwo(port: number): Promise<[net.Socket, net.Socket]> {
+    const a = net.connect({ port, host: '127.0.0.1' });
+    const b = net.connect({ port, host: '127.0.0.1' });
     await Promise.all([once(a, 'connect'), once(b, 'connect')]);
-    const c = net.connect({ port: server.port, host: '127.0.0.1' });
+    const c = net.connect({ port, host: '127.0.0.1' });
     c.on('error', () => {});
     await once(c, 'close');
+    return [a, b];
+  }
+
+  it('limits connections per IP', async () => {
+    const server = await another({ maxConnectionsPerIp: 2 });
+    const [a, b] = await connectPastTwo(server.port);
     a.destroy();
     b.destroy();
     await waitFor(() => a.destroyed && b.destroyed);
     await new Promise((r) => setTimeout(r, 50));
     expect((await request(server.port, '/')).status).toBe(200);
+  });
+
+  it('limits connections in total, counts the refused, and serves again once one leaves', async () => {
+    const server = await another({ maxConnections: 2, maxConnectionsPerIp: 0 });
+    const [a, b] = await connectPastTwo(server.port);
+    const metrics = server.host.metrics.for('web');
+    expect(metrics.connectionsRefused).toBe(1);
+    a.destroy();
+    await waitFor(() => metrics.connectionsOpen === 1);
+    expect((await request(server.port, '/')).status).toBe(200);
+    b.destroy();
   });
 });
 

@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { LossyUdpRelay, mulberry32, type LossyUdpRelayOptions } from '../../src/core/lossy-udp-relay.js';
+import { LossyUdpRelay, mulberry32, type LossyUdpRelayOptions } from '../../src/testing/lossy-udp-relay.js';
 
 const sockets: Socket[] = [];
 const relays: LossyUdpRelay[] = [];

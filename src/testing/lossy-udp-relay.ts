@@ -41,11 +41,12 @@
  *
  * It is a test tool: it binds 127.0.0.1 by default; use `listenHost: '::1'` to listen on IPv6.
  */
-import { createSocket, type RemoteInfo, type Socket, type SocketType } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { isLoopbackAddress } from './address.js';
-import { UsageError } from './errors.js';
+import { isLoopbackAddress } from '../core/address.js';
+import { UsageError } from '../core/errors.js';
+import { bindUdpSocket, closeUdpSocket, createUdpSocket, udpSocketType } from '../core/udp-socket.js';
 
 export type LossyUdpRelayDirections = 'both' | 'to-server' | 'to-client';
 
@@ -298,36 +299,6 @@ async function resolveHost(host: string, role: string): Promise<string> {
   }
 }
 
-function socketType(address: string): SocketType {
-  return isIP(address) === 6 ? 'udp6' : 'udp4';
-}
-
-function bindSocket(socket: Socket, port: number, address: string | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => {
-      socket.off('listening', onListening);
-      reject(error);
-    };
-    const onListening = (): void => {
-      socket.off('error', onError);
-      resolve();
-    };
-    socket.once('error', onError);
-    socket.once('listening', onListening);
-    socket.bind(port, address);
-  });
-}
-
-function closeSocket(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve(); // already closed
-    }
-  });
-}
-
 export class LossyUdpRelay {
   /** The address clients send to. */
   readonly address: { host: string; port: number };
@@ -363,11 +334,11 @@ export class LossyUdpRelay {
     const targetAddress = await resolveHost(options.target.host, 'target');
     const listenAddress = await resolveHost(options.listenHost ?? '127.0.0.1', 'listen');
     const listenPort = checkInteger('listenPort', options.listenPort, 0, 0, 65535);
-    const listener = createSocket(socketType(listenAddress));
+    const listener = createUdpSocket(listenAddress);
     try {
-      await bindSocket(listener, listenPort, listenAddress);
+      await bindUdpSocket(listener, listenPort, listenAddress);
     } catch (error) {
-      await closeSocket(listener);
+      await closeUdpSocket(listener);
       throw error;
     }
     return new LossyUdpRelay(listener, settings, targetAddress);
@@ -391,7 +362,7 @@ export class LossyUdpRelay {
 
   private async shutdown(): Promise<void> {
     for (const session of [...this.sessions.values()]) this.closeSession(session);
-    this.closingSockets.add(closeSocket(this.listener));
+    this.closingSockets.add(closeUdpSocket(this.listener));
     await Promise.all(this.closingSockets);
     // node:dgram reports 'close' before libuv has released the handle, which happens in the
     // close phase of the event loop: let one full turn pass so no handle outlives close().
@@ -415,7 +386,7 @@ export class LossyUdpRelay {
   private openSession(key: string, remote: RemoteInfo): Session | undefined {
     if (this.sessions.size >= this.settings.maxSessions) return undefined;
     const ordinal = this.sessionOrdinal++;
-    const upstream = createSocket(socketType(this.targetAddress));
+    const upstream = createUdpSocket(this.targetAddress);
     const timers = new Set<NodeJS.Timeout>();
     const idleTimer = setTimeout(() => this.closeSession(session), this.settings.idleTimeoutMs);
     idleTimer.unref();
@@ -440,7 +411,7 @@ export class LossyUdpRelay {
       this.counters.errors += 1;
       this.closeSession(session);
     });
-    const loopback = isLoopbackAddress(this.targetAddress) ? (socketType(this.targetAddress) === 'udp6' ? '::1' : '127.0.0.1') : undefined;
+    const loopback = isLoopbackAddress(this.targetAddress) ? (udpSocketType(this.targetAddress) === 'udp6' ? '::1' : '127.0.0.1') : undefined;
     // Sends issued before the bind completes are queued by node:dgram.
     upstream.bind(0, loopback);
     return session;
@@ -497,7 +468,7 @@ export class LossyUdpRelay {
     for (const timer of session.timers) clearTimeout(timer);
     this.pendingDatagrams -= session.timers.size;
     session.timers.clear();
-    const closing = closeSocket(session.upstream);
+    const closing = closeUdpSocket(session.upstream);
     this.closingSockets.add(closing);
     void closing.then(() => this.closingSockets.delete(closing));
   }

@@ -1,4 +1,4 @@
-import type { Connection, StreamHandler } from './connection.js';
+import type { Connection, StreamHandler } from '../core/connection.js';
 
 /**
  * An in-memory Connection (Twisted's StringTransport, Netty's EmbeddedChannel): it records what

@@ -1,5 +1,6 @@
 /**
- * The seed room's UDP socket: receive datagrams, and fan one datagram out to many members.
+ * A UDP socket that receives datagrams in batches and fans one datagram out to many members
+ * (the chat's seed room is its user).
  *
  * Where the time goes (docs/chat.md, "Fan-out"): on loopback a datagram costs about as much in
  * the kernel as in Node, and most of the kernel part is the system call itself. Node sends each
@@ -13,12 +14,14 @@
  * worker with one message per turn each way. Where that option is refused (a Node without it),
  * the socket stays on the main thread and sends one datagram per call (`inline`).
  */
-import dgram from 'node:dgram';
-import net from 'node:net';
-import { Worker } from 'node:worker_threads';
-import { WharfError, isErrnoException } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
-import type { ListeningAddress } from '../../core/service.js';
+import type dgram from 'node:dgram';
+import type { Worker } from 'node:worker_threads';
+import type { BatchedUdpOps, BatchedUdpWorkerData, BatchedUdpWorkerMessage } from './batched-udp-worker.js';
+import { untilDeadline } from './deadline.js';
+import type { Logger } from './logger.js';
+import { siblingModule, startModuleWorker } from './module-entry.js';
+import type { ListeningAddress } from './service.js';
+import { bindUdpSocket, closeUdpSocket, createUdpSocket, setUdpBufferSizes, udpBindError } from './udp-socket.js';
 
 export interface IncomingDatagram {
   data: Buffer;
@@ -26,15 +29,8 @@ export interface IncomingDatagram {
   port: number;
 }
 
-export interface UdpTransportOptions {
-  host: string;
-  port: number;
-  receiveBufferBytes: number;
-  sendBufferBytes: number;
-  /** Larger datagrams are dropped (and counted) where they arrive. */
-  maxDatagramBytes: number;
-  /** Datagrams waiting in the socket's send queue before more are dropped (and counted). */
-  maxSendQueue: number;
+/** The socket's settings (what the worker thread is handed, when there is one), and who hears what arrives. */
+export interface UdpTransportOptions extends BatchedUdpWorkerData {
   logger: Logger;
   /** Datagrams in arrival order, a batch at a time. */
   onDatagrams(batch: IncomingDatagram[]): void;
@@ -67,25 +63,13 @@ export async function openUdpTransport(options: UdpTransportOptions, mode: UdpSe
       return await WorkerUdpTransport.open(options);
     } catch (error) {
       if (mode === 'worker' || !(error instanceof BatchingUnavailable)) throw error;
-      options.logger.info({ reason: error.message }, 'chat: UDP sends are not batched on this Node (one system call per datagram)');
+      options.logger.info({ reason: error.message }, 'UDP sends are not batched on this Node (one system call per datagram)');
     }
   }
   return InlineUdpTransport.open(options);
 }
 
 class BatchingUnavailable extends Error {}
-
-function bindError(code: string | undefined, message: string, where: string): WharfError {
-  if (code === 'EADDRINUSE') return new WharfError('EADDRINUSE', `udp ${where} is already in use (is another server running?)`);
-  if (code === 'EACCES') return new WharfError('EACCES', `no permission to bind udp ${where} (ports below 1024 need root)`);
-  if (code === 'EADDRNOTAVAIL') return new WharfError('EADDRNOTAVAIL', `udp ${where}: that address is not on this machine`);
-  return new WharfError('EBIND', `cannot bind udp ${where}: ${message}`);
-}
-
-/** A lookup that answers at once: every address sent to is an IP literal from `rinfo`. */
-function literalLookup(address: string, family: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
-  callback(null, address, net.isIPv6(address) ? 6 : 4);
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -104,22 +88,13 @@ class InlineUdpTransport implements UdpTransport {
   }
 
   static async open(options: UdpTransportOptions): Promise<InlineUdpTransport> {
-    const socket = dgram.createSocket({ type: net.isIPv6(options.host) ? 'udp6' : 'udp4', lookup: literalLookup as never });
+    const socket = createUdpSocket(options.host, { literalPeers: true });
     const transport = new InlineUdpTransport(socket, options.maxSendQueue);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error) => reject(bindError(isErrnoException(error) ? error.code : undefined, error.message, `${options.host}:${options.port}`));
-      socket.once('error', onError);
-      socket.bind({ address: options.host, port: options.port }, () => {
-        socket.off('error', onError);
-        resolve();
-      });
+    await bindUdpSocket(socket, options.port, options.host).catch((error: unknown) => {
+      throw udpBindError(error, `${options.host}:${options.port}`);
     });
-    try {
-      socket.setRecvBufferSize(options.receiveBufferBytes);
-      socket.setSendBufferSize(options.sendBufferBytes);
-    } catch (error) {
-      options.logger.warn({ err: error }, 'could not set UDP buffer sizes');
-    }
+    const refused = setUdpBufferSizes(socket, { receiveBytes: options.receiveBufferBytes, sendBytes: options.sendBufferBytes });
+    if (refused) options.logger.warn({ err: refused }, 'could not set UDP buffer sizes');
     const info = socket.address();
     transport.#address = { transport: 'udp', address: info.address, port: info.port };
     let batch: IncomingDatagram[] = [];
@@ -179,7 +154,7 @@ class InlineUdpTransport implements UdpTransport {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+    await closeUdpSocket(this.#socket);
   }
 }
 
@@ -193,102 +168,7 @@ function ownBytes(datagram: Buffer): Uint8Array {
   return datagram.byteLength === datagram.buffer.byteLength ? datagram : new Uint8Array(datagram);
 }
 
-/**
- * The worker's code, plain JavaScript so that it runs the same from the sources (tests) and from
- * dist/. Messages in: one array of operations per turn of the main thread. Messages out: the
- * datagrams of one turn of the worker.
- */
-const WORKER_SOURCE = String.raw`
-const { parentPort, workerData } = require('node:worker_threads');
-const dgram = require('node:dgram');
-const net = require('node:net');
-const { host, port, receiveBufferBytes, sendBufferBytes, maxDatagramBytes, maxSendQueue } = workerData;
-const lookup = (address, family, callback) => callback(null, address, net.isIPv6(address) ? 6 : 4);
-const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup });
-const members = new Map();
-let inbox = [];
-let oversized = 0;
-let sendDropped = 0;
-let scheduled = false;
-const flushInbox = () => {
-  scheduled = false;
-  if (inbox.length === 0 && oversized === 0 && sendDropped === 0) return;
-  parentPort.postMessage({ t: 'in', d: inbox, oversized, sendDropped });
-  inbox = [];
-  oversized = 0;
-  sendDropped = 0;
-};
-const schedule = () => {
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(flushInbox);
-  }
-};
-const send = (datagram, toPort, toIp) => {
-  if (socket.getSendQueueCount() >= maxSendQueue) {
-    sendDropped++;
-    schedule();
-    return;
-  }
-  socket.send(datagram, toPort, toIp);
-};
-socket.once('error', (error) => parentPort.postMessage({ t: 'bind-error', code: error.code, message: error.message }));
-socket.bind({ address: host, port }, () => {
-  socket.removeAllListeners('error');
-  socket.on('error', () => {
-    sendDropped++;
-    schedule();
-  });
-  try {
-    socket.setRecvBufferSize(receiveBufferBytes);
-    socket.setSendBufferSize(sendBufferBytes);
-  } catch {}
-  socket.on('message', (data, rinfo) => {
-    // A view of a larger buffer would be copied whole to the main thread: copy just the bytes.
-    if (data.length > maxDatagramBytes) oversized++;
-    else inbox.push(data.byteLength === data.buffer.byteLength ? data : new Uint8Array(data), rinfo.address, rinfo.port);
-    schedule();
-  });
-  const info = socket.address();
-  parentPort.postMessage({ t: 'ready', address: info.address, port: info.port });
-});
-parentPort.on('message', (ops) => {
-  for (let i = 0; i < ops.length; ) {
-    const op = ops[i];
-    if (op === 'a') {
-      const datagram = ops[i + 1];
-      const except = ops[i + 2];
-      // The queue bound is checked once per fan-out, not per datagram (the hot loop).
-      let room = maxSendQueue - socket.getSendQueueCount();
-      for (const [id, member] of members) {
-        if (except.length !== 0 && except.includes(id)) continue;
-        if (room-- > 0) socket.send(datagram, member[1], member[0]);
-        else sendDropped++;
-      }
-      if (room < 0) schedule();
-      i += 3;
-    } else if (op === 'o') {
-      const member = members.get(ops[i + 1]);
-      if (member) send(ops[i + 2], member[1], member[0]);
-      i += 3;
-    } else if (op === 't') {
-      send(ops[i + 3], ops[i + 2], ops[i + 1]);
-      i += 4;
-    } else if (op === 'm') {
-      members.set(ops[i + 1], [ops[i + 2], ops[i + 3]]);
-      i += 4;
-    } else if (op === 'd') {
-      members.delete(ops[i + 1]);
-      i += 2;
-    } else if (op === 'stop') {
-      socket.close(() => parentPort.close());
-      return;
-    } else {
-      return;
-    }
-  }
-});
-`;
+const WORKER_ENTRY = siblingModule(import.meta.url, 'batched-udp-worker');
 
 /** The socket in a worker thread whose sends are queued, so libuv sends them 20 per `sendmmsg`. */
 class WorkerUdpTransport implements UdpTransport {
@@ -297,7 +177,7 @@ class WorkerUdpTransport implements UdpTransport {
   readonly #worker: Worker;
   readonly #address: ListeningAddress;
   readonly #logger: Logger;
-  #ops: unknown[] = [];
+  #ops: BatchedUdpOps = [];
   #flushScheduled = false;
   #exited: Promise<void>;
   #stopped = false;
@@ -312,31 +192,23 @@ class WorkerUdpTransport implements UdpTransport {
   static async open(options: UdpTransportOptions): Promise<WorkerUdpTransport> {
     let worker: Worker;
     try {
-      worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        execArgv: ['--test-udp-no-try-send'],
-        workerData: {
-          host: options.host,
-          port: options.port,
-          receiveBufferBytes: options.receiveBufferBytes,
-          sendBufferBytes: options.sendBufferBytes,
-          maxDatagramBytes: options.maxDatagramBytes,
-          maxSendQueue: options.maxSendQueue,
-        },
-      });
+      // The settings only: functions cannot cross to a thread.
+      const { logger: _logger, onDatagrams: _onDatagrams, ...settings } = options;
+      const workerData: BatchedUdpWorkerData = settings;
+      worker = startModuleWorker(WORKER_ENTRY, { execArgv: ['--test-udp-no-try-send'], workerData });
     } catch (error) {
       throw new BatchingUnavailable(error instanceof Error ? error.message : String(error));
     }
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const ready = await new Promise<{ address: string; port: number }>((resolve, reject) => {
-      const onMessage = (message: { t: string; address?: string; port?: number; code?: string; message?: string }) => {
+      const onMessage = (message: BatchedUdpWorkerMessage) => {
         if (message.t === 'ready') {
           cleanup();
-          resolve({ address: message.address!, port: message.port! });
+          resolve({ address: message.address, port: message.port });
         } else if (message.t === 'bind-error') {
           cleanup();
           void worker.terminate();
-          reject(bindError(message.code, message.message ?? 'bind failed', `${options.host}:${options.port}`));
+          reject(udpBindError(message, `${options.host}:${options.port}`));
         }
       };
       const onError = (error: Error) => {
@@ -357,11 +229,11 @@ class WorkerUdpTransport implements UdpTransport {
       worker.on('exit', onExit);
     });
     const transport = new WorkerUdpTransport(worker, { transport: 'udp', address: ready.address, port: ready.port }, options.logger, exited);
-    worker.on('message', (message: { t: string; d?: unknown[]; oversized?: number; sendDropped?: number }) => {
+    worker.on('message', (message: BatchedUdpWorkerMessage) => {
       if (message.t !== 'in') return;
-      transport.counters.oversized += message.oversized ?? 0;
-      transport.counters.sendDropped += message.sendDropped ?? 0;
-      const raw = message.d ?? [];
+      transport.counters.oversized += message.oversized;
+      transport.counters.sendDropped += message.sendDropped;
+      const raw = message.d;
       if (raw.length === 0) return;
       const batch: IncomingDatagram[] = [];
       for (let i = 0; i < raw.length; i += 3) {
@@ -370,7 +242,7 @@ class WorkerUdpTransport implements UdpTransport {
       }
       options.onDatagrams(batch);
     });
-    worker.on('error', (error) => options.logger.error({ err: error }, 'chat UDP worker failed'));
+    worker.on('error', (error) => options.logger.error({ err: error }, 'UDP worker failed'));
     // The worker keeps the process alive, as a listening socket on the main thread would.
     return transport;
   }
@@ -379,7 +251,7 @@ class WorkerUdpTransport implements UdpTransport {
     return [this.#address];
   }
 
-  #push(...op: unknown[]): void {
+  #push(...op: BatchedUdpOps): void {
     if (this.#stopped) return;
     for (const part of op) this.#ops.push(part);
     if (!this.#flushScheduled) {
@@ -420,12 +292,12 @@ class WorkerUdpTransport implements UdpTransport {
     if (this.#stopped) return this.#exited;
     this.#flush();
     this.#stopped = true;
-    this.#worker.postMessage(['stop']);
-    const timer = setTimeout(() => {
-      this.#logger.debug('chat UDP worker did not stop in time; terminating it');
+    const stop: BatchedUdpOps = ['stop'];
+    this.#worker.postMessage(stop);
+    if (!(await untilDeadline(this.#exited, 2_000)).settled) {
+      this.#logger.debug('UDP worker did not stop in time; terminating it');
       void this.#worker.terminate();
-    }, 2_000);
-    await this.#exited;
-    clearTimeout(timer);
+      await this.#exited;
+    }
   }
 }
