@@ -68,142 +68,191 @@ export const isClusterWorker = (): boolean => cluster.isWorker;
  * Resolves with the exit code the process should use.
  */
 export function runClusterPrimary(options: ClusterOptions): Promise<number> {
-  const { logger, workers } = options;
-  const deadlineMs = options.deadlineMs ?? 5_000;
   cluster.schedulingPolicy = options.scheduling === 'kernel' ? cluster.SCHED_NONE : cluster.SCHED_RR;
-  return new Promise((resolve) => {
-    let stopping = false;
-    let announced = false;
-    const ready = new Set<number>();
-    let failed: string | undefined;
-    let restartDelayMs = 1_000;
-    let healthyTimer: NodeJS.Timeout | undefined;
-    const live = new Set<Worker>();
-    const statusWaiters = new Map<number, (status: unknown) => void>();
-    let statusId = 0;
-    const askStatus = (worker: Worker) =>
-      new Promise<unknown>((resolveStatus) => {
-        const id = ++statusId;
-        const timer = setTimeout(() => {
-          statusWaiters.delete(id);
-          resolveStatus(undefined);
-        }, STATUS_TIMEOUT_MS);
-        statusWaiters.set(id, (status) => {
-          clearTimeout(timer);
-          statusWaiters.delete(id);
-          resolveStatus(status);
-        });
-        worker.send({ type: 'wharf-status', id });
-      });
-    const logs = new Map<string, unknown[]>();
-    // Only workers that joined a topic get its events: a joining worker gets the log instead, and
-    // the events after it, so it sees each event exactly once.
-    const members = new Map<string, Set<Worker>>();
-    const join = (worker: Worker, topic: string) => {
-      if (!worker.isConnected()) return;
-      worker.send({ type: 'wharf-replay', topic, events: logs.get(topic) ?? [] });
-      let set = members.get(topic);
-      if (!set) members.set(topic, (set = new Set()));
-      set.add(worker);
-    };
-    const relay = (from: Worker, topic: string, event: unknown) => {
-      let log = logs.get(topic);
-      if (!log) logs.set(topic, (log = []));
-      log.push(event);
-      // Trim in batches, so that a long log costs O(1) per event.
-      if (log.length > SIBLING_LOG_LIMIT * 1.1) log.splice(0, log.length - SIBLING_LOG_LIMIT);
-      for (const worker of members.get(topic) ?? []) {
-        if (worker !== from && worker.isConnected()) worker.send({ type: 'wharf-event', topic, event });
-      }
-    };
+  return new Promise((resolve) => new ClusterSupervisor(options, resolve).start());
+}
 
-    const spawn = () => {
-      const worker = cluster.fork({ WHARF_WORKER: '1' });
-      live.add(worker);
-      worker.on('message', (message: WorkerMessage) => {
-        if (message?.type === 'wharf-listening') {
-          ready.add(worker.id);
-          if (stopping) {
-            worker.send({ type: 'wharf-shutdown', deadlineMs });
-          } else if (!announced && ready.size >= workers) {
-            announced = true;
-            options.onListening?.(message.lines);
-          }
-        } else if (message?.type === 'wharf-failed') {
-          failed = message.message;
-          shutdown(1);
-        } else if (message?.type === 'wharf-join') {
-          join(worker, message.topic);
-        } else if (message?.type === 'wharf-event') {
-          relay(worker, message.topic, message.event);
-        } else if (message?.type === 'wharf-status') {
-          statusWaiters.get(message.id)?.(message.status);
-        }
-      });
-      worker.on('exit', (code, signal) => {
-        live.delete(worker);
-        for (const set of members.values()) set.delete(worker);
-        ready.delete(worker.id);
-        if (stopping || failed) {
-          if (live.size === 0) finish();
-          return;
-        }
-        logger.warn({ worker: worker.process.pid, code, signal, restartInMs: restartDelayMs }, 'worker died; restarting');
-        const delay = restartDelayMs;
-        restartDelayMs = Math.min(restartDelayMs * 2, 30_000);
-        clearTimeout(healthyTimer);
-        healthyTimer = setTimeout(() => {
-          restartDelayMs = 1_000;
-        }, 60_000);
-        setTimeout(() => {
-          if (!stopping) spawn();
-        }, delay);
-      });
-    };
+/**
+ * The topics workers keep together (see `joinSiblings`). Only workers that joined a topic get its
+ * events: a joining worker gets the log instead, and the events after it, so it sees each event
+ * exactly once.
+ */
+class SiblingTopics {
+  readonly #logs = new Map<string, unknown[]>();
+  readonly #members = new Map<string, Set<Worker>>();
 
-    let exitCode = 0;
-    let hardStop: NodeJS.Timeout | undefined;
-    const finish = () => {
-      clearTimeout(healthyTimer);
-      clearTimeout(hardStop);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      if (failed) logger.error(failed);
-      resolve(failed ? 1 : exitCode);
-    };
-    const shutdown = (code: number) => {
-      if (stopping) return;
-      stopping = true;
-      exitCode = code;
-      for (const worker of live) {
-        if (ready.has(worker.id) && worker.isConnected()) {
-          worker.send({ type: 'wharf-shutdown', deadlineMs });
-        } else {
-          // Still starting (a restart, say): it may not listen for our message yet, and it serves
-          // no one, so a plain SIGTERM ends it without waiting for the deadline.
-          worker.process.kill('SIGTERM');
-        }
-      }
-      // Workers get the deadline plus a margin; then they are killed.
-      hardStop = setTimeout(() => {
-        for (const worker of live) worker.process.kill('SIGKILL');
-      }, deadlineMs + 3_000);
-      if (live.size === 0) finish();
-    };
-    const onSignal = () => shutdown(0);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    options.onPrimary?.({
-      stop: onSignal,
-      stopping: () => stopping,
-      async workerStatuses<T>() {
-        const connected = [...live].filter((worker) => worker.isConnected());
-        const answers = await Promise.all(connected.map(askStatus));
+  join(worker: Worker, topic: string): void {
+    if (!worker.isConnected()) return;
+    worker.send({ type: 'wharf-replay', topic, events: this.#logs.get(topic) ?? [] });
+    let set = this.#members.get(topic);
+    if (!set) this.#members.set(topic, (set = new Set()));
+    set.add(worker);
+  }
+
+  relay(from: Worker, topic: string, event: unknown): void {
+    let log = this.#logs.get(topic);
+    if (!log) this.#logs.set(topic, (log = []));
+    log.push(event);
+    // Trim in batches, so that a long log costs O(1) per event.
+    if (log.length > SIBLING_LOG_LIMIT * 1.1) log.splice(0, log.length - SIBLING_LOG_LIMIT);
+    for (const worker of this.#members.get(topic) ?? []) {
+      if (worker !== from && worker.isConnected()) worker.send({ type: 'wharf-event', topic, event });
+    }
+  }
+
+  forget(worker: Worker): void {
+    for (const set of this.#members.values()) set.delete(worker);
+  }
+}
+
+/** `wharf status` under --workers: ask each worker, give up on one silent for STATUS_TIMEOUT_MS. */
+class StatusRequests {
+  readonly #waiters = new Map<number, (status: unknown) => void>();
+  #lastId = 0;
+
+  ask(worker: Worker): Promise<unknown> {
+    return new Promise((resolve) => {
+      const id = ++this.#lastId;
+      const timer = setTimeout(() => {
+        this.#waiters.delete(id);
+        resolve(undefined);
+      }, STATUS_TIMEOUT_MS);
+      this.#waiters.set(id, (status) => {
+        clearTimeout(timer);
+        this.#waiters.delete(id);
+        resolve(status);
+      });
+      worker.send({ type: 'wharf-status', id });
+    });
+  }
+
+  answer(id: number, status: unknown): void {
+    this.#waiters.get(id)?.(status);
+  }
+}
+
+/** The primary's whole job: fork, restart with back-off, relay, stop. */
+class ClusterSupervisor {
+  readonly #options: ClusterOptions;
+  readonly #resolve: (exitCode: number) => void;
+  readonly #deadlineMs: number;
+  readonly #live = new Set<Worker>();
+  /** Workers (by id) that said they listen. */
+  readonly #ready = new Set<number>();
+  readonly #topics = new SiblingTopics();
+  readonly #statuses = new StatusRequests();
+  #stopping = false;
+  #announced = false;
+  #failed: string | undefined;
+  #exitCode = 0;
+  #restartDelayMs = 1_000;
+  #healthyTimer: NodeJS.Timeout | undefined;
+  #hardStop: NodeJS.Timeout | undefined;
+  readonly #onSignal = (): void => this.#shutdown(0);
+
+  constructor(options: ClusterOptions, resolve: (exitCode: number) => void) {
+    this.#options = options;
+    this.#resolve = resolve;
+    this.#deadlineMs = options.deadlineMs ?? 5_000;
+  }
+
+  start(): void {
+    process.on('SIGINT', this.#onSignal);
+    process.on('SIGTERM', this.#onSignal);
+    this.#options.onPrimary?.({
+      stop: this.#onSignal,
+      stopping: () => this.#stopping,
+      workerStatuses: async <T>() => {
+        const connected = [...this.#live].filter((worker) => worker.isConnected());
+        const answers = await Promise.all(connected.map((worker) => this.#statuses.ask(worker)));
         return answers.filter((answer) => answer !== undefined) as T[];
       },
     });
-    for (let i = 0; i < workers; i++) spawn();
-  });
+    for (let i = 0; i < this.#options.workers; i++) this.#spawn();
+  }
+
+  #spawn(): void {
+    const worker = cluster.fork({ WHARF_WORKER: '1' });
+    this.#live.add(worker);
+    worker.on('message', (message: WorkerMessage) => this.#onMessage(worker, message));
+    worker.on('exit', (code, signal) => this.#onExit(worker, code, signal));
+  }
+
+  #onMessage(worker: Worker, message: WorkerMessage): void {
+    switch (message?.type) {
+      case 'wharf-listening':
+        this.#ready.add(worker.id);
+        if (this.#stopping) {
+          worker.send({ type: 'wharf-shutdown', deadlineMs: this.#deadlineMs });
+        } else if (!this.#announced && this.#ready.size >= this.#options.workers) {
+          this.#announced = true;
+          this.#options.onListening?.(message.lines);
+        }
+        break;
+      case 'wharf-failed':
+        this.#failed = message.message;
+        this.#shutdown(1);
+        break;
+      case 'wharf-join':
+        this.#topics.join(worker, message.topic);
+        break;
+      case 'wharf-event':
+        this.#topics.relay(worker, message.topic, message.event);
+        break;
+      case 'wharf-status':
+        this.#statuses.answer(message.id, message.status);
+        break;
+    }
+  }
+
+  #onExit(worker: Worker, code: number, signal: string): void {
+    this.#live.delete(worker);
+    this.#topics.forget(worker);
+    this.#ready.delete(worker.id);
+    if (this.#stopping || this.#failed) {
+      if (this.#live.size === 0) this.#finish();
+      return;
+    }
+    this.#options.logger.warn({ worker: worker.process.pid, code, signal, restartInMs: this.#restartDelayMs }, 'worker died; restarting');
+    const delay = this.#restartDelayMs;
+    this.#restartDelayMs = Math.min(this.#restartDelayMs * 2, 30_000);
+    clearTimeout(this.#healthyTimer);
+    this.#healthyTimer = setTimeout(() => {
+      this.#restartDelayMs = 1_000;
+    }, 60_000);
+    setTimeout(() => {
+      if (!this.#stopping) this.#spawn();
+    }, delay);
+  }
+
+  #shutdown(code: number): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#exitCode = code;
+    for (const worker of this.#live) {
+      if (this.#ready.has(worker.id) && worker.isConnected()) {
+        worker.send({ type: 'wharf-shutdown', deadlineMs: this.#deadlineMs });
+      } else {
+        // Still starting (a restart, say): it may not listen for our message yet, and it serves
+        // no one, so a plain SIGTERM ends it without waiting for the deadline.
+        worker.process.kill('SIGTERM');
+      }
+    }
+    // Workers get the deadline plus a margin; then they are killed.
+    this.#hardStop = setTimeout(() => {
+      for (const worker of this.#live) worker.process.kill('SIGKILL');
+    }, this.#deadlineMs + 3_000);
+    if (this.#live.size === 0) this.#finish();
+  }
+
+  #finish(): void {
+    clearTimeout(this.#healthyTimer);
+    clearTimeout(this.#hardStop);
+    process.off('SIGINT', this.#onSignal);
+    process.off('SIGTERM', this.#onSignal);
+    if (this.#failed) this.#options.logger.error(this.#failed);
+    this.#resolve(this.#failed ? 1 : this.#exitCode);
+  }
 }
 
 /** In a worker: tell the primary where we listen, and stop gracefully when it asks. */
