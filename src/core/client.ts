@@ -13,14 +13,14 @@ export function connectError(error: unknown, where: string): WharfError {
   if (isErrnoException(error)) {
     switch (error.code) {
       case 'ECONNREFUSED':
-        return new WharfError('ECONNREFUSED', `nothing is listening on ${where} (is the server running?)`, { cause: error });
+        return new WharfError('ENOLISTENER', `nothing is listening on ${where} (is the server running?)`, { cause: error });
       case 'ENOTFOUND':
       case 'EAI_AGAIN':
-        return new WharfError('ENOTFOUND', `cannot resolve the host in ${where}`, { cause: error });
+        return new WharfError('ENOHOST', `cannot resolve the host in ${where}`, { cause: error });
       case 'ETIMEDOUT':
-        return new WharfError('ETIMEDOUT', `connecting to ${where} timed out`, { cause: error });
+        return new WharfError('EDEADLINE', `connecting to ${where} timed out`, { cause: error });
       case 'ENOENT':
-        return new WharfError('ENOENT', `no socket at ${where}`, { cause: error });
+        return new WharfError('EMISSING', `no socket at ${where}`, { cause: error });
       default:
     }
   }
@@ -35,7 +35,7 @@ export async function connectStream(target: StreamTarget, options: { timeoutMs?:
     const socket = 'path' in target ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port, noDelay: options.noDelay ?? true });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new WharfError('ETIMEDOUT', `connecting to ${where} timed out after ${timeoutMs} ms`));
+      reject(new WharfError('EDEADLINE', `connecting to ${where} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -54,7 +54,7 @@ export async function connectStream(target: StreamTarget, options: { timeoutMs?:
  * socket hears as ECONNREFUSED): no point waiting out the retries.
  */
 export function portUnreachable(host: string, port: number, what = 'server'): WharfError {
-  return new WharfError('ECONNREFUSED', `nothing is listening on udp ${describe({ host, port })} (is the ${what} running?)`);
+  return new WharfError('ENOLISTENER', `nothing is listening on udp ${describe({ host, port })} (is the ${what} running?)`);
 }
 
 export interface DatagramRequestOptions {
@@ -157,7 +157,7 @@ export class DatagramClient {
       const message = await answer;
       if (message) return message;
     }
-    throw new WharfError('ETIMEDOUT', `no answer from udp ${this.#host}:${this.#port} after ${attempts} tries (is the server running?)`);
+    throw new WharfError('EDEADLINE', `no answer from udp ${this.#host}:${this.#port} after ${attempts} tries (is the server running?)`);
   }
 
   close(): Promise<void> {

@@ -151,9 +151,9 @@ export class DatagramServer {
 
 function bindError(error: Error, where: string): WharfError {
   if (isErrnoException(error)) {
-    if (error.code === 'EADDRINUSE') return new WharfError('EADDRINUSE', `udp ${where} is already in use (is another server running?)`, { cause: error });
-    if (error.code === 'EACCES') return new WharfError('EACCES', `no permission to bind udp ${where} (ports below 1024 need root)`, { cause: error });
-    if (error.code === 'EADDRNOTAVAIL') return new WharfError('EADDRNOTAVAIL', `udp ${where}: that address is not on this machine`, { cause: error });
+    if (error.code === 'EADDRINUSE') return new WharfError('EPORTINUSE', `udp ${where} is already in use (is another server running?)`, { cause: error });
+    if (error.code === 'EACCES') return new WharfError('EDENIED', `no permission to bind udp ${where} (ports below 1024 need root)`, { cause: error });
+    if (error.code === 'EADDRNOTAVAIL') return new WharfError('ENOTLOCAL', `udp ${where}: that address is not on this machine`, { cause: error });
   }
   return new WharfError('EBIND', `cannot bind udp ${where}: ${error.message}`, { cause: error });
 }

@@ -210,7 +210,7 @@ async function interactive(flags: ClientFlags): Promise<number> {
       backlog.unshift(`* you are ${welcome.name}${welcome.account ? ' (logged in)' : ''} in ${welcome.room}; /help for commands`, formatMembers(welcome.room, welcome.members));
       break;
     } catch (error) {
-      if (error instanceof ChatError && (error.code === 'name-taken' || error.code === 'bad-name' || error.code === 'name-reserved') && flags.login !== true) {
+      if (error instanceof ChatError && (error.chatCode === 'name-taken' || error.chatCode === 'bad-name' || error.chatCode === 'name-reserved') && flags.login !== true) {
         const next = await askName(undefined, error.message);
         if (next === undefined) throw explain(error);
         name = next;

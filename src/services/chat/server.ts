@@ -177,7 +177,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
 
   const announce = async (text: string): Promise<void> => {
     const problem = textProblem(text, config.maxTextBytes);
-    if (problem) throw new WharfError('EINVAL', problem);
+    if (problem) throw new WharfError('EBADVALUE', problem);
     const rooms = new Set(await bus.rooms());
     rooms.add(config.room);
     for (const room of rooms) await bus.publish(room, { kind: 'admin', from: ADMIN_NAME, text });

@@ -76,9 +76,9 @@ export async function openUdpTransport(options: UdpTransportOptions, mode: UdpSe
 class BatchingUnavailable extends Error {}
 
 function bindError(code: string | undefined, message: string, where: string): WharfError {
-  if (code === 'EADDRINUSE') return new WharfError('EADDRINUSE', `udp ${where} is already in use (is another server running?)`);
-  if (code === 'EACCES') return new WharfError('EACCES', `no permission to bind udp ${where} (ports below 1024 need root)`);
-  if (code === 'EADDRNOTAVAIL') return new WharfError('EADDRNOTAVAIL', `udp ${where}: that address is not on this machine`);
+  if (code === 'EADDRINUSE') return new WharfError('EPORTINUSE', `udp ${where} is already in use (is another server running?)`);
+  if (code === 'EACCES') return new WharfError('EDENIED', `no permission to bind udp ${where} (ports below 1024 need root)`);
+  if (code === 'EADDRNOTAVAIL') return new WharfError('ENOTLOCAL', `udp ${where}: that address is not on this machine`);
   return new WharfError('EBIND', `cannot bind udp ${where}: ${message}`);
 }
 

@@ -306,7 +306,7 @@ export class DiaryServer implements RunningService {
       message = decodeClientMessage(datagram, { maxEntryBytes: this.#config.maxEntryBytes, maxEntriesPerWrite: this.#config.maxEntriesPerWrite });
     } catch (error) {
       if (!(error instanceof DiaryProtocolError)) throw error;
-      this.#send(peer, { op: 'error', ...(error.rid ? { rid: error.rid } : {}), code: 'EPROTO', message: error.message });
+      this.#send(peer, { op: 'error', ...(error.rid ? { rid: error.rid } : {}), code: 'EPROTOCOL', message: error.message });
       return;
     }
     if (message.op === 'login') {
@@ -322,7 +322,7 @@ export class DiaryServer implements RunningService {
     const diary = message.d === undefined ? PUBLIC_DIARY : message.d.normalize('NFC');
     switch (message.op) {
       case 'write': {
-        const denied = diary === PUBLIC_DIARY || caller.account === diary ? undefined : { code: 'EPERM', message: `you may not write to ${describeDiary(diary)}` };
+        const denied = diary === PUBLIC_DIARY || caller.account === diary ? undefined : { code: 'EFORBIDDEN', message: `you may not write to ${describeDiary(diary)}` };
         const entries = message.e.map(([seq, text]): [number, SequencedEntry] => {
           const refused = denied ?? textProblem(text, this.#config.maxEntryBytes);
           return [seq, { diary, text, account: caller.account ?? null, address: caller.address, ...(refused ? { refused } : {}) }];
@@ -332,7 +332,7 @@ export class DiaryServer implements RunningService {
       }
       case 'read': {
         if (!(diary === PUBLIC_DIARY || caller.account === diary || caller.role === 'admin')) {
-          this.#send(peer, { op: 'error', rid: message.rid, code: 'EPERM', message: `you may not read ${describeDiary(diary)}` });
+          this.#send(peer, { op: 'error', rid: message.rid, code: 'EFORBIDDEN', message: `you may not read ${describeDiary(diary)}` });
           return;
         }
         try {
@@ -351,7 +351,7 @@ export class DiaryServer implements RunningService {
                 ? 'only an admin may clear the public diary'
                 : 'an anonymous client may not clear the public diary (log in as an admin)'
               : `you may not clear ${describeDiary(diary)}`;
-          this.#send(peer, { op: 'error', rid: message.rid, code: 'EPERM', message: why });
+          this.#send(peer, { op: 'error', rid: message.rid, code: 'EFORBIDDEN', message: why });
           return;
         }
         // The request id, scoped to who sent it, makes a resent clear a no-op.

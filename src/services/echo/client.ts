@@ -44,7 +44,7 @@ export class EchoClient {
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new WharfError('ETIMEDOUT', `no answer within ${this.#timeoutMs} ms`));
+        reject(new WharfError('EDEADLINE', `no answer within ${this.#timeoutMs} ms`));
         this.#socket.destroy();
       }, this.#timeoutMs);
       this.#waiting.push({

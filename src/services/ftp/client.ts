@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import tls from 'node:tls';
 import { Transform } from 'node:stream';
-import { WharfError } from '../../core/errors.js';
+import { WharfError, codeForErrno } from '../../core/errors.js';
 import {
   ReplyParser,
   parseEpsvReply,
@@ -116,7 +116,7 @@ export class FtpClient {
       const s = net.connect({ host, port, noDelay: true });
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new WharfError('ETIMEDOUT', `no connection to ${host}:${port} within ${timeoutMs} ms`));
+        reject(new WharfError('EDEADLINE', `no connection to ${host}:${port} within ${timeoutMs} ms`));
       }, timeoutMs);
       s.once('connect', () => {
         clearTimeout(timer);
@@ -124,7 +124,7 @@ export class FtpClient {
       });
       s.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new WharfError(error.code ?? 'ECONNECT', `cannot connect to ${host}:${port}: ${error.code === 'ECONNREFUSED' ? 'connection refused (is the server running?)' : error.message}`));
+        reject(new WharfError(codeForErrno(error.code, 'ECONNECT'), `cannot connect to ${host}:${port}: ${error.code === 'ECONNREFUSED' ? 'connection refused (is the server running?)' : error.message}`));
       });
     });
     const client = new FtpClient(socket, options);
@@ -151,7 +151,7 @@ export class FtpClient {
           else this.#replies.push(reply);
         }
       } catch (error) {
-        this.#fail(new WharfError('EPROTO', `the server sent something that is not FTP: ${(error as Error).message}`));
+        this.#fail(new WharfError('EPROTOCOL', `the server sent something that is not FTP: ${(error as Error).message}`));
         this.#raw.destroy();
       }
     });
@@ -173,7 +173,7 @@ export class FtpClient {
           ? setTimeout(() => {
               const index = this.#waiters.indexOf(waiter);
               if (index >= 0) this.#waiters.splice(index, 1);
-              reject(new WharfError('ETIMEDOUT', `no reply from the server within ${Math.round(timeoutMs / 1000)} s`));
+              reject(new WharfError('EDEADLINE', `no reply from the server within ${Math.round(timeoutMs / 1000)} s`));
             }, timeoutMs)
           : undefined;
       const waiter: Waiter = {
@@ -192,7 +192,7 @@ export class FtpClient {
 
   #sendLine(command: string): void {
     if (this.#failure) throw this.#failure;
-    if (/[\r\n]/.test(command)) throw new WharfError('EINVAL', 'an FTP command cannot contain a line break');
+    if (/[\r\n]/.test(command)) throw new WharfError('EBADVALUE', 'an FTP command cannot contain a line break');
     this.#options.debug?.(`> ${/^PASS /i.test(command) ? 'PASS ****' : /^SITE REGISTER /i.test(command) ? 'SITE REGISTER ****' : command}`);
     this.#socket.write(`${command}\r\n`);
   }
@@ -301,7 +301,7 @@ export class FtpClient {
     const reply = await this.send(`HASH ${path}`);
     if (reply.code !== 213) throw new FtpError(`HASH ${path}`, reply);
     const parsed = parseHashReply(replyText(reply));
-    if (!parsed || parsed.algorithm !== 'SHA-256') throw new WharfError('EPROTO', `the server's HASH reply is not a SHA-256 one: ${replyText(reply)}`);
+    if (!parsed || parsed.algorithm !== 'SHA-256') throw new WharfError('EPROTOCOL', `the server's HASH reply is not a SHA-256 one: ${replyText(reply)}`);
     return parsed;
   }
 
@@ -484,7 +484,7 @@ export class FtpClient {
       const s = net.connect({ host, port });
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new WharfError('ETIMEDOUT', `no data connection to ${host}:${port} within ${timeoutMs} ms`));
+        reject(new WharfError('EDEADLINE', `no data connection to ${host}:${port} within ${timeoutMs} ms`));
       }, timeoutMs);
       s.once('connect', () => {
         clearTimeout(timer);

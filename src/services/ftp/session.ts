@@ -527,7 +527,7 @@ export class FtpSession {
         this.#log.warn({ err: error.message }, 'store failed');
         return this.#reply(451, 'Local error: the account database is not available; try again later.');
       }
-      if (error.code === 'EINVAL') return this.#reply(501, error.message);
+      if (error.code === 'EBADVALUE') return this.#reply(501, error.message);
       this.#log.info({ code: error.code, verb }, error.message);
       return this.#reply(451, `Local error: ${error.message}`);
     }
@@ -884,10 +884,10 @@ export class FtpSession {
       this.#reply(200, `Account "${account.name}" created; log in with USER ${account.name}.`);
     } catch (error) {
       if (error instanceof WharfError) {
-        if (error.code === 'EEXIST') return this.#reply(550, `The name "${printable(name)}" is taken.`);
-        if (error.code === 'EPERM') return this.#reply(550, 'Self-registration is turned off on this server; ask an administrator for an account.');
+        if (error.code === 'ETAKEN') return this.#reply(550, `The name "${printable(name)}" is taken.`);
+        if (error.code === 'EFORBIDDEN') return this.#reply(550, 'Self-registration is turned off on this server; ask an administrator for an account.');
         if (error.code === 'ETHROTTLED') return this.#reply(450, 'Too many registrations from your address; try again later.');
-        if (error.code === 'EINVAL') return this.#reply(501, error.message);
+        if (error.code === 'EBADVALUE') return this.#reply(501, error.message);
       }
       throw error;
     }

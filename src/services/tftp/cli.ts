@@ -104,7 +104,7 @@ async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Prom
 
 function explain(action: string, error: unknown): never {
   // "nothing is listening on udp HOST:PORT" already says where: no second address before it.
-  if (error instanceof WharfError && error.code === 'ECONNREFUSED') throw error;
+  if (error instanceof WharfError && error.code === 'ENOLISTENER') throw error;
   if (error instanceof WharfError) throw new WharfError(error.code, `${action}: ${error.message}`, { cause: error });
   throw error;
 }

@@ -171,7 +171,7 @@ export class TftpClient {
         size = netascii ? undefined : info.size;
       } catch (error) {
         if (error instanceof WharfError) throw error;
-        throw new WharfError('ENOENT', `cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        throw new WharfError('EMISSING', `cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
       }
     } else {
       data = netascii ? new NetasciiEncoder().push(source) : source;
@@ -275,7 +275,7 @@ export class TftpClient {
     try {
       ({ address, family } = await lookup(settings.host));
     } catch (error) {
-      throw new WharfError('ENOTFOUND', `cannot resolve ${settings.host}`, { cause: error });
+      throw new WharfError('ENOHOST', `cannot resolve ${settings.host}`, { cause: error });
     }
     const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: immediateLookup });
     socket.on('error', () => {
@@ -326,7 +326,7 @@ export class TftpClient {
           timer = setTimeout(() => {
             tries++;
             if (tries > retries) {
-              finish(new WharfError('ETIMEDOUT', `no answer from tftp://${where} after ${retries + 1} tries (is a TFTP server running there?)`));
+              finish(new WharfError('EDEADLINE', `no answer from tftp://${where} after ${retries + 1} tries (is a TFTP server running there?)`));
               return;
             }
             if (tries === 1) probeOnce();

@@ -347,10 +347,10 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
       const where = `${config.host}:${config.port}`;
       reject(
         error.code === 'EADDRINUSE'
-          ? new WharfError('EADDRINUSE', `port ${config.port} on ${config.host} is already in use (choose another with --port)`, { cause: error })
+          ? new WharfError('EPORTINUSE', `port ${config.port} on ${config.host} is already in use (choose another with --port)`, { cause: error })
           : error.code === 'EACCES'
-            ? new WharfError('EACCES', `no permission to listen on ${where} (ports below 1024 need root)`, { cause: error })
-            : new WharfError(error.code ?? 'ELISTEN', `cannot listen on ${where}: ${error.message}`, { cause: error }),
+            ? new WharfError('EDENIED', `no permission to listen on ${where} (ports below 1024 need root)`, { cause: error })
+            : new WharfError('ELISTEN', `cannot listen on ${where}: ${error.message}`, { cause: error }),
       );
     };
     server.once('error', onError);
