@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { ServiceMetrics } from '../../src/core/metrics.js';
+import { serviceContext } from '../../src/core/service.js';
 import { TftpClient } from '../../src/services/tftp/client.js';
-import { startTftpServer, tftpConfigSchema, type TftpRunningService } from '../../src/services/tftp/server.js';
+import { startTftp, tftpConfigSchema, type TftpRunningService } from '../../src/services/tftp/server.js';
 import { sha256 } from '../services/tftp/support.js';
 import { runTool, skipReason } from '../helpers/tools.js';
 
@@ -39,8 +39,8 @@ beforeAll(async () => {
   }
   files['text.txt'] = Buffer.from('first line\nsecond\r\nbare\rcarriage\n'.repeat(100));
   await writeFile(join(root, 'text.txt'), files['text.txt']);
-  server = await startTftpServer(
-    { logger: silentLogger(), metrics: new ServiceMetrics('tftp'), dataDir: tmpdir() },
+  server = await startTftp(
+    serviceContext({ name: 'tftp', logger: silentLogger(), dataDir: tmpdir() }),
     tftpConfigSchema.parse({ port: 0, root, allowWrite: true }),
   );
   port = server.addresses[0]!.port;

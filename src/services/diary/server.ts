@@ -10,6 +10,7 @@ import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinitio
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
 import { loginFailureLine, type Role, type Store } from '../../store/index.js';
+import { requireStore } from '../../store/service-store.js';
 import { DiaryStore, PUBLIC_DIARY, describeDiary, type SequencedEntry, type StoredEntry } from './diary-store.js';
 import {
   CLEARED_REPLY,
@@ -452,14 +453,14 @@ export class DiaryServer implements RunningService {
   }
 }
 
+export async function startDiary(ctx: ServiceContext, config: DiaryConfig): Promise<RunningService> {
+  return DiaryServer.start({ store: requireStore(ctx, 'diary'), config, logger: ctx.logger, metrics: ctx.metrics, ownUdpPorts: hostUdpPorts(ctx) });
+}
+
 export const diaryService: ServiceDefinition<DiaryConfig> = {
   name: 'diary',
   summary: "the seed's UDP network diary (port 8888), every entry stored once and durably, with accounts' own diaries",
   configSchema: diaryConfigSchema,
   uses: ['store'],
-  async start(ctx: ServiceContext, config: DiaryConfig): Promise<RunningService> {
-    const store = ctx.resources.store as Store | undefined;
-    if (!store) throw new WharfError('ESTORE', 'the diary needs the store: run it with `wharf serve` or `wharf diary serve`');
-    return DiaryServer.start({ store, config, logger: ctx.logger, metrics: ctx.metrics, ownUdpPorts: hostUdpPorts(ctx) });
-  },
+  start: startDiary,
 };

@@ -110,7 +110,7 @@ interface ActiveTransfer {
  */
 const MAX_SENDS_UNANSWERED = 3;
 
-export async function startTftpServer(ctx: Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir' | 'services'>, config: TftpConfig): Promise<TftpRunningService> {
+export async function startTftp(ctx: ServiceContext, config: TftpConfig): Promise<TftpRunningService> {
   const logger = ctx.logger;
   const metrics = ctx.metrics;
   const rootPath = resolve(config.root ?? join(ctx.dataDir, 'files', 'tftp'));
@@ -443,9 +443,7 @@ export const tftpService: ServiceDefinition<TftpConfig> = {
   name: 'tftp',
   summary: 'TFTP server (RFC 1350 with blksize, timeout, tsize and windowsize), for PXE boot and firmware',
   configSchema: tftpConfigSchema,
-  start(ctx: ServiceContext, config: TftpConfig): Promise<RunningService> {
-    return startTftpServer(ctx, config);
-  },
+  start: startTftp,
 };
 
 /** How the log names a transfer: `127.0.0.1:40000 RRQ "boot/pxelinux.0"` (the name quoted: a peer chooses it). */

@@ -195,7 +195,7 @@ export interface WebServerHandle extends RunningService {
   readonly scheme: 'http' | 'https';
 }
 
-export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir'>, config: WebConfig): Promise<WebServerHandle> {
+export async function startWeb(ctx: ServiceContext, config: WebConfig): Promise<WebServerHandle> {
   const logger = ctx.logger;
   const metrics = ctx.metrics;
   let rootPath: string;
@@ -405,9 +405,7 @@ export const webService: ServiceDefinition<WebConfig> = {
   name: 'web',
   summary: 'static web server: HTTP/1.1 keep-alive, ranges, ETags, compression, HTTPS and HTTP/2 (the seeds\' WebServer)',
   configSchema: webConfigSchema,
-  start(ctx: ServiceContext, config: WebConfig): Promise<RunningService> {
-    return startWebServer(ctx, config);
-  },
+  start: startWeb,
 };
 
 export type { WebRequest, WebResponse };

@@ -1,0 +1,4 @@
+/** The web service's public API (re-exported by the package root): its config, start and definition, the seeds' WebServer class, the protocol. */
+export { webService, webConfigSchema, startWeb, type WebConfig, type WebConfigInput, type WebServerHandle } from './server.js';
+export { WebServer, type WebServerOptions } from './web-server.js';
+export * as webProtocol from './protocol.js';
