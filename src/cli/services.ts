@@ -32,7 +32,7 @@ export const SERVICES: readonly ServiceEntry[] = [
   },
   {
     name: 'web',
-    commands: { web: "static web server (HTTP/1.1, HTTPS and HTTP/2): the seeds' WebServer class" },
+    commands: { web: "static web server (HTTP/1.1, HTTPS and HTTP/2): the seeds' WebServer class; `wharf web get URL` downloads" },
     loadDefinition: async () => (await import('../services/web/index.js')).webService,
     loadCli: async () => (await import('../services/web/cli.js')).registerWebCli,
   },

@@ -164,3 +164,22 @@ export class DatagramClient {
     return new Promise((resolve) => this.#socket.close(() => resolve()));
   }
 }
+
+/**
+ * Close a client's stream socket and resolve once it is closed: `end` sends FIN and waits for the
+ * peer's (a server that never closes is cut after `graceMs`), `destroy` closes at once. Every
+ * library client's `async close()` is this, so a caller that awaits it leaves no socket behind.
+ */
+export function closeStream(socket: net.Socket, how: 'end' | 'destroy', graceMs = 2_000): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    const timer = setTimeout(() => socket.destroy(), graceMs);
+    timer.unref();
+    if (how === 'end') socket.end();
+    else socket.destroy();
+  });
+}

@@ -44,7 +44,7 @@ describe('UDP clients when the kernel reports the port closed (ICMP port unreach
 
   it('the TFTP client fails after its first silence, not after its retries (it waited 32.7 s)', async () => {
     const port = await closedUdpPort();
-    const client = new TftpClient({ host: '127.0.0.1', port });
+    const client = await TftpClient.connect({ host: '127.0.0.1', port });
     const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
     const get = await failure(() => client.get('boot.img', sink));
     expect(get.error).toMatchObject({ code: 'ENOLISTENER', message: `nothing is listening on udp 127.0.0.1:${port} (is the TFTP server running?)` });
@@ -54,7 +54,7 @@ describe('UDP clients when the kernel reports the port closed (ICMP port unreach
 
   it('the diary client fails at once too (it waited 11.5 s)', async () => {
     const port = await closedUdpPort();
-    const diary = await DiaryClient.open({ port, timeoutMs: 10_000 });
+    const diary = await DiaryClient.connect({ port, timeoutMs: 10_000 });
     try {
       const write = await failure(() => diary.write('lost?'));
       expect(write.error).toMatchObject({ code: 'ENOLISTENER', message: expect.stringContaining(`127.0.0.1:${port}`) as unknown as string });

@@ -90,7 +90,7 @@ async function startSeedServer(): Promise<{ server: Program; port: number }> {
   const port = await freeUdpPort();
   const server = Program.start('python3', ['-u', resolve(seedPrograms, 'chat_server.py'), String(port), '127.0.0.1']);
   programs.push(server);
-  const probe = await SeedChatClient.open({ port });
+  const probe = await SeedChatClient.connect({ port });
   try {
     // The seed server answers L with OK or FAIL once it is up (asked again until it is; while
     // its port is still closed the login fails at once, so wait a little between tries).
@@ -141,8 +141,8 @@ describe('chat interop with the seed\'s Python programs', () => {
 
   it.skipIf(noPython)(`wharf's seed-protocol client library speaks to the seed's server${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
     const { server, port } = await startSeedServer();
-    const alice = await SeedChatClient.open({ port });
-    const bob = await SeedChatClient.open({ port });
+    const alice = await SeedChatClient.connect({ port });
+    const bob = await SeedChatClient.connect({ port });
     try {
       const aliceLines: string[] = [];
       alice.on('line', (l) => aliceLines.push(l));

@@ -168,6 +168,18 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     this.#room = (options.room ?? '').normalize('NFC');
   }
 
+  /**
+   * Create a client and connect it (the shape every wharf client has). `attach` adds listeners
+   * first: the room's recent history arrives as `message` events while connecting. A client made
+   * with `new` connects with the instance method `connect()`, which also returns the welcome.
+   */
+  static async connect(options: ChatClientOptions, attach?: (client: ChatClient) => void): Promise<ChatClient> {
+    const client = new ChatClient(options);
+    attach?.(client);
+    await client.connect();
+    return client;
+  }
+
   get name(): string {
     return this.#name;
   }
@@ -572,7 +584,7 @@ export class SeedChatClient extends EventEmitter<{ line: [string] }> {
   }
 
   /** `localPort`: bind this port (the seed client binds 55555 so that its address never changes). */
-  static async open(options: { host?: string; port?: number; localPort?: number } = {}): Promise<SeedChatClient> {
+  static async connect(options: { host?: string; port?: number; localPort?: number } = {}): Promise<SeedChatClient> {
     const client = await DatagramClient.open(options.host ?? '127.0.0.1', options.port ?? 8000, options.localPort !== undefined ? { localPort: options.localPort } : {});
     const seed = new SeedChatClient(client);
     client.onMessage((message) => {

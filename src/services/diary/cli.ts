@@ -65,7 +65,7 @@ async function password(user: string): Promise<string> {
 /** Open a client, log in when asked; the diary to use: the user's own unless --public. */
 async function connect(flags: ClientFlags): Promise<{ client: DiaryClient; diary: string | undefined }> {
   const pass = flags.user !== undefined ? await password(flags.user) : undefined;
-  const client = await DiaryClient.open({ host: flags.host, port: flags.port, timeoutMs: flags.timeout });
+  const client = await DiaryClient.connect({ host: flags.host, port: flags.port, timeoutMs: flags.timeout });
   try {
     if (flags.user !== undefined) {
       const account = await client.login(flags.user, pass!);

@@ -174,7 +174,7 @@ export class DiaryClient {
   }
 
   /** Open a client socket for the diary server at host:port (default 127.0.0.1:8888). */
-  static async open(options: DiaryClientOptions = {}): Promise<DiaryClient> {
+  static async connect(options: DiaryClientOptions = {}): Promise<DiaryClient> {
     const host = options.host ?? '127.0.0.1';
     const port = options.port ?? 8888;
     let address = host;

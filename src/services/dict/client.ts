@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { connectStream } from '../../core/client.js';
+import { closeStream, connectStream } from '../../core/client.js';
 import { WharfError } from '../../core/errors.js';
 import { LineDecoder } from '../../codec/index.js';
 import {
@@ -246,11 +246,12 @@ export class DictClient {
         // closing anyway
       }
     }
-    this.#socket.destroy();
+    await this.close();
   }
 
-  close(): void {
-    this.#socket.destroy();
+  /** Closes the connection at once (use `quit` first for a polite goodbye); resolves when it is closed. */
+  async close(): Promise<void> {
+    await closeStream(this.#socket, 'destroy');
   }
 
   #fail(error: Error): void {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { connectStream, DatagramClient } from '../../core/client.js';
+import { closeStream, connectStream, DatagramClient } from '../../core/client.js';
 import { WharfError } from '../../core/errors.js';
 import { LineDecoder } from '../../codec/index.js';
 
@@ -61,8 +61,9 @@ export class EchoClient {
     });
   }
 
-  close(): void {
-    this.#socket.end();
+  /** Ends the connection; resolves when it is closed. */
+  async close(): Promise<void> {
+    await closeStream(this.#socket, 'end');
   }
 
   #fail(error: Error): void {

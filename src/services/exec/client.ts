@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { closeStream } from '../../core/client.js';
 import { LengthPrefixDecoder, LengthPrefixEncoder } from '../../codec/index.js';
 import { WharfError, type WharfErrorCode } from '../../core/errors.js';
 import {
@@ -166,7 +167,8 @@ export class ExecClient {
     if (!this.#closed) this.#send({ t: 'cancel' });
   }
 
-  close(): void {
-    this.#socket.end();
+  /** Ends the connection; resolves when it is closed. */
+  async close(): Promise<void> {
+    await closeStream(this.#socket, 'end');
   }
 }

@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import tls from 'node:tls';
 import { Transform } from 'node:stream';
+import { closeStream } from '../../core/client.js';
 import { WharfError, codeForErrno } from '../../core/errors.js';
 import {
   ReplyParser,
@@ -135,7 +136,7 @@ export class FtpClient {
       if (options.secure === 'explicit') await client.#startTls();
       return client;
     } catch (error) {
-      client.close();
+      await client.close();
       throw error;
     }
   }
@@ -584,12 +585,12 @@ export class FtpClient {
     } catch {
       // Already gone: nothing to say goodbye to.
     }
-    this.close();
+    await this.close();
   }
 
-  close(): void {
-    this.#socket.destroy();
-    this.#raw.destroy();
+  /** Closes the control connection at once (`quit` says goodbye first); resolves when it is closed. */
+  async close(): Promise<void> {
+    await Promise.all([closeStream(this.#socket, 'destroy'), closeStream(this.#raw, 'destroy')]);
   }
 }
 

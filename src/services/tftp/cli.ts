@@ -152,7 +152,10 @@ export function registerTftpCli(program: Command, ctx: CliContext): void {
     const toStdout = output === '-';
     const bar = progress(`get ${file}`, flags.quiet || toStdout);
     try {
-      const result = await interruptible((signal) => new TftpClient(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal)).get(file, toStdout ? process.stdout : output));
+      const result = await interruptible(async (signal) => {
+        const client = await TftpClient.connect(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal));
+        return client.get(file, toStdout ? process.stdout : output).finally(() => client.close());
+      });
       bar.finish(true, negotiated(result));
     } catch (error) {
       bar.finish(false);
@@ -171,7 +174,10 @@ export function registerTftpCli(program: Command, ctx: CliContext): void {
     const remote = flags.as ?? basename(file);
     const bar = progress(`put ${remote}`, flags.quiet);
     try {
-      const result = await interruptible((signal) => new TftpClient(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal)).put(file, remote));
+      const result = await interruptible(async (signal) => {
+        const client = await TftpClient.connect(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal));
+        return client.put(file, remote).finally(() => client.close());
+      });
       bar.finish(true, negotiated(result));
     } catch (error) {
       bar.finish(false);

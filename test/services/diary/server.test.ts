@@ -233,7 +233,7 @@ describe('forged acknowledgements', () => {
 
   it('an ACK from any other address or port is ignored', async () => {
     const server = await fakeServer();
-    const client = await DiaryClient.open({ port: server.port, timeoutMs: 600, retransmitMs: 50 });
+    const client = await DiaryClient.connect({ port: server.port, timeoutMs: 600, retransmitMs: 50 });
     const forger = dgram.createSocket('udp4');
     try {
       const write = client.write('must not be believed');
@@ -253,7 +253,7 @@ describe('forged acknowledgements', () => {
 
   it("an ACK from the server's own address counts only for this client's id and for entries it sent", async () => {
     const server = await fakeServer();
-    const client = await DiaryClient.open({ port: server.port, timeoutMs: 2_000, retransmitMs: 50 });
+    const client = await DiaryClient.connect({ port: server.port, timeoutMs: 2_000, retransmitMs: 50 });
     try {
       const write = client.write('one');
       await waitFor(() => server.seen.length > 0, 2_000, 'the write');
