@@ -198,7 +198,7 @@ export class WebClient {
       if (size !== undefined && offset + bytes !== size) throw new WharfError('EPROTOCOL', `${url.href}: the connection ended after ${formatBytes(offset + bytes)} of ${formatBytes(size)}`);
     } catch (error) {
       // Closed only after every write it took has landed: what is on disk is then a true prefix.
-      if (!file.closed) await new Promise((resolve) => file.once('close', resolve));
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       throw await keptOrRemoved(error, partial, size, url.href);
     }
     if (options.force !== true && (await sizeOf(target, true)) !== undefined) throw new WharfError('ETAKEN', `${target} appeared during the download: not replaced (--force replaces it); the download is in ${partial}`);
