@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { ChatClient, SeedChatClient } from '../../src/services/chat/client.js';
 import { DiaryClient } from '../../src/services/diary/client.js';
 import { DictClient } from '../../src/services/dict/client.js';
+import { DiscoveryClient } from '../../src/services/discovery/client.js';
 import { EchoClient } from '../../src/services/echo/client.js';
 import { echoConfigSchema, echoService } from '../../src/services/echo/index.js';
 import { ExecClient } from '../../src/services/exec/client.js';
@@ -20,7 +21,7 @@ afterEach(async () => {
 
 describe('every library client has one lifecycle', () => {
   it('is made by a static connect() and ended by an async close()', () => {
-    const clients = { ChatClient, SeedChatClient, DiaryClient, DictClient, EchoClient, ExecClient, FtpClient, TftpClient, WebClient };
+    const clients = { ChatClient, SeedChatClient, DiaryClient, DictClient, DiscoveryClient, EchoClient, ExecClient, FtpClient, TftpClient, WebClient };
     for (const [name, client] of Object.entries(clients)) {
       expect(typeof client.connect, name).toBe('function');
       expect((client.prototype.close as () => unknown).constructor.name, `${name}.prototype.close`).toBe('AsyncFunction');
