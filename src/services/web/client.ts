@@ -19,8 +19,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
-import { Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { UsageError, WharfError, codeForErrno, isErrnoException, type WharfErrorCode } from '../../core/errors.js';
 import { formatBytes } from '../../core/human-size.js';
 import { WHARF_VERSION } from '../../core/version.js';
@@ -159,6 +159,8 @@ export class WebClient {
     const total = contentLength(response);
     options.onStart?.({ offset: 0, total });
     const bytes = await this.#receive(response, destination, url, options);
+    const short = this.#short(url, bytes, total, options.signal);
+    if (short) throw short;
     return { url: url.href, status: 200, resumedFrom: 0, bytes, size: bytes, contentType: response.headers['content-type'] };
   }
 
@@ -191,12 +193,14 @@ export class WebClient {
       throw error;
     }
     options.onStart?.({ offset, total: size });
-    // A large buffer lets the file stream gather the socket's 64 KiB chunks into one writev while a write is on the disk.
+    // A large buffer lets the file stream gather the socket's chunks into one writev while a write
+    // is on the disk; on a failure it is written out, not dropped (#receive ends the stream).
     const file = createWriteStream(partial, { flags: offset > 0 ? 'r+' : 'w', start: offset, highWaterMark: 4 * 1024 * 1024 });
     let bytes: number;
     try {
       bytes = await this.#receive(response, file, url, options);
-      if (size !== undefined && offset + bytes !== size) throw new WharfError('EPROTOCOL', `${url.href}: the connection ended after ${formatBytes(offset + bytes)} of ${formatBytes(size)}`);
+      const short = this.#short(url, offset + bytes, size, options.signal);
+      if (short) throw short;
     } catch (error) {
       // Closed only after every write it took has landed: what is on disk is then a true prefix.
       if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
@@ -208,22 +212,38 @@ export class WebClient {
     return { url: url.href, status: offset > 0 ? 206 : 200, resumedFrom: offset, bytes, size: offset + bytes, contentType: response.headers['content-type'] };
   }
 
-  /** Pipe a body into `destination`, counting; resolves with the bytes received once all are written. */
+  /**
+   * Write a body into `destination`, counting; resolves with the bytes received once all are
+   * written. When the body fails (a dropped connection, an abort), what came is still written
+   * before the error is thrown, so a partial file keeps every byte received: a true prefix.
+   */
   async #receive(response: http.IncomingMessage, destination: Writable, url: URL, options: WebGetOptions): Promise<number> {
     let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
+    let failure: unknown;
+    try {
+      for await (const chunk of response as AsyncIterable<Buffer>) {
         bytes += chunk.length;
         options.onProgress?.(bytes);
-        callback(null, chunk);
-      },
-    });
-    try {
-      await pipeline(response, counter, destination);
+        if (!destination.write(chunk)) await once(destination, 'drain');
+      }
     } catch (error) {
-      throw this.#failure(error, url, options.signal);
+      failure = error;
     }
+    destination.end();
+    try {
+      await finished(destination);
+    } catch (error) {
+      failure ??= error;
+    }
+    if (failure !== undefined) throw this.#failure(failure, url, options.signal);
     return bytes;
+  }
+
+  /** The body ended before `Content-Length` said: an interruption when aborted, else a broken connection. */
+  #short(url: URL, received: number, size: number | undefined, signal: AbortSignal | undefined): WharfError | undefined {
+    if (size === undefined || received === size) return undefined;
+    if (signal?.aborted === true) return new WharfError('EABORTED', `${url.href}: interrupted`);
+    return new WharfError('EPROTOCOL', `${url.href}: the connection ended after ${formatBytes(received)} of ${formatBytes(size)}`);
   }
 
   #url(path: string): URL {
@@ -272,6 +292,8 @@ export class WebClient {
     if (signal?.aborted === true) return new WharfError('EABORTED', `${url.href}: interrupted`, { cause: error });
     if (this.#closed) return new WharfError('ECLOSED', `${url.href}: the web client was closed`, { cause: error });
     const code = isErrnoException(error) ? error.code : undefined;
+    // OpenSSL's verdicts (DEPTH_ZERO_SELF_SIGNED_CERT, ERR_SSL_…, CERT_HAS_EXPIRED) are TLS failures.
+    if (code !== undefined && /CERT|SSL|TLS|SIGNATURE|ISSUER/.test(code)) return new WharfError('ETLS', `${url.href}: ${error instanceof Error ? error.message : code} (--ca FILE trusts a server's own certificate)`, { cause: error });
     return new WharfError(codeForErrno(code, 'ECONNECT'), `${url.href}: ${code === 'ECONNREFUSED' ? 'nothing is listening there (is the server running?)' : error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebClient, partialPathFor } from '../../../src/services/web/client.js';
-import { makeSite, noise, startWeb, type Site, type StartedWeb } from './support.js';
+import { FIXTURES, makeSite, noise, startWeb, type Site, type StartedWeb } from './support.js';
 
 const site: Site = makeSite();
 const out = mkdtempSync(join(tmpdir(), 'wharf-web-get-'));
@@ -146,6 +146,23 @@ describe('WebClient', () => {
     await expect(gone.request('/')).rejects.toMatchObject({ code: 'ENOLISTENER' });
     await expect((await client()).request('http://example.com/')).rejects.toMatchObject({ code: 'EUSAGE' });
     await expect(WebClient.connect('ftp://127.0.0.1/')).rejects.toMatchObject({ code: 'EUSAGE' });
+  });
+
+  it('speaks HTTPS, trusting a self-signed server only when told to', async () => {
+    const secure = await startWeb(site.root, { cert: join(FIXTURES, 'localhost.crt'), key: join(FIXTURES, 'localhost.key') });
+    try {
+      const origin = `https://localhost:${secure.port}`;
+      const untrusting = await WebClient.connect(origin);
+      clients.push(untrusting);
+      await expect(untrusting.request('/files/one.txt')).rejects.toMatchObject({ code: 'ETLS', message: expect.stringMatching(/certificate/) as unknown });
+      const trusting = await WebClient.connect(origin, { ca: readFileSync(join(FIXTURES, 'localhost.crt')) });
+      clients.push(trusting);
+      const target = join(out, 'secure-big.bin');
+      await trusting.get('/big.bin', target);
+      expect(readFileSync(target).equals(site.big)).toBe(true);
+    } finally {
+      await secure.stop();
+    }
   });
 
   it('close() closes its kept-alive connections: the server has none open afterwards', async () => {
