@@ -158,7 +158,7 @@ async function wharfLoad(port: number, clients: number, prefix: string, warmupSe
   let confirmed = 0;
   let sent = 0;
   let failed = 0;
-  const open = await Promise.all(Array.from({ length: clients }, () => DiaryClient.open({ port, timeoutMs: 30_000 })));
+  const open = await Promise.all(Array.from({ length: clients }, () => DiaryClient.connect({ port, timeoutMs: 30_000 })));
   const loops = open.map(
     (client, c) =>
       new Promise<void>((resolve) => {

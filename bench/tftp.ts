@@ -169,7 +169,7 @@ async function download(row: Row, port: number, output: string): Promise<number 
     if (result.code !== 0) throw new Error(`atftp exited ${result.code}: ${result.stderr.trim()}`);
     return undefined;
   }
-  const client = new TftpClient({ host: '127.0.0.1', port, blockSize: row.blockSize, windowSize: row.windowSize, timeoutMs: 1_000, retries: 5 });
+  const client = await TftpClient.connect({ host: '127.0.0.1', port, blockSize: row.blockSize, windowSize: row.windowSize, timeoutMs: 1_000, retries: 5 });
   const sink =
     output === '/dev/null'
       ? new Writable({

@@ -14,7 +14,7 @@ export const EXIT_BROKEN_PIPE = 141;
 /** Ctrl-C at a prompt that reads the terminal itself (where no SIGINT reaches the process). */
 export class InterruptedError extends WharfError {
   constructor() {
-    super('EINTR', 'interrupted');
+    super('EINTERRUPTED', 'interrupted');
   }
 }
 

@@ -45,7 +45,7 @@ function stopCommand(summary: string): Command {
       const { pid, shutdownDeadlineMs } = answer.data as { pid: number; shutdownDeadlineMs: number };
       process.stderr.write(`${answer.text}\n`);
       if (!(await exited(pid, shutdownDeadlineMs + STOP_MARGIN_MS))) {
-        throw new WharfError('ETIMEDOUT', `the server (pid ${pid}) is still running ${(shutdownDeadlineMs + STOP_MARGIN_MS) / 1000} s later`);
+        throw new WharfError('EDEADLINE', `the server (pid ${pid}) is still running ${(shutdownDeadlineMs + STOP_MARGIN_MS) / 1000} s later`);
       }
       process.stderr.write('stopped\n');
     });

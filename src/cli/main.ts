@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // The prompt has ended its line already.
-    if (error instanceof WharfError && error.code === 'EINTR') return EXIT_INTERRUPTED;
+    if (error instanceof WharfError && error.code === 'EINTERRUPTED') return EXIT_INTERRUPTED;
     if (error instanceof UsageError) {
       process.stderr.write(`wharf: ${error.message}\n`);
       return 2;

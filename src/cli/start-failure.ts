@@ -1,4 +1,4 @@
-import { WharfError } from '../core/errors.js';
+import { WharfError, type WharfErrorCode } from '../core/errors.js';
 
 /**
  * The one sentence `wharf serve` prints when a service cannot listen, worded the same for every
@@ -12,9 +12,9 @@ export function describeStartFailure(service: string, error: unknown, config: un
   const target = `${where.transport} ${where.host.includes(':') ? `[${where.host}]` : where.host}:${where.port}`;
   const portFlag = `--set ${service}.${portKey(config, where.port, where.transport)}=PORT`;
   const because =
-    error.code === 'EADDRINUSE'
+    error.code === 'EPORTINUSE'
       ? `the port is in use (by another wharf, or another server); choose another with ${portFlag}`
-      : error.code === 'EACCES'
+      : error.code === 'EDENIED'
         ? `ports below 1024 need root or CAP_NET_BIND_SERVICE (see docs/running.md); choose another with ${portFlag}`
         : `that address is not on this machine; choose another with --host or --set ${service}.host=ADDRESS`;
   return new WharfError(error.code, `${service} cannot listen on ${target}: ${because}`, { cause: error });
@@ -26,7 +26,7 @@ interface ListenTarget {
   port: number;
 }
 
-const LISTEN_CODES = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
+const LISTEN_CODES = new Set<WharfErrorCode>(['EPORTINUSE', 'EDENIED', 'ENOTLOCAL']);
 
 function listenTarget(error: WharfError): ListenTarget | undefined {
   if (!LISTEN_CODES.has(error.code)) return undefined;

@@ -81,7 +81,7 @@ async function withStore<T>(command: Command, io: UserCommandIo, work: (store: S
     return await work(store);
   } catch (error) {
     // A bad name, password or size found by the store is a usage problem here.
-    if (error instanceof WharfError && error.code === 'EINVAL') throw new UsageError(error.message, { cause: error });
+    if (error instanceof WharfError && error.code === 'EBADVALUE') throw new UsageError(error.message, { cause: error });
     throw error;
   } finally {
     await store.close();
@@ -153,7 +153,7 @@ export function userCommand(io: UserCommandIo = processIo()): Command {
     .action(async (rawName: string, flags: { admin?: boolean; quota?: number }, command: Command) => {
       const name = checkName(rawName, newAccountNameProblem);
       await withStore(command, io, async (store) => {
-        if (await store.accounts.get(name)) throw new WharfError('EEXIST', `the account name "${name}" is taken`);
+        if (await store.accounts.get(name)) throw new WharfError('ETAKEN', `the account name "${name}" is taken`);
         const password = await obtainPassword(name, command, io);
         const account = await store.accounts.add(name, password, { role: flags.admin ? 'admin' : 'user', ...(flags.quota === undefined ? {} : { quota: flags.quota }) });
         io.stdout.write(`added ${account.name} (${account.role}, quota ${formatSize(account.quotaBytes)}) to the accounts in ${store.location}\n`);

@@ -14,14 +14,14 @@ export function connectError(error: unknown, where: string): WharfError {
   if (isErrnoException(error)) {
     switch (error.code) {
       case 'ECONNREFUSED':
-        return new WharfError('ECONNREFUSED', `nothing is listening on ${where} (is the server running?)`, { cause: error });
+        return new WharfError('ENOLISTENER', `nothing is listening on ${where} (is the server running?)`, { cause: error });
       case 'ENOTFOUND':
       case 'EAI_AGAIN':
-        return new WharfError('ENOTFOUND', `cannot resolve the host in ${where}`, { cause: error });
+        return new WharfError('ENOHOST', `cannot resolve the host in ${where}`, { cause: error });
       case 'ETIMEDOUT':
-        return new WharfError('ETIMEDOUT', `connecting to ${where} timed out`, { cause: error });
+        return new WharfError('EDEADLINE', `connecting to ${where} timed out`, { cause: error });
       case 'ENOENT':
-        return new WharfError('ENOENT', `no socket at ${where}`, { cause: error });
+        return new WharfError('EMISSING', `no socket at ${where}`, { cause: error });
       default:
     }
   }
@@ -36,7 +36,7 @@ export async function connectStream(target: StreamTarget, options: { timeoutMs?:
     const socket = 'path' in target ? net.connect({ path: target.path }) : net.connect({ host: target.host, port: target.port, noDelay: options.noDelay ?? true });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new WharfError('ETIMEDOUT', `connecting to ${where} timed out after ${timeoutMs} ms`));
+      reject(new WharfError('EDEADLINE', `connecting to ${where} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -55,7 +55,7 @@ export async function connectStream(target: StreamTarget, options: { timeoutMs?:
  * socket hears as ECONNREFUSED): no point waiting out the retries.
  */
 export function portUnreachable(host: string, port: number, what = 'server'): WharfError {
-  return new WharfError('ECONNREFUSED', `nothing is listening on udp ${describe({ host, port })} (is the ${what} running?)`);
+  return new WharfError('ENOLISTENER', `nothing is listening on udp ${describe({ host, port })} (is the ${what} running?)`);
 }
 
 export interface DatagramRequestOptions {
@@ -153,10 +153,29 @@ export class DatagramClient {
       const message = await answer;
       if (message) return message;
     }
-    throw new WharfError('ETIMEDOUT', `no answer from udp ${this.#host}:${this.#port} after ${attempts} tries (is the server running?)`);
+    throw new WharfError('EDEADLINE', `no answer from udp ${this.#host}:${this.#port} after ${attempts} tries (is the server running?)`);
   }
 
   close(): Promise<void> {
     return closeUdpSocket(this.#socket);
   }
+}
+
+/**
+ * Close a client's stream socket and resolve once it is closed: `end` sends FIN and waits for the
+ * peer's (a server that never closes is cut after `graceMs`), `destroy` closes at once. Every
+ * library client's `async close()` is this, so a caller that awaits it leaves no socket behind.
+ */
+export function closeStream(socket: net.Socket, how: 'end' | 'destroy', graceMs = 2_000): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    const timer = setTimeout(() => socket.destroy(), graceMs);
+    timer.unref();
+    if (how === 'end') socket.end();
+    else socket.destroy();
+  });
 }

@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ConsoleAnswer } from './console-commands.js';
-import { WharfError } from './errors.js';
+import { WharfError, codeForErrno } from './errors.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -84,20 +84,20 @@ async function removeStaleSocket(path: string, dataDir: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (!isSocket) throw new WharfError('EEXIST', `${path} is in the way of the control socket and is not a socket: move it elsewhere`);
+  if (!isSocket) throw new WharfError('ETAKEN', `${path} is in the way of the control socket and is not a socket: move it elsewhere`);
   const state = await probe(path);
   if (state === 'live') throw anotherServer(dataDir);
-  if (state === 'forbidden') throw new WharfError('EACCES', `the control socket ${path} belongs to another user: another wharf server seems to run on the data folder ${dataDir}`);
+  if (state === 'forbidden') throw new WharfError('EDENIED', `the control socket ${path} belongs to another user: another wharf server seems to run on the data folder ${dataDir}`);
   try {
     unlinkSync(path);
   } catch (error) {
     // A sticky shared folder (/tmp) where another user left it.
-    throw new WharfError('EACCES', `cannot remove the stale control socket ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new WharfError('EDENIED', `cannot remove the stale control socket ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 }
 
 function anotherServer(dataDir: string): WharfError {
-  return new WharfError('EBUSY', `another wharf server is running on the data folder ${dataDir}: stop it first (\`wharf stop --data ${dataDir}\`) or choose another --data`);
+  return new WharfError('EINUSE', `another wharf server is running on the data folder ${dataDir}: stop it first (\`wharf stop --data ${dataDir}\`) or choose another --data`);
 }
 
 function probe(path: string): Promise<'live' | 'stale' | 'forbidden'> {
@@ -189,22 +189,22 @@ export function askControlSocket(dataDir: string, line: string, timeoutMs = 10_0
       reject(error);
     };
     socket.setEncoding('utf8');
-    socket.setTimeout(timeoutMs, () => fail(new WharfError('ETIMEDOUT', `the wharf server on the data folder ${dataDir} did not answer within ${timeoutMs / 1000} s`)));
+    socket.setTimeout(timeoutMs, () => fail(new WharfError('EDEADLINE', `the wharf server on the data folder ${dataDir} did not answer within ${timeoutMs / 1000} s`)));
     socket.on('connect', () => socket.write(`${JSON.stringify({ line })}\n`));
     socket.on('data', (chunk: string) => {
       received += chunk;
-      if (received.length > MAX_CONTROL_ANSWER_BYTES) fail(new WharfError('EPROTO', `the answer from ${path} is longer than ${MAX_CONTROL_ANSWER_BYTES} bytes`));
+      if (received.length > MAX_CONTROL_ANSWER_BYTES) fail(new WharfError('EPROTOCOL', `the answer from ${path} is longer than ${MAX_CONTROL_ANSWER_BYTES} bytes`));
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') fail(new WharfError('ENOSERVER', `no wharf server is running on the data folder ${dataDir}`));
-      else if (error.code === 'EACCES') fail(new WharfError('EACCES', `the control socket ${path} belongs to another user`));
-      else fail(new WharfError(error.code ?? 'EIO', `cannot reach the wharf server on the data folder ${dataDir}: ${error.message}`));
+      else if (error.code === 'EACCES') fail(new WharfError('EDENIED', `the control socket ${path} belongs to another user`));
+      else fail(new WharfError(codeForErrno(error.code), `cannot reach the wharf server on the data folder ${dataDir}: ${error.message}`));
     });
     socket.on('end', () => {
       try {
         resolve(JSON.parse(received) as ConsoleAnswer);
       } catch {
-        reject(new WharfError('EPROTO', `the answer from ${path} is not JSON`));
+        reject(new WharfError('EPROTOCOL', `the answer from ${path} is not JSON`));
       }
     });
   });

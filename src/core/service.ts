@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from './logger.js';
-import type { ServiceMetrics } from './metrics.js';
+import { ServiceMetrics } from './metrics.js';
 
 /** Where a service listens, as printed on start: one line per address. */
 export interface ListeningAddress {
@@ -78,8 +78,10 @@ export interface RunningService {
 }
 
 /**
- * Every service exports one of these. `start` binds before it resolves, so a caller that passed
- * port 0 reads the real port from `addresses`.
+ * Every service exports one of these from `src/services/<name>/index.ts`, beside its config schema
+ * (`<name>ConfigSchema`) and its start function (`start<Name>(ctx, config)`, which is the
+ * definition's `start`). `start` binds before it resolves, so a caller that passed port 0 reads
+ * the real port from `addresses`.
  */
 export interface ServiceDefinition<Config = unknown> {
   name: string;
@@ -91,7 +93,8 @@ export interface ServiceDefinition<Config = unknown> {
   configSchema: z.ZodType<Config>;
   /**
    * Shared resources this service needs from the host: 'store' opens the database (accounts,
-   * quotas, history) before start, available as `ctx.resources.store`.
+   * quotas, history) before start; the service reads it with the store layer's `storeOf(ctx)`
+   * (or `requireStore(ctx, name)`), never by casting `ctx.resources.store`.
    */
   uses?: ReadonlyArray<'store'>;
   /**
@@ -100,6 +103,15 @@ export interface ServiceDefinition<Config = unknown> {
    */
   namedOnly?: boolean;
   start(ctx: ServiceContext, config: Config): Promise<RunningService>;
+}
+
+/**
+ * A context for starting one service outside `wharf serve` (a test, a program embedding wharf):
+ * what the host would give, with fresh metrics and a signal that never aborts unless one is passed.
+ */
+export function serviceContext(options: { name: string; logger: Logger; dataDir: string } & Partial<Omit<ServiceContext, 'logger' | 'dataDir'>>): ServiceContext {
+  const { name, ...given } = options;
+  return { metrics: new ServiceMetrics(name), signal: new AbortController().signal, resources: {}, ...given };
 }
 
 export function formatAddress(a: ListeningAddress): string {

@@ -219,9 +219,9 @@ export class StreamServer {
 
 function listenError(error: Error, where: string): WharfError {
   if (isErrnoException(error)) {
-    if (error.code === 'EADDRINUSE') return new WharfError('EADDRINUSE', `${where} is already in use (is another server running?)`, { cause: error });
-    if (error.code === 'EACCES') return new WharfError('EACCES', `no permission to listen on ${where} (ports below 1024 need root)`, { cause: error });
-    if (error.code === 'EADDRNOTAVAIL') return new WharfError('EADDRNOTAVAIL', `${where}: that address is not on this machine`, { cause: error });
+    if (error.code === 'EADDRINUSE') return new WharfError('EPORTINUSE', `${where} is already in use (is another server running?)`, { cause: error });
+    if (error.code === 'EACCES') return new WharfError('EDENIED', `no permission to listen on ${where} (ports below 1024 need root)`, { cause: error });
+    if (error.code === 'EADDRNOTAVAIL') return new WharfError('ENOTLOCAL', `${where}: that address is not on this machine`, { cause: error });
   }
   return new WharfError('ELISTEN', `cannot listen on ${where}: ${error.message}`, { cause: error });
 }

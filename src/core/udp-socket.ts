@@ -86,8 +86,8 @@ export function udpBindError(error: unknown, where: string): WharfError {
   const code = isErrnoException(error) ? error.code : (error as { code?: unknown } | undefined)?.code;
   const message = error instanceof Error ? error.message : String((error as { message?: unknown } | undefined)?.message ?? error);
   const cause = error;
-  if (code === 'EADDRINUSE') return new WharfError('EADDRINUSE', `udp ${where} is already in use (is another server running?)`, { cause });
-  if (code === 'EACCES') return new WharfError('EACCES', `no permission to bind udp ${where} (ports below 1024 need root)`, { cause });
-  if (code === 'EADDRNOTAVAIL') return new WharfError('EADDRNOTAVAIL', `udp ${where}: that address is not on this machine`, { cause });
+  if (code === 'EADDRINUSE') return new WharfError('EPORTINUSE', `udp ${where} is already in use (is another server running?)`, { cause });
+  if (code === 'EACCES') return new WharfError('EDENIED', `no permission to bind udp ${where} (ports below 1024 need root)`, { cause });
+  if (code === 'EADDRNOTAVAIL') return new WharfError('ENOTLOCAL', `udp ${where}: that address is not on this machine`, { cause });
   return new WharfError('EBIND', `cannot bind udp ${where}: ${message}`, { cause });
 }

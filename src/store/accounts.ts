@@ -83,16 +83,16 @@ export function normalizeAccountName(name: string): string {
 }
 
 function invalidName(name: string, reason: string): WharfError {
-  return new WharfError('EINVAL', `invalid account name ${JSON.stringify(name.slice(0, 80))}: ${reason}`);
+  return new WharfError('EBADVALUE', `invalid account name ${JSON.stringify(name.slice(0, 80))}: ${reason}`);
 }
 
 function checkPassword(password: string): void {
-  if (password.length === 0) throw new WharfError('EINVAL', 'the password is empty');
-  if (password.length > MAX_PASSWORD_LENGTH) throw new WharfError('EINVAL', `the password is longer than ${MAX_PASSWORD_LENGTH} characters`);
+  if (password.length === 0) throw new WharfError('EBADVALUE', 'the password is empty');
+  if (password.length > MAX_PASSWORD_LENGTH) throw new WharfError('EBADVALUE', `the password is longer than ${MAX_PASSWORD_LENGTH} characters`);
 }
 
 export function checkQuotaBytes(bytes: number): number {
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new WharfError('EINVAL', `a quota is a whole number of bytes, 0 or more (got ${bytes})`);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new WharfError('EBADVALUE', `a quota is a whole number of bytes, 0 or more (got ${bytes})`);
   return bytes;
 }
 
@@ -174,7 +174,7 @@ export class Accounts {
     checkPassword(password);
     const quota = checkQuotaBytes(options.quota ?? this.#config.defaultQuota);
     const role = options.role ?? 'user';
-    if (role !== 'user' && role !== 'admin') throw new WharfError('EINVAL', `a role is "user" or "admin" (got ${JSON.stringify(role)})`);
+    if (role !== 'user' && role !== 'admin') throw new WharfError('EBADVALUE', `a role is "user" or "admin" (got ${JSON.stringify(role)})`);
     const passwordHash = await hashPassword(password);
     const createdAt = Date.now();
     await this.#run(async (db) => {
@@ -185,7 +185,7 @@ export class Accounts {
           .execute();
       } catch (error) {
         // The unique index on name_key: `Alice` is taken when `alice` is.
-        if (isUniqueViolation(error)) throw new WharfError('EEXIST', `the account name "${normalized}" is taken`, { cause: error });
+        if (isUniqueViolation(error)) throw new WharfError('ETAKEN', `the account name "${normalized}" is taken`, { cause: error });
         throw error;
       }
     });
@@ -199,7 +199,7 @@ export class Accounts {
    * name: the database's unique constraint lets exactly one win; the other gets EEXIST.
    */
   async register(name: string, password: string, clientIp: string): Promise<Account> {
-    if (!this.#config.selfRegistration) throw new WharfError('EPERM', 'self-registration is turned off on this server; ask an administrator for an account');
+    if (!this.#config.selfRegistration) throw new WharfError('EFORBIDDEN', 'self-registration is turned off on this server; ask an administrator for an account');
     // A name that can never be an account is refused before it costs the address an attempt.
     const problem = newAccountNameProblem(name);
     if (problem) throw invalidName(name, problem);
@@ -279,7 +279,7 @@ export class Accounts {
   }
 
   async setRole(name: string, role: Role): Promise<void> {
-    if (role !== 'user' && role !== 'admin') throw new WharfError('EINVAL', `a role is "user" or "admin" (got ${JSON.stringify(role)})`);
+    if (role !== 'user' && role !== 'admin') throw new WharfError('EBADVALUE', `a role is "user" or "admin" (got ${JSON.stringify(role)})`);
     await this.#update(normalizeAccountName(name), { role });
   }
 

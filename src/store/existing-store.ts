@@ -10,7 +10,7 @@ import { openStore, parseDatabaseUrl, type OpenStoreOptions, type Store } from '
 export async function openExistingStore(options: OpenStoreOptions): Promise<Store> {
   const target = parseDatabaseUrl(options.url, options.dataDir);
   if (target.dialect === 'sqlite' && target.target !== ':memory:' && !existsSync(target.target)) {
-    throw new WharfError('ENODATA', `there is no wharf database at ${target.location} (wharf serve or wharf user add create it; --data or WHARF_DATA choose another data folder)`);
+    throw new WharfError('ENODATABASE', `there is no wharf database at ${target.location} (wharf serve or wharf user add create it; --data or WHARF_DATA choose another data folder)`);
   }
   return openStore(options);
 }

@@ -12,7 +12,7 @@ export interface QuotaUsage {
 }
 
 function checkBytes(bytes: number): number {
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new WharfError('EINVAL', `a size is a whole number of bytes, 0 or more (got ${bytes})`);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new WharfError('EBADVALUE', `a size is a whole number of bytes, 0 or more (got ${bytes})`);
   return bytes;
 }
 

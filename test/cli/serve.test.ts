@@ -74,7 +74,7 @@ describe('the TFTP log', () => {
     const data = tempDataDir();
     const server = await start(['tftp', 'serve', '--port', '0', '--data', data], 1, { WHARF_LOG_FORMAT: 'pretty', WHARF_LOG_LEVEL: 'info' });
     await writeFile(join(data, 'files', 'tftp', 'boot.img'), 'x'.repeat(1500));
-    const client = new TftpClient({ host: '127.0.0.1', port: server.port('tftp', 'udp') });
+    const client = await TftpClient.connect({ host: '127.0.0.1', port: server.port('tftp', 'udp') });
     await client.get('boot.img', new PassThrough().resume());
     await client.get('missing\nfile', new PassThrough().resume()).catch(() => undefined);
     expect(await stopped(server)).toBe(130); // Ctrl-C: stopped gracefully, and said with 130

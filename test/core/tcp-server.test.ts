@@ -177,7 +177,7 @@ describe('StreamServer', () => {
     const server = await start({
       onConnection: (connection) => ({
         data(chunk) {
-          if (chunk.toString().includes('boom')) throw new WharfError('EBOOM', 'bad input');
+          if (chunk.toString().includes('boom')) throw new WharfError('EPROTOCOL', 'bad input');
           connection.write(chunk);
         },
       }),

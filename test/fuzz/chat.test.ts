@@ -41,7 +41,7 @@ describe('fuzzing chat', () => {
         maxMessageBytes: 65_507,
         deliver: (messages) => sendDatagrams(messages, { port }),
         async healthy() {
-          const client = await SeedChatClient.open({ port });
+          const client = await SeedChatClient.connect({ port });
           try {
             expect(await client.login(`checker${++healthChecks}`)).toBe(true);
           } finally {

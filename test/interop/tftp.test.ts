@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { ServiceMetrics } from '../../src/core/metrics.js';
+import { serviceContext } from '../../src/core/service.js';
 import { TftpClient } from '../../src/services/tftp/client.js';
-import { startTftpServer, tftpConfigSchema, type TftpRunningService } from '../../src/services/tftp/server.js';
+import { startTftp, tftpConfigSchema, type TftpRunningService } from '../../src/services/tftp/server.js';
 import { sha256 } from '../services/tftp/support.js';
 import { runTool, skipReason } from '../helpers/tools.js';
 
@@ -39,8 +39,8 @@ beforeAll(async () => {
   }
   files['text.txt'] = Buffer.from('first line\nsecond\r\nbare\rcarriage\n'.repeat(100));
   await writeFile(join(root, 'text.txt'), files['text.txt']);
-  server = await startTftpServer(
-    { logger: silentLogger(), metrics: new ServiceMetrics('tftp'), dataDir: tmpdir() },
+  server = await startTftp(
+    serviceContext({ name: 'tftp', logger: silentLogger(), dataDir: tmpdir() }),
     tftpConfigSchema.parse({ port: 0, root, allowWrite: true }),
   );
   port = server.addresses[0]!.port;
@@ -169,7 +169,7 @@ describe('wharf client against atftpd', () => {
 
   it.skipIf(noAtftpd)(`gets in lockstep, with blksize, and with windowsize 16${skipped(noAtftpd)}`, async () => {
     for (const [blockSize, windowSize] of [[512, 1], [1468, 1], [1468, 16], [65464, 4]] as const) {
-      const client = new TftpClient({ host: '127.0.0.1', port: atftpdPort, blockSize, windowSize });
+      const client = await TftpClient.connect({ host: '127.0.0.1', port: atftpdPort, blockSize, windowSize });
       for (const name of ['empty.bin', 'block.bin', 'multiple.bin', 'big.bin']) {
         const target = out(`wharf-atftpd-${blockSize}-${windowSize}-${name}`);
         const result = await client.get(name, target);
@@ -183,13 +183,13 @@ describe('wharf client against atftpd', () => {
   it.skipIf(noAtftpd)(`puts, lockstep and windowed${skipped(noAtftpd)}`, async () => {
     for (const [blockSize, windowSize] of [[512, 1], [1468, 16]] as const) {
       const name = `wharf-put-${blockSize}-${windowSize}.bin`;
-      await new TftpClient({ host: '127.0.0.1', port: atftpdPort, blockSize, windowSize }).put(files['big.bin']!, name);
+      await (await TftpClient.connect({ host: '127.0.0.1', port: atftpdPort, blockSize, windowSize })).put(files['big.bin']!, name);
       expect(sha256(await readFile(join(atftpdRoot, name)))).toBe(sha256(files['big.bin']!));
     }
   });
 
   it.skipIf(noAtftpd)(`reports atftpd's error for a missing file${skipped(noAtftpd)}`, async () => {
-    const error = await new TftpClient({ host: '127.0.0.1', port: atftpdPort }).get('missing.bin', out('x')).catch((e: unknown) => e);
+    const error = await (await TftpClient.connect({ host: '127.0.0.1', port: atftpdPort })).get('missing.bin', out('x')).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/the server refused: file not found/i);
   });
 });

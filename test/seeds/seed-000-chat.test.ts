@@ -72,8 +72,8 @@ describe("seed 000 §8: the chat room's programs", () => {
 
   it.skipIf(noPython)(`wharf's seed-protocol client library speaks to the seed's server${noPython ? ` (skipped: ${noPython})` : ''}`, async () => {
     const { server, port } = await startSeedChatServer();
-    const alice = await SeedChatClient.open({ port });
-    const bob = await SeedChatClient.open({ port });
+    const alice = await SeedChatClient.connect({ port });
+    const bob = await SeedChatClient.connect({ port });
     try {
       const aliceLines: string[] = [];
       alice.on('line', (l) => aliceLines.push(l));

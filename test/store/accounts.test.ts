@@ -70,7 +70,7 @@ for (const database of testDatabases) {
       expect(list.map((account) => account.name).sort()).toEqual(['Zoë', 'boss', '日本語の名前'].sort());
       expect(list.find((account) => account.name === 'boss')).toMatchObject({ role: 'admin', quotaBytes: 5 * 1024 ** 4 });
       // A decomposed "ë" is the same account as the composed one, and the name is kept as typed.
-      expect(await codeOf(store.accounts.add('Zoe\u0308', 'pw'))).toBe('EEXIST');
+      expect(await codeOf(store.accounts.add('Zoe\u0308', 'pw'))).toBe('ETAKEN');
       expect((await store.accounts.get('Zoe\u0308'))?.name).toBe('Zoë');
     });
 
@@ -78,10 +78,10 @@ for (const database of testDatabases) {
       await store.accounts.add('alice', 'alice-pw');
       await store.accounts.add('Straße', 'pw');
       for (const twin of ['Alice', 'ALICE', 'ａｌｉｃｅ', 'ＡＬＩＣＥ']) {
-        expect(await codeOf(store.accounts.add(twin, 'pw')), twin).toBe('EEXIST');
-        expect(await codeOf(store.accounts.register(twin, 'pw', '10.9.0.1')), twin).toBe('EEXIST');
+        expect(await codeOf(store.accounts.add(twin, 'pw')), twin).toBe('ETAKEN');
+        expect(await codeOf(store.accounts.register(twin, 'pw', '10.9.0.1')), twin).toBe('ETAKEN');
       }
-      expect(await codeOf(store.accounts.add('STRASSE', 'pw'))).toBe('EEXIST');
+      expect(await codeOf(store.accounts.add('STRASSE', 'pw'))).toBe('ETAKEN');
       expect((await store.accounts.list()).map((account) => account.name)).toEqual(['Straße', 'alice']);
       // Any spelling finds the account, logs in to it and administers it; the name stays as made.
       expect(await store.accounts.get('ALICE')).toMatchObject({ name: 'alice' });
@@ -110,7 +110,7 @@ for (const database of testDatabases) {
       const results = await Promise.allSettled(attempts);
       expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
       const lost = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
-      expect(lost.map((result) => (result.reason as WharfError).code)).toEqual(Array(7).fill('EEXIST'));
+      expect(lost.map((result) => (result.reason as WharfError).code)).toEqual(Array(7).fill('ETAKEN'));
       expect(await store.accounts.list()).toHaveLength(1);
     });
 
@@ -118,10 +118,10 @@ for (const database of testDatabases) {
       const reserved = ['root', 'admin', 'Administrator', 'ANONYMOUS', 'ftp', 'ｒｏｏｔ', 'guest', 'nobody', 'wharf', 'postmaster', '管理员'];
       for (const name of reserved) {
         const added = await store.accounts.add(name, 'pw', { role: 'admin' }).catch((e: unknown) => e);
-        expect(added, name).toMatchObject({ code: 'EINVAL' });
+        expect(added, name).toMatchObject({ code: 'EBADVALUE' });
         expect((added as Error).message).toContain('is reserved');
         // From one address: a refused name does not use up the address's registrations.
-        expect(await codeOf(store.accounts.register(name, 'pw', '10.5.0.1')), name).toBe('EINVAL');
+        expect(await codeOf(store.accounts.register(name, 'pw', '10.5.0.1')), name).toBe('EBADVALUE');
       }
       await store.accounts.register('rooted', 'pw', '10.5.0.1');
       expect(await store.accounts.list()).toHaveLength(1);
@@ -136,18 +136,18 @@ for (const database of testDatabases) {
       // that NFKC turns into a slash or a dot.
       refused.push('ideo\u3000space', 'line\u2028sep', 'zw\u200bsp', 'hangul\u3164filler', '\u115f', 'vs\ufe0f', 'pua\ue000', 'a\uff0fb', 'a\uff3cb', '\u2024', '\u2025', 'ﷺ');
       for (const bad of refused) {
-        expect(await codeOf(store.accounts.add(bad, 'pw')), JSON.stringify(bad)).toBe('EINVAL');
+        expect(await codeOf(store.accounts.add(bad, 'pw')), JSON.stringify(bad)).toBe('EBADVALUE');
       }
-      expect(await codeOf(store.accounts.add('ok', ''))).toBe('EINVAL');
-      expect(await codeOf(store.accounts.add('ok', 'x'.repeat(1025)))).toBe('EINVAL');
-      expect(await codeOf(store.accounts.add('ok', 'pw', { quota: -1 }))).toBe('EINVAL');
+      expect(await codeOf(store.accounts.add('ok', ''))).toBe('EBADVALUE');
+      expect(await codeOf(store.accounts.add('ok', 'x'.repeat(1025)))).toBe('EBADVALUE');
+      expect(await codeOf(store.accounts.add('ok', 'pw', { quota: -1 }))).toBe('EBADVALUE');
     });
 
-    it('refuses a second account of the same name with EEXIST', async () => {
+    it('refuses a second account of the same name with ETAKEN', async () => {
       await store.accounts.add('alice', 'pw');
       const error = await store.accounts.add('alice', 'other').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WharfError);
-      expect(error).toMatchObject({ code: 'EEXIST', message: 'the account name "alice" is taken' });
+      expect(error).toMatchObject({ code: 'ETAKEN', message: 'the account name "alice" is taken' });
     });
 
     it('verifies passwords, answering alike for an unknown name and a wrong password', async () => {
@@ -193,13 +193,13 @@ for (const database of testDatabases) {
       const won = results.filter((result) => result.status === 'fulfilled');
       const lost = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
       expect(won).toHaveLength(1);
-      expect(lost.map((result) => (result.reason as WharfError).code)).toEqual(Array(7).fill('EEXIST'));
+      expect(lost.map((result) => (result.reason as WharfError).code)).toEqual(Array(7).fill('ETAKEN'));
       expect((await store.accounts.list()).map((account) => account.name)).toEqual(['bob']);
     });
 
     it('turns self-registration off with the switch and rate-limits it per address', async () => {
       const closed = await open({ accounts: { selfRegistration: false } });
-      expect(await codeOf(closed.accounts.register('eve', 'pw', '10.2.0.1'))).toBe('EPERM');
+      expect(await codeOf(closed.accounts.register('eve', 'pw', '10.2.0.1'))).toBe('EFORBIDDEN');
 
       let clock = 0;
       const limited = await open({ accounts: { registrationsPerIpPerHour: 3, now: () => clock } });
@@ -293,8 +293,8 @@ for (const database of testDatabases) {
       expect((await store.quota.usage('alice')).bytesUsed).toBe(0);
       expect(await codeOf(store.quota.reserve('nobody', 1))).toBe('ENOUSER');
       expect(await codeOf(store.quota.release('nobody', 1))).toBe('ENOUSER');
-      expect(await codeOf(store.quota.reserve('alice', -1))).toBe('EINVAL');
-      expect(await codeOf(store.quota.reserve('alice', 1.5))).toBe('EINVAL');
+      expect(await codeOf(store.quota.reserve('alice', -1))).toBe('EBADVALUE');
+      expect(await codeOf(store.quota.reserve('alice', 1.5))).toBe('EBADVALUE');
     });
 
     it('handles quotas beyond 32 bits', async () => {

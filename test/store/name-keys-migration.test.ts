@@ -54,8 +54,8 @@ for (const database of testDatabases) {
       expect(await store.accounts.verify('Alice', 'Alice-pw', '10.6.0.1')).toMatchObject({ ok: true, account: { name: 'Alice' } });
       expect(await store.accounts.verify('ALICE', 'alice-pw', '10.6.0.1')).toMatchObject({ ok: true, account: { name: 'alice' } });
       // No third twin, and no twin of an account that had none.
-      expect(await store.accounts.add('aLiCe', 'pw').catch((e: unknown) => e)).toMatchObject({ code: 'EEXIST' });
-      expect(await store.accounts.add('BOB', 'pw').catch((e: unknown) => e)).toMatchObject({ code: 'EEXIST' });
+      expect(await store.accounts.add('aLiCe', 'pw').catch((e: unknown) => e)).toMatchObject({ code: 'ETAKEN' });
+      expect(await store.accounts.add('BOB', 'pw').catch((e: unknown) => e)).toMatchObject({ code: 'ETAKEN' });
       const warning = logged.map((line) => JSON.parse(line) as { level: number; accounts?: string[]; msg: string }).find((entry) => entry.accounts);
       expect(warning).toMatchObject({ level: 40, accounts: ['Alice'] });
       expect(warning?.msg).toContain('wharf user del');

@@ -124,7 +124,7 @@ describe('wharf user', () => {
   it('never creates a database from a verb other than add: it names the folder it looked in', async () => {
     for (const args of [['list'], ['list', '--json'], ['del', 'alice'], ['passwd', 'alice', '--password-stdin'], ['quota', 'alice', '1G'], ['disable', 'alice']]) {
       const error = await rejection(run([...args, ...data], { input: 'pw\n' }));
-      expect(error).toMatchObject({ code: 'ENODATA' });
+      expect(error).toMatchObject({ code: 'ENODATABASE' });
       expect(error.message).toContain(path.join(dataDir, 'wharf.db'));
     }
     expect(await readdir(dataDir)).toEqual([]);
@@ -145,8 +145,8 @@ describe('wharf user', () => {
     const missing = await rejection(run(['del', 'nobody', ...data]));
     expect(missing).not.toBeInstanceOf(UsageError);
     expect(missing).toMatchObject({ code: 'ENOUSER', message: 'there is no account named "nobody"' });
-    expect(await rejection(run(['add', 'alice', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'EEXIST' });
-    expect(await rejection(run(['add', 'ALICE', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'EEXIST' });
+    expect(await rejection(run(['add', 'alice', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'ETAKEN' });
+    expect(await rejection(run(['add', 'ALICE', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'ETAKEN' });
     expect(await rejection(run(['passwd', 'nobody', '--password-stdin', ...data], { input: 'pw\n' }))).toMatchObject({ code: 'ENOUSER' });
   });
 
@@ -168,7 +168,7 @@ describe('wharf user', () => {
 
     const cancelled = readHiddenLine('Password: ', { input, output });
     input.write('\u0003'); // Ctrl-C
-    expect(await rejection(cancelled)).toMatchObject({ code: 'EINTR' });
+    expect(await rejection(cancelled)).toMatchObject({ code: 'EINTERRUPTED' });
   });
 
   it('works as a process: exit 0, 2 for usage, 1 for failures, and nothing on a fresh folder but SQLite', async () => {

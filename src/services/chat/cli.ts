@@ -86,7 +86,7 @@ export function registerChatCli(program: Command, ctx: CliContext): void {
       if (flags.name === undefined) throw new UsageError('chat send needs --name');
       checkName(flags.name);
       if (flags.seedProtocol) {
-        const client = await SeedChatClient.open({ host: flags.host, port: flags.port ?? 8000, ...(flags.localPort !== undefined ? { localPort: flags.localPort } : {}) });
+        const client = await SeedChatClient.connect({ host: flags.host, port: flags.port ?? 8000, ...(flags.localPort !== undefined ? { localPort: flags.localPort } : {}) });
         try {
           if (!(await client.login(flags.name))) throw new WharfError('ENAME', `the server refused the name ${flags.name} (taken, or not allowed)`);
           await client.say(text);
@@ -210,7 +210,7 @@ async function interactive(flags: ClientFlags): Promise<number> {
       backlog.unshift(`* you are ${welcome.name}${welcome.account ? ' (logged in)' : ''} in ${welcome.room}; /help for commands`, formatMembers(welcome.room, welcome.members));
       break;
     } catch (error) {
-      if (error instanceof ChatError && (error.code === 'name-taken' || error.code === 'bad-name' || error.code === 'name-reserved') && flags.login !== true) {
+      if (error instanceof ChatError && (error.chatCode === 'name-taken' || error.chatCode === 'bad-name' || error.chatCode === 'name-reserved') && flags.login !== true) {
         const next = await askName(undefined, error.message);
         if (next === undefined) throw explain(error);
         name = next;
@@ -322,7 +322,7 @@ async function interactive(flags: ClientFlags): Promise<number> {
 async function interactiveSeed(flags: ClientFlags): Promise<number> {
   if (flags.login) throw new UsageError('--login needs wharf\'s protocol (the seed protocol has no passwords)');
   if (flags.room !== undefined) throw new UsageError('--room needs wharf\'s protocol (the seed protocol has one room)');
-  const client = await SeedChatClient.open({ host: flags.host, port: flags.port ?? 8000, ...(flags.localPort !== undefined ? { localPort: flags.localPort } : {}) });
+  const client = await SeedChatClient.connect({ host: flags.host, port: flags.port ?? 8000, ...(flags.localPort !== undefined ? { localPort: flags.localPort } : {}) });
   const backlog: string[] = [];
   let terminal: ChatTerminal | undefined;
   const show = (line: string) => (terminal ? terminal.print(line) : backlog.push(line));

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { LengthPrefixDecoder } from '../../codec/index.js';
 import { DatagramClient, connectStream } from '../../core/client.js';
-import { WharfError } from '../../core/errors.js';
+import { WharfError, type WharfErrorCode } from '../../core/errors.js';
 import {
   DEFAULT_MAX_SERVER_FRAME_BYTES,
   FRAME_LENGTH_BYTES,
@@ -16,18 +16,45 @@ import {
   seedExit,
   seedLogin,
   type ChatMessage,
+  type ErrorCode,
   type ClientFrame,
   type MemberSummary,
   type ParsedServerFrame,
   type PresenceChange,
 } from './protocol.js';
 
-/** An error the chat server answered with (`code` is the protocol's, e.g. `name-taken`). */
+/** Why a chat request failed: the server's protocol code, or the client's own. */
+export type ChatErrorCode = ErrorCode | 'bad-reply' | 'closed' | 'disconnected' | 'not-sent' | 'timeout';
+
+const WHARF_CODE_OF: Record<ChatErrorCode, WharfErrorCode> = {
+  'bad-request': 'EPROTOCOL',
+  'bad-name': 'ENAME',
+  'bad-room': 'EBADVALUE',
+  'bad-text': 'EBADVALUE',
+  'name-taken': 'ENAME',
+  'name-reserved': 'ENAME',
+  'auth-failed': 'ELOGIN',
+  'not-joined': 'ENOTJOINED',
+  'no-such-member': 'EMISSING',
+  'rate-limited': 'ETHROTTLED',
+  full: 'EOVERLOAD',
+  unavailable: 'ESERVER',
+  'bad-reply': 'EPROTOCOL',
+  closed: 'ECLOSED',
+  disconnected: 'ECLOSED',
+  'not-sent': 'ECLOSED',
+  timeout: 'EDEADLINE',
+};
+
+/** An error the chat server answered with (`chatCode` is the protocol's, e.g. `name-taken`; `code` wharf's). */
 export class ChatError extends WharfError {
+  /** A `ChatErrorCode`, or a code of a newer server's that this client does not know. */
+  readonly chatCode: string;
   readonly retryAfterMs: number | undefined;
-  constructor(code: string, message: string, retryAfterMs?: number) {
-    super(code, message);
+  constructor(chatCode: ChatErrorCode | (string & {}), message: string, retryAfterMs?: number) {
+    super(Object.hasOwn(WHARF_CODE_OF, chatCode) ? WHARF_CODE_OF[chatCode as ChatErrorCode] : 'ESERVER', message);
     this.name = 'ChatError';
+    this.chatCode = chatCode;
     this.retryAfterMs = retryAfterMs;
   }
 }
@@ -139,6 +166,18 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     };
     this.#name = options.name.normalize('NFC');
     this.#room = (options.room ?? '').normalize('NFC');
+  }
+
+  /**
+   * Create a client and connect it (the shape every wharf client has). `attach` adds listeners
+   * first: the room's recent history arrives as `message` events while connecting. A client made
+   * with `new` connects with the instance method `connect()`, which also returns the welcome.
+   */
+  static async connect(options: ChatClientOptions, attach?: (client: ChatClient) => void): Promise<ChatClient> {
+    const client = new ChatClient(options);
+    attach?.(client);
+    await client.connect();
+    return client;
   }
 
   get name(): string {
@@ -259,7 +298,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       const onCopy = (event: PrivateMessage) => {
         if (event.from === this.#name && event.to === target && event.text === text) finish();
       };
-      const timer = setTimeout(() => finish(new ChatError('ETIMEDOUT', `no answer from the chat server within ${this.#options.timeoutMs} ms`)), this.#options.timeoutMs);
+      const timer = setTimeout(() => finish(new ChatError('timeout', `no answer from the chat server within ${this.#options.timeoutMs} ms`)), this.#options.timeoutMs);
       this.#waiters.set(id, { resolve: () => finish(), reject: (error) => finish(error), timer });
       this.on('private', onCopy);
       this.#write({ type: 'pm', id, to: target, text });
@@ -406,7 +445,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(id);
-        reject(new ChatError('ETIMEDOUT', `no answer from the chat server within ${this.#options.timeoutMs} ms`));
+        reject(new ChatError('timeout', `no answer from the chat server within ${this.#options.timeoutMs} ms`));
       }, this.#options.timeoutMs);
       this.#waiters.set(id, {
         resolve: (answer) => (answer.type === expect ? resolve(answer) : reject(new ChatError('bad-reply', `expected ${expect}, got ${answer.type}`))),
@@ -424,7 +463,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
     const promise = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
-        reject(new ChatError('ETIMEDOUT', 'the chat server did not finish sending the history'));
+        reject(new ChatError('timeout', 'the chat server did not finish sending the history'));
       }, this.#options.timeoutMs);
       const onSynced = () => {
         cleanup();
@@ -545,7 +584,7 @@ export class SeedChatClient extends EventEmitter<{ line: [string] }> {
   }
 
   /** `localPort`: bind this port (the seed client binds 55555 so that its address never changes). */
-  static async open(options: { host?: string; port?: number; localPort?: number } = {}): Promise<SeedChatClient> {
+  static async connect(options: { host?: string; port?: number; localPort?: number } = {}): Promise<SeedChatClient> {
     const client = await DatagramClient.open(options.host ?? '127.0.0.1', options.port ?? 8000, options.localPort !== undefined ? { localPort: options.localPort } : {});
     const seed = new SeedChatClient(client);
     client.onMessage((message) => {

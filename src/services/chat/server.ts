@@ -5,7 +5,7 @@ import { WharfError } from '../../core/errors.js';
 import type { ConsoleCommand, ListeningAddress, RunningService, ServiceContext, ServiceDefinition, ServiceStatus } from '../../core/service.js';
 import { streamLimits } from '../../core/tcp-server.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
-import type { Store } from '../../store/index.js';
+import { storeOf } from '../../store/service-store.js';
 import { noAccounts, storeAccounts, type ChatAccounts } from './accounts.js';
 import { MemoryHistory, SqlHistory, type HistoryStore } from './history.js';
 import { ADMIN_NAME, DEFAULT_MAX_CLIENT_FRAME_BYTES, DEFAULT_ROOM, roomProblem, textProblem } from './protocol.js';
@@ -112,7 +112,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     throw new WharfError('ECLUSTER', 'the chat keeps its room in one process: run it without --workers (or with --workers 1)');
   }
   const logger = ctx.logger;
-  const store = ctx.resources.store as Store | undefined;
+  const store = storeOf(ctx);
   const history: HistoryStore = config.history === 'store' && store ? new SqlHistory(store, logger) : new MemoryHistory({ maxPerRoom: Math.max(config.recentPerRoom, 10_000) });
   const accounts = options.accounts ?? (store ? storeAccounts(store) : noAccounts);
   const ownBus = options.bus === undefined;
@@ -173,7 +173,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
 
   const announce = async (text: string): Promise<void> => {
     const problem = textProblem(text, config.maxTextBytes);
-    if (problem) throw new WharfError('EINVAL', problem);
+    if (problem) throw new WharfError('EBADVALUE', problem);
     const rooms = new Set(await bus.rooms());
     rooms.add(config.room);
     for (const room of rooms) await bus.publish(room, { kind: 'admin', from: ADMIN_NAME, text });

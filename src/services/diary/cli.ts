@@ -65,7 +65,7 @@ async function password(user: string): Promise<string> {
 /** Open a client, log in when asked; the diary to use: the user's own unless --public. */
 async function connect(flags: ClientFlags): Promise<{ client: DiaryClient; diary: string | undefined }> {
   const pass = flags.user !== undefined ? await password(flags.user) : undefined;
-  const client = await DiaryClient.open({ host: flags.host, port: flags.port, timeoutMs: flags.timeout });
+  const client = await DiaryClient.connect({ host: flags.host, port: flags.port, timeoutMs: flags.timeout });
   try {
     if (flags.user !== undefined) {
       const account = await client.login(flags.user, pass!);
@@ -182,7 +182,7 @@ export function registerDiaryCli(program: Command, ctx: CliContext): void {
       const name = diaryFromFlags(flags);
       await withStore(flags, async (store) => {
         const file = flags.output ? createWriteStream(flags.output) : undefined;
-        const failed = file ? new Promise<never>((_, reject) => file.once('error', (error) => reject(new WharfError('EIO', `cannot write ${flags.output}: ${error.message}`)))) : undefined;
+        const failed = file ? new Promise<never>((_, reject) => file.once('error', (error) => reject(new WharfError('ESYSTEM', `cannot write ${flags.output}: ${error.message}`)))) : undefined;
         failed?.catch(() => undefined);
         const out: NodeJS.WritableStream = file ?? process.stdout;
         const write = async (text: string) => {
@@ -216,7 +216,7 @@ export function registerDiaryCli(program: Command, ctx: CliContext): void {
         text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
       } catch (error) {
         if (error instanceof TypeError) throw new UsageError(`${file} is not UTF-8 text`);
-        throw new WharfError('ENOENT', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        throw new WharfError('EMISSING', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
       }
       const parsed = parseDailyLog(text, { ...(timeZone ? { timeZone } : {}), fallbackMs: statSync(file).mtimeMs });
       const entries = parsed.entries.filter((entry) => entry.text.trim() !== '');
@@ -264,7 +264,7 @@ async function interactive(flags: ClientFlags): Promise<void> {
         }
       } catch (error) {
         // A refused clear or a bad entry: say so and carry on, as the seed's loop does.
-        if (!(error instanceof WharfError) || error.code === 'ETIMEDOUT' || error.code === 'ECLOSED') throw error;
+        if (!(error instanceof WharfError) || error.code === 'EDEADLINE' || error.code === 'ECLOSED') throw error;
         process.stderr.write(`wharf: ${error.message}\n`);
       }
       if (tty) lines.prompt();

@@ -3,7 +3,7 @@ import dgram, { type RemoteInfo } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { portUnreachable } from '../../core/client.js';
-import { WharfError } from '../../core/errors.js';
+import { WharfError, isWharfErrorCode, type WharfErrorCode } from '../../core/errors.js';
 import {
   CLIENT_ID,
   decodeServerMessage,
@@ -154,7 +154,7 @@ export class DiaryClient {
     this.#address = address;
     this.#port = port;
     this.#clientId = options.clientId ?? randomId();
-    if (!CLIENT_ID.test(this.#clientId)) throw new WharfError('EINVAL', 'a client id is 16 lower-case hex digits');
+    if (!CLIENT_ID.test(this.#clientId)) throw new WharfError('EBADVALUE', 'a client id is 16 lower-case hex digits');
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#minRto = options.minRetransmitMs ?? 200;
     this.#maxRto = options.maxRetransmitMs ?? 3_000;
@@ -174,7 +174,7 @@ export class DiaryClient {
   }
 
   /** Open a client socket for the diary server at host:port (default 127.0.0.1:8888). */
-  static async open(options: DiaryClientOptions = {}): Promise<DiaryClient> {
+  static async connect(options: DiaryClientOptions = {}): Promise<DiaryClient> {
     const host = options.host ?? '127.0.0.1';
     const port = options.port ?? 8888;
     let address = host;
@@ -182,7 +182,7 @@ export class DiaryClient {
       try {
         address = (await lookup(host)).address;
       } catch (error) {
-        throw new WharfError('ENOTFOUND', `cannot resolve ${host}`, { cause: error });
+        throw new WharfError('ENOHOST', `cannot resolve ${host}`, { cause: error });
       }
     }
     // A connected socket: the kernel itself drops datagrams from any other address and port
@@ -247,7 +247,7 @@ export class DiaryClient {
   write(text: string, options: { diary?: string } = {}): Promise<WrittenEntry> {
     if (this.#closed) return Promise.reject(new WharfError('ECLOSED', 'the diary client is closed'));
     const problem = textProblem(text, this.#maxEntryBytes);
-    if (problem) return Promise.reject(new WharfError('EINVAL', problem.message));
+    if (problem) return Promise.reject(new WharfError(problem.code, problem.message));
     const seq = this.#nextSeq++;
     return new Promise<WrittenEntry>((resolve, reject) => {
       this.#entries.set(seq, { seq, diary: options.diary, text, resolve, reject, sentAt: undefined, resent: false, held: false, wireBytes: wireBytes(seq, text) });
@@ -353,14 +353,14 @@ export class DiaryClient {
     if (!answer) {
       if (this.#closed) throw new WharfError('ECLOSED', 'the diary client is closed');
       if (this.#refusal) throw this.#refusal;
-      throw new WharfError('ETIMEDOUT', `no answer from the diary server at ${this.#where()} within ${this.#timeoutMs} ms${this.#hint()}`);
+      throw new WharfError('EDEADLINE', `no answer from the diary server at ${this.#where()} within ${this.#timeoutMs} ms${this.#hint()}`);
     }
     if (answer.op === 'error') {
       if (answer.code === 'EAUTH' && message.op !== 'login' && !relogged && this.#credentials) {
         await this.#loginAgain();
         return this.#request({ ...message, rid: randomId(), ...(this.#token ? { tok: this.#token } : {}) }, true);
       }
-      throw new WharfError(answer.code, answer.message);
+      throw new WharfError(wharfCodeOf(answer.code), answer.message);
     }
     return answer;
   }
@@ -445,7 +445,7 @@ export class DiaryClient {
         // A resent entry does not say when what arrived was sent (the first copy or the second?).
         if (!entry.resent) newestDelivered = Math.max(newestDelivered, entry.sentAt ?? 0);
         const refusal = refused.get(seq);
-        if (refusal) entry.reject(new WharfError(refusal.code, `the server refused the entry: ${refusal.message}`));
+        if (refusal) entry.reject(new WharfError(wharfCodeOf(refusal.code), `the server refused the entry: ${refusal.message}`));
         else {
           const ms = times.get(seq) ?? (ack.from !== undefined && seq >= ack.from ? ack.at : undefined);
           entry.resolve({ seq, text: entry.text, time: ms === undefined ? undefined : new Date(ms) });
@@ -497,7 +497,7 @@ export class DiaryClient {
       );
       return;
     }
-    this.#failAll(new WharfError(error.code, error.message));
+    this.#failAll(new WharfError(wharfCodeOf(error.code), error.message));
   }
 
   // ---- outgoing entries ----
@@ -607,7 +607,7 @@ export class DiaryClient {
     this.#timer = undefined;
     if (this.#closed || this.#sendCursor <= this.#acked + 1) return;
     if (performance.now() - this.#lastProgress > this.#timeoutMs) {
-      this.#failAll(new WharfError('ETIMEDOUT', `the diary server at ${this.#where()} acknowledged nothing for ${this.#timeoutMs} ms${this.#hint()}`));
+      this.#failAll(new WharfError('EDEADLINE', `the diary server at ${this.#where()} acknowledged nothing for ${this.#timeoutMs} ms${this.#hint()}`));
       return;
     }
     this.#timeouts += 1;
@@ -668,5 +668,10 @@ function wireBytes(seq: number, text: string): number {
 }
 
 function unexpected(message: ServerMessage): WharfError {
-  return new WharfError('EPROTO', `unexpected answer from the diary server: ${message.op}`);
+  return new WharfError('EPROTOCOL', `unexpected answer from the diary server: ${message.op}`);
+}
+
+/** A code the server answered with as the client's error code: the diary protocol carries wharf's codes; an unknown one (a newer server) is the server's refusal. */
+function wharfCodeOf(code: string): WharfErrorCode {
+  return isWharfErrorCode(code) ? code : 'ESERVER';
 }

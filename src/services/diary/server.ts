@@ -10,6 +10,7 @@ import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinitio
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
 import { loginFailureLine, type Role, type Store } from '../../store/index.js';
+import { requireStore } from '../../store/service-store.js';
 import { DiaryStore, PUBLIC_DIARY, describeDiary, type SequencedEntry, type StoredEntry } from './diary-store.js';
 import {
   CLEARED_REPLY,
@@ -306,7 +307,7 @@ export class DiaryServer implements RunningService {
       message = decodeClientMessage(datagram, { maxEntryBytes: this.#config.maxEntryBytes, maxEntriesPerWrite: this.#config.maxEntriesPerWrite });
     } catch (error) {
       if (!(error instanceof DiaryProtocolError)) throw error;
-      this.#send(peer, { op: 'error', ...(error.rid ? { rid: error.rid } : {}), code: 'EPROTO', message: error.message });
+      this.#send(peer, { op: 'error', ...(error.rid ? { rid: error.rid } : {}), code: 'EPROTOCOL', message: error.message });
       return;
     }
     if (message.op === 'login') {
@@ -322,7 +323,7 @@ export class DiaryServer implements RunningService {
     const diary = message.d === undefined ? PUBLIC_DIARY : message.d.normalize('NFC');
     switch (message.op) {
       case 'write': {
-        const denied = diary === PUBLIC_DIARY || caller.account === diary ? undefined : { code: 'EPERM', message: `you may not write to ${describeDiary(diary)}` };
+        const denied = diary === PUBLIC_DIARY || caller.account === diary ? undefined : { code: 'EFORBIDDEN', message: `you may not write to ${describeDiary(diary)}` };
         const entries = message.e.map(([seq, text]): [number, SequencedEntry] => {
           const refused = denied ?? textProblem(text, this.#config.maxEntryBytes);
           return [seq, { diary, text, account: caller.account ?? null, address: caller.address, ...(refused ? { refused } : {}) }];
@@ -332,7 +333,7 @@ export class DiaryServer implements RunningService {
       }
       case 'read': {
         if (!(diary === PUBLIC_DIARY || caller.account === diary || caller.role === 'admin')) {
-          this.#send(peer, { op: 'error', rid: message.rid, code: 'EPERM', message: `you may not read ${describeDiary(diary)}` });
+          this.#send(peer, { op: 'error', rid: message.rid, code: 'EFORBIDDEN', message: `you may not read ${describeDiary(diary)}` });
           return;
         }
         try {
@@ -351,7 +352,7 @@ export class DiaryServer implements RunningService {
                 ? 'only an admin may clear the public diary'
                 : 'an anonymous client may not clear the public diary (log in as an admin)'
               : `you may not clear ${describeDiary(diary)}`;
-          this.#send(peer, { op: 'error', rid: message.rid, code: 'EPERM', message: why });
+          this.#send(peer, { op: 'error', rid: message.rid, code: 'EFORBIDDEN', message: why });
           return;
         }
         // The request id, scoped to who sent it, makes a resent clear a no-op.
@@ -452,14 +453,14 @@ export class DiaryServer implements RunningService {
   }
 }
 
+export async function startDiary(ctx: ServiceContext, config: DiaryConfig): Promise<RunningService> {
+  return DiaryServer.start({ store: requireStore(ctx, 'diary'), config, logger: ctx.logger, metrics: ctx.metrics, ownUdpPorts: hostUdpPorts(ctx) });
+}
+
 export const diaryService: ServiceDefinition<DiaryConfig> = {
   name: 'diary',
   summary: "the seed's UDP network diary (port 8888), every entry stored once and durably, with accounts' own diaries",
   configSchema: diaryConfigSchema,
   uses: ['store'],
-  async start(ctx: ServiceContext, config: DiaryConfig): Promise<RunningService> {
-    const store = ctx.resources.store as Store | undefined;
-    if (!store) throw new WharfError('ESTORE', 'the diary needs the store: run it with `wharf serve` or `wharf diary serve`');
-    return DiaryServer.start({ store, config, logger: ctx.logger, metrics: ctx.metrics, ownUdpPorts: hostUdpPorts(ctx) });
-  },
+  start: startDiary,
 };

@@ -91,7 +91,7 @@ export class DiaryWriter {
   seed(entry: NewEntry): Promise<number> {
     if (this.#queuedSeed >= this.#options.maxQueuedSeedEntries) {
       this.stats.dropped += 1;
-      return Promise.reject(new WharfError('EBUSY', 'too many entries waiting to be stored'));
+      return Promise.reject(new WharfError('EOVERLOAD', 'too many entries waiting to be stored'));
     }
     this.#queuedSeed += 1;
     return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { connectStream } from '../../core/client.js';
+import { closeStream, connectStream } from '../../core/client.js';
 import { WharfError } from '../../core/errors.js';
 import { LineDecoder } from '../../codec/index.js';
 import {
@@ -73,7 +73,7 @@ export class DictClient {
       try {
         response = this.#reader.push(line);
       } catch (error) {
-        this.#fail(new WharfError('EPROTO', (error as Error).message));
+        this.#fail(new WharfError('EPROTOCOL', (error as Error).message));
         socket.destroy();
         return;
       }
@@ -90,7 +90,7 @@ export class DictClient {
       try {
         decoder.push(chunk, onLine);
       } catch (error) {
-        this.#fail(new WharfError('EPROTO', (error as Error).message));
+        this.#fail(new WharfError('EPROTOCOL', (error as Error).message));
         socket.destroy();
       }
     });
@@ -109,7 +109,7 @@ export class DictClient {
       const timer = setTimeout(() => {
         cleanup();
         socket.destroy();
-        reject(new WharfError('ETIMEDOUT', `no greeting from ${host}:${port} within ${timeoutMs} ms`));
+        reject(new WharfError('EDEADLINE', `no greeting from ${host}:${port} within ${timeoutMs} ms`));
       }, timeoutMs);
       const onData = (chunk: Buffer) => {
         decoder.push(chunk, (line) => lines.push(line));
@@ -145,11 +145,11 @@ export class DictClient {
 
   /** Send one raw command line; resolves with everything up to its final status line. */
   command(line: string): Promise<Response> {
-    if (/[\r\n]/.test(line)) return Promise.reject(new WharfError('EINVAL', 'a DICT command is one line'));
+    if (/[\r\n]/.test(line)) return Promise.reject(new WharfError('EBADVALUE', 'a DICT command is one line'));
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new WharfError('ETIMEDOUT', `no answer within ${this.#timeoutMs} ms`));
+        reject(new WharfError('EDEADLINE', `no answer within ${this.#timeoutMs} ms`));
         this.#socket.destroy();
       }, this.#timeoutMs);
       this.#waiting.push({ resolve, reject, timer });
@@ -246,11 +246,12 @@ export class DictClient {
         // closing anyway
       }
     }
-    this.#socket.destroy();
+    await this.close();
   }
 
-  close(): void {
-    this.#socket.destroy();
+  /** Closes the connection at once (use `quit` first for a polite goodbye); resolves when it is closed. */
+  async close(): Promise<void> {
+    await closeStream(this.#socket, 'destroy');
   }
 
   #fail(error: Error): void {

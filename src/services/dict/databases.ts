@@ -40,13 +40,13 @@ function isWordNetFolder(dir: string): boolean {
 /** Open one database from a path, whatever its format. */
 export function openDatabase(source: DatabaseSource): DictDatabase {
   const problem = databaseNameProblem(source.name);
-  if (problem) throw new WharfError('EINVAL', `database ${JSON.stringify(source.name)}: ${problem}`);
+  if (problem) throw new WharfError('EBADVALUE', `database ${JSON.stringify(source.name)}: ${problem}`);
   const file = path.resolve(source.path);
   let stats;
   try {
     stats = statSync(file);
   } catch {
-    throw new WharfError('ENOENT', `database ${source.name}: ${file} does not exist`);
+    throw new WharfError('EMISSING', `database ${source.name}: ${file} does not exist`);
   }
   if (stats.isDirectory()) {
     if (!isWordNetFolder(file)) throw new WharfError('EFORMAT', `database ${source.name}: ${file} is a folder without WordNet's index.noun and data.noun`);
@@ -56,7 +56,7 @@ export function openDatabase(source: DatabaseSource): DictDatabase {
   for (const suffix of ['.dict.dz', '.dict']) {
     if (file.endsWith(suffix)) {
       const indexPath = `${file.slice(0, -suffix.length)}.index`;
-      if (!existsSync(indexPath)) throw new WharfError('ENOENT', `database ${source.name}: no ${path.basename(indexPath)} beside ${file}`);
+      if (!existsSync(indexPath)) throw new WharfError('EMISSING', `database ${source.name}: no ${path.basename(indexPath)} beside ${file}`);
       return DictdDatabase.open({ name: source.name, indexPath, dataPath: file });
     }
   }

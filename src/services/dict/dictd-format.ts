@@ -217,12 +217,12 @@ export class DictdDatabase implements DictDatabase {
 
   static open(options: OpenDictdOptions): DictdDatabase {
     const dataPath = options.dataPath ?? findDataFile(options.indexPath);
-    if (!dataPath) throw new WharfError('ENOENT', `${options.indexPath}: no .dict.dz or .dict beside it`);
+    if (!dataPath) throw new WharfError('EMISSING', `${options.indexPath}: no .dict.dz or .dict beside it`);
     let bytes: Buffer;
     try {
       bytes = readFileSync(options.indexPath);
     } catch (error) {
-      throw new WharfError('ENOENT', `cannot read ${options.indexPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw new WharfError('EMISSING', `cannot read ${options.indexPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
     const parsed = parseIndex(bytes);
     if (parsed.keys.length === 0) throw new WharfError('EFORMAT', `${options.indexPath}: no index lines (word TAB offset TAB length)`);

@@ -132,7 +132,7 @@ export class DictzipReader {
     }
     const first = Math.floor(offset / header.chunkLength);
     const last = Math.floor((offset + length - 1) / header.chunkLength);
-    if (last >= header.chunkSizes.length) throw new WharfError('ERANGE', `${this.path}: read past the end (offset ${offset}, length ${length})`);
+    if (last >= header.chunkSizes.length) throw new WharfError('EOUTOFRANGE', `${this.path}: read past the end (offset ${offset}, length ${length})`);
     if (first === last) {
       const start = offset - first * header.chunkLength;
       return this.#chunk(first).subarray(start, start + length);

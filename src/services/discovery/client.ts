@@ -26,27 +26,55 @@ export interface FoundServer {
 }
 
 /**
- * Broadcast a probe and collect the answers of every wharf server that hears it, for
+ * A discovery client: a UDP socket allowed to broadcast, bound once. Each `find` sends one probe
+ * (with a fresh nonce) and collects the answers of every wharf server that hears it, for
  * `timeoutMs`. Answers to other probes (another client's nonce) and anything that is not an
  * announcement are ignored; a server that answers twice is listed once.
  */
-export async function discover(options: DiscoverOptions = {}): Promise<FoundServer[]> {
-  const address = options.address ?? '255.255.255.255';
-  const port = options.port ?? 7788;
-  const timeoutMs = options.timeoutMs ?? 1_000;
-  const socket = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
-  const nonce = randomBytes(12).toString('base64url');
-  const found = new Map<string, FoundServer>();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    if (!net.isIPv6(address)) socket.setBroadcast(true);
+export class DiscoveryClient {
+  readonly #socket: dgram.Socket;
+  readonly #address: string;
+  readonly #port: number;
+  /** The collectors of the `find`s in progress (each keeps only the answers to its own nonce). */
+  readonly #collectors = new Set<(message: Buffer, from: dgram.RemoteInfo) => void>();
+
+  private constructor(socket: dgram.Socket, address: string, port: number) {
+    this.#socket = socket;
+    this.#address = address;
+    this.#port = port;
     socket.on('message', (message, from) => {
+      for (const collect of this.#collectors) collect(message, from);
+    });
+    socket.on('error', () => {}); // ICMP unreachable from a host with nothing on the port: not an error here
+  }
+
+  /** Bind the socket that sends probes to `address` (the broadcast address by default) and hears the answers. */
+  static async connect(options: Pick<DiscoverOptions, 'address' | 'port'> = {}): Promise<DiscoveryClient> {
+    const address = options.address ?? '255.255.255.255';
+    const socket = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(0, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      if (!net.isIPv6(address)) socket.setBroadcast(true);
+    } catch (error) {
+      socket.close();
+      throw new WharfError('EBIND', `cannot open a UDP socket: ${(error as Error).message}`, { cause: error });
+    }
+    return new DiscoveryClient(socket, address, options.port ?? 7788);
+  }
+
+  /** Send one probe and resolve with the servers that answered within `timeoutMs` (or once `maxServers` have). */
+  async find(options: Pick<DiscoverOptions, 'timeoutMs' | 'maxServers'> = {}): Promise<FoundServer[]> {
+    const nonce = randomBytes(12).toString('base64url');
+    const found = new Map<string, FoundServer>();
+    let enough: () => void = () => undefined;
+    const enoughAnswers = new Promise<void>((resolve) => (enough = resolve));
+    const collect = (message: Buffer, from: dgram.RemoteInfo) => {
       const announcement: Announcement | undefined = parseAnnouncement(message);
       if (!announcement || announcement.nonce !== nonce) return;
       const key = `${from.address}:${from.port}`;
@@ -59,19 +87,40 @@ export async function discover(options: DiscoverOptions = {}): Promise<FoundServ
         services: announcement.services.map((entry) => ({ service: entry.service, url: serviceUrl(entry, from.address) })),
       });
       if (options.maxServers !== undefined && found.size >= options.maxServers) enough();
-    });
-    socket.on('error', () => {}); // ICMP unreachable from a host with nothing on the port: not an error here
-    let enough: () => void = () => undefined;
-    const enoughAnswers = new Promise<void>((resolve) => (enough = resolve));
-    await new Promise<void>((resolve, reject) => {
-      socket.send(formatProbe(nonce), port, address, (error) => {
-        if (error) reject(new WharfError('ENETWORK', `cannot send to ${address}:${port}: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
-        else resolve();
+    };
+    this.#collectors.add(collect);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#socket.send(formatProbe(nonce), this.#port, this.#address, (error) => {
+          if (error) reject(new WharfError('ENETWORK', `cannot send to ${this.#address}:${this.#port}: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
+          else resolve();
+        });
       });
-    });
-    await untilDeadline(enoughAnswers, timeoutMs);
-  } finally {
-    socket.close();
+      await untilDeadline(enoughAnswers, options.timeoutMs ?? 1_000);
+    } finally {
+      this.#collectors.delete(collect);
+    }
+    return [...found.values()].sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
   }
-  return [...found.values()].sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
+
+  /** Close the socket; resolves once it is closed. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      try {
+        this.#socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    });
+  }
+}
+
+/** One probe with a fresh client: `discover({ timeoutMs: 2000 })` lists the wharf servers on this LAN. */
+export async function discover(options: DiscoverOptions = {}): Promise<FoundServer[]> {
+  const client = await DiscoveryClient.connect(options);
+  try {
+    return await client.find(options);
+  } finally {
+    await client.close();
+  }
 }

@@ -33,44 +33,46 @@ export interface DiscoveryRunningService extends RunningService {
  * Answers "which wharf servers are here, and what do they run?" on UDP port 7788, the seed's
  * broadcast port. It announces the services of the host it runs in (`ctx.services`).
  */
+export async function startDiscovery(ctx: ServiceContext, config: DiscoveryConfig): Promise<DiscoveryRunningService> {
+  const name = config.name ?? hostname();
+  const limiter = new RateLimiter({ ratePerSecond: config.answersPerSecond, burst: config.answerBurst, maxKeys: 10_000 });
+  const stats = { answered: 0, ignored: 0 };
+  const server = await DatagramServer.bind({
+    host: config.host,
+    port: config.port,
+    maxDatagramBytes: MAX_PROBE_BYTES,
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+    guard: { ownPorts: hostUdpPorts(ctx) },
+    onMessage(message: Buffer, peer: DatagramPeer, self: DatagramServer) {
+      const probe = parseProbe(message);
+      if (!probe || !limiter.take(peer.address)) {
+        stats.ignored++;
+        return;
+      }
+      const announcement: Announcement = {
+        wharf: PROTOCOL_VERSION,
+        version,
+        name,
+        ...(probe.kind === 'wharf' ? { nonce: probe.nonce } : {}),
+        services: advertisedAddresses(ctx.services?.() ?? [], peer.address),
+      };
+      self.reply(peer, probe.kind === 'wharf' ? formatJsonAnnouncement(announcement) : formatTextAnnouncement(announcement));
+      stats.answered++;
+    },
+  });
+  ctx.logger.debug({ address: server.addresses[0] }, 'discovery listening');
+  return {
+    name: 'discovery',
+    addresses: server.addresses,
+    stats,
+    stop: () => server.stop(),
+  };
+}
+
 export const discoveryService: ServiceDefinition<DiscoveryConfig> = {
   name: 'discovery',
   summary: 'answers LAN discovery probes (UDP broadcast, the seed\'s "Hi" on port 7788) with this server\'s services',
   configSchema: discoveryConfigSchema,
-  async start(ctx: ServiceContext, config: DiscoveryConfig): Promise<DiscoveryRunningService> {
-    const name = config.name ?? hostname();
-    const limiter = new RateLimiter({ ratePerSecond: config.answersPerSecond, burst: config.answerBurst, maxKeys: 10_000 });
-    const stats = { answered: 0, ignored: 0 };
-    const server = await DatagramServer.bind({
-      host: config.host,
-      port: config.port,
-      maxDatagramBytes: MAX_PROBE_BYTES,
-      logger: ctx.logger,
-      metrics: ctx.metrics,
-      guard: { ownPorts: hostUdpPorts(ctx) },
-      onMessage(message: Buffer, peer: DatagramPeer, self: DatagramServer) {
-        const probe = parseProbe(message);
-        if (!probe || !limiter.take(peer.address)) {
-          stats.ignored++;
-          return;
-        }
-        const announcement: Announcement = {
-          wharf: PROTOCOL_VERSION,
-          version,
-          name,
-          ...(probe.kind === 'wharf' ? { nonce: probe.nonce } : {}),
-          services: advertisedAddresses(ctx.services?.() ?? [], peer.address),
-        };
-        self.reply(peer, probe.kind === 'wharf' ? formatJsonAnnouncement(announcement) : formatTextAnnouncement(announcement));
-        stats.answered++;
-      },
-    });
-    ctx.logger.debug({ address: server.addresses[0] }, 'discovery listening');
-    return {
-      name: 'discovery',
-      addresses: server.addresses,
-      stats,
-      stop: () => server.stop(),
-    };
-  },
+  start: startDiscovery,
 };

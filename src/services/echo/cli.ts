@@ -89,7 +89,7 @@ async function ask(flags: ClientFlags, text: string, client?: EchoClient): Promi
   try {
     return await own.send(text);
   } finally {
-    if (!client) own.close();
+    if (!client) await own.close();
   }
 }
 
@@ -124,6 +124,6 @@ async function interactive(flags: ClientFlags): Promise<void> {
     }
   } finally {
     lines.close();
-    client?.close();
+    await client?.close();
   }
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { connectStream, DatagramClient } from '../../core/client.js';
+import { closeStream, connectStream, DatagramClient } from '../../core/client.js';
 import { WharfError } from '../../core/errors.js';
 import { LineDecoder } from '../../codec/index.js';
 
@@ -83,7 +83,7 @@ export class EchoClient {
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new WharfError('ETIMEDOUT', `no answer within ${this.#timeoutMs} ms`));
+        reject(new WharfError('EDEADLINE', `no answer within ${this.#timeoutMs} ms`));
         this.#socket.destroy();
       }, this.#timeoutMs);
       this.#waiting.push({
@@ -100,8 +100,9 @@ export class EchoClient {
     });
   }
 
-  close(): void {
-    this.#socket.end();
+  /** Ends the connection; resolves when it is closed. */
+  async close(): Promise<void> {
+    await closeStream(this.#socket, 'end');
   }
 
   #fail(error: Error): void {

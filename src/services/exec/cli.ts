@@ -51,7 +51,7 @@ async function logIn(flags: ClientFlags): Promise<ExecClient> {
   try {
     await client.login(user, password);
   } catch (error) {
-    client.close();
+    await client.close();
     throw error;
   }
   return client;
@@ -90,7 +90,7 @@ async function runRemote(name: string, args: string[], flags: ClientFlags, ctx: 
     ctx.setExitCode(interrupted ? EXIT_INTERRUPTED : exitCodeOf(status));
   } finally {
     process.off('SIGINT', onInterrupt);
-    client.close();
+    await client.close();
   }
 }
 
@@ -119,7 +119,7 @@ export function registerExecCli(program: Command, ctx: CliContext): void {
         if (flags.json) process.stdout.write(`${JSON.stringify(commands)}\n`);
         else for (const command of commands) process.stdout.write(`${command.usage}\t${command.description}\n`);
       } finally {
-        client.close();
+        await client.close();
       }
       return;
     }
@@ -139,7 +139,7 @@ export function registerExecCli(program: Command, ctx: CliContext): void {
         if (flags.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
         else for (const row of rows) process.stdout.write(`${historyLine(row)}\n`);
       } finally {
-        client.close();
+        await client.close();
       }
     });
 

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { closeStream } from '../../core/client.js';
 import { LengthPrefixDecoder, LengthPrefixEncoder } from '../../codec/index.js';
-import { WharfError } from '../../core/errors.js';
+import { WharfError, type WharfErrorCode } from '../../core/errors.js';
 import {
   FRAME_CONTROL,
   FRAME_STDERR,
@@ -13,6 +14,7 @@ import {
   type ExitStatus,
   type HistoryRow,
   type ServerMessage,
+  type ErrorCode,
 } from './protocol.js';
 
 export interface ExecClientOptions {
@@ -31,6 +33,18 @@ export interface RunHandlers {
 const encoder = new LengthPrefixEncoder({ lengthBytes: 4, maxFrameBytes: 0xffffffff });
 
 /** A client of wharf's exec protocol: log in, list, run with streamed output, cancel, history. */
+/** The exec protocol's refusals as wharf error codes (every protocol code must have one). */
+const WHARF_CODE_OF: Record<ErrorCode, WharfErrorCode> = {
+  'login-required': 'EAUTH',
+  'login-failed': 'ELOGIN',
+  'not-allowed': 'EFORBIDDEN',
+  'no-such-command': 'EMISSING',
+  'bad-arguments': 'EBADVALUE',
+  busy: 'EOVERLOAD',
+  'bad-request': 'EPROTOCOL',
+  'spawn-failed': 'ESERVER',
+};
+
 export class ExecClient {
   readonly #socket: net.Socket;
   readonly #replies: ServerMessage[] = [];
@@ -63,7 +77,7 @@ export class ExecClient {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new WharfError('ETIMEDOUT', `no answer from ${options.host}:${options.port}`));
+        reject(new WharfError('EDEADLINE', `no answer from ${options.host}:${options.port}`));
       }, options.timeoutMs ?? 10_000);
       const socket = options.tls
         ? tls.connect({ host: options.host, port: options.port, servername: net.isIP(options.host) ? undefined : options.host, ...options.tls }, () => done())
@@ -115,8 +129,8 @@ export class ExecClient {
 
   async #expect<T extends ServerMessage['t']>(type: T): Promise<Extract<ServerMessage, { t: T }>> {
     const message = await this.#next();
-    if (message.t === 'error') throw new WharfError(`E${message.code.toUpperCase().replace(/-/g, '_')}`, message.message);
-    if (message.t !== type) throw new WharfError('EPROTO', `expected ${type}, got ${message.t}`);
+    if (message.t === 'error') throw new WharfError(WHARF_CODE_OF[message.code], message.message);
+    if (message.t !== type) throw new WharfError('EPROTOCOL', `expected ${type}, got ${message.t}`);
     return message as Extract<ServerMessage, { t: T }>;
   }
 
@@ -153,7 +167,8 @@ export class ExecClient {
     if (!this.#closed) this.#send({ t: 'cancel' });
   }
 
-  close(): void {
-    this.#socket.end();
+  /** Ends the connection; resolves when it is closed. */
+  async close(): Promise<void> {
+    await closeStream(this.#socket, 'end');
   }
 }

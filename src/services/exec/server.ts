@@ -5,7 +5,7 @@ import { UsageError } from '../../core/errors.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { listenError } from '../../core/tcp-server.js';
 import { untilDeadline } from '../../core/deadline.js';
-import type { Store } from '../../store/index.js';
+import { storeOf } from '../../store/service-store.js';
 import { AuditTrail } from './audit.js';
 import { commandEnvironment, compileCommands, execConfigSchema, type ExecConfig } from './config.js';
 import { isLoopbackAddress, seedPeerAllowed, sniffProtocol, SEED_ERROR } from './protocol.js';
@@ -71,126 +71,128 @@ async function listen(server: net.Server, host: string, port: number): Promise<L
   return typeof address === 'object' && address !== null ? [{ transport: 'tcp', address: address.address, port: address.port }] : [];
 }
 
+export async function startExec(ctx: ServiceContext, config: ExecConfig): Promise<RunningService> {
+  let commands;
+  try {
+    commands = compileCommands(config);
+  } catch (error) {
+    throw new UsageError(`exec: ${(error as Error).message}`);
+  }
+  checkSafeToStart(config, commands.size);
+  const logger = ctx.logger;
+  if (process.getuid?.() === 0 && config.uid === undefined) logger.warn('exec: wharf runs as root and no uid is configured: every command runs as root');
+  const store = storeOf(ctx);
+  const audit = store ? new AuditTrail(store, logger) : undefined;
+  const env = commandEnvironment(config, process.env);
+  const slots = new RunSlots(config.maxRuns, config.maxRunsPerAccount);
+  const runs = new Set<Run>();
+  const limits = { timeoutMs: config.timeoutMs, maxOutputBytes: config.maxOutputBytes };
+  const host: ExecHost = {
+    commands,
+    groups: config.groups,
+    accounts: store?.accounts,
+    audit,
+    logger,
+    limits,
+    acquire: (account) => slots.acquire(account),
+    release: (account) => slots.release(account),
+    start(argv, handlers) {
+      const run = startRun({
+        argv,
+        cwd: config.workingDirectory,
+        env,
+        ...limits,
+        ...(config.uid !== undefined ? { uid: config.uid } : {}),
+        ...(config.gid !== undefined ? { gid: config.gid } : {}),
+        onStdout: handlers.onStdout,
+        onStderr: handlers.onStderr,
+        onExit(status) {
+          runs.delete(run);
+          handlers.onExit(status);
+        },
+      });
+      runs.add(run);
+      return run;
+    },
+  };
+
+  const sessions = new Map<Socket, WharfSession | SeedSession>();
+  const sockets = new Set<Socket>();
+  let stopping = false;
+  const accept = (socket: Socket) => {
+    socket.on('error', () => {});
+    if (stopping || sockets.size >= config.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    const loginTimer = setTimeout(() => socket.destroy(), config.loginTimeoutMs);
+    socket.setTimeout(config.idleTimeoutMs, () => {
+      if (!sessions.get(socket)?.running) socket.destroy();
+    });
+    socket.on('close', () => {
+      clearTimeout(loginTimer);
+      sessions.delete(socket);
+      sockets.delete(socket);
+    });
+    socket.once('data', (first: Buffer) => {
+      const session = openSession(socket, first[0] ?? 0, () => clearTimeout(loginTimer));
+      if (session === undefined) return;
+      sessions.set(socket, session);
+      if (session instanceof SeedSession) clearTimeout(loginTimer);
+      session.push(first);
+      socket.on('data', (chunk: Buffer) => session.push(chunk));
+    });
+  };
+  const openSession = (socket: Socket, firstByte: number, loggedIn: () => void): WharfSession | SeedSession | undefined => {
+    if (sniffProtocol(firstByte) === 'wharf') return new WharfSession(socket, host, loggedIn);
+    if (!config.seedProtocol) {
+      socket.destroy();
+      return undefined;
+    }
+    if (!seedPeerAllowed(socket.remoteAddress ?? '', config.seedFrom)) {
+      logger.warn(`exec: (seed protocol) ${socket.remoteAddress ?? '?'} refused: not an address allowed to use the seed protocol (seedFrom)`);
+      socket.end(SEED_ERROR);
+      return undefined;
+    }
+    return new SeedSession(socket, host);
+  };
+
+  const tlsOptions = loadTls(config);
+  const server = tlsOptions ? tls.createServer(tlsOptions, accept) : net.createServer(accept);
+  // A failed TLS handshake is the peer's problem, never ours.
+  server.on('tlsClientError', () => {});
+  const addresses = await listen(server, config.host, config.port);
+  server.on('error', (error) => logger.error({ err: error }, 'exec: accept failed'));
+  logger.info({ commands: [...commands.keys()], tls: tlsOptions !== undefined, seedProtocol: config.seedProtocol }, `exec ready: ${commands.size} command(s)${config.seedProtocol ? ', seed protocol on' : ''}`);
+
+  return {
+    name: 'exec',
+    addresses,
+    async stop(deadlineMs = 5_000) {
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) {
+        const session = sessions.get(socket);
+        if (session) session.shutdown();
+        else socket.end();
+      }
+      // Every group is killed at once; the sessions then send each run's exit and end.
+      for (const run of runs) run.stop('server-stopping');
+      await untilDeadline(closed, deadlineMs);
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      await audit?.flush();
+    },
+  };
+}
+
 export const execService: ServiceDefinition<ExecConfig> = {
   name: 'exec',
   summary: 'named commands run for logged-in accounts, no shell (the seed\'s remote command execution, made safe)',
   configSchema: execConfigSchema,
   uses: ['store'],
   namedOnly: true,
-  async start(ctx: ServiceContext, config: ExecConfig): Promise<RunningService> {
-    let commands;
-    try {
-      commands = compileCommands(config);
-    } catch (error) {
-      throw new UsageError(`exec: ${(error as Error).message}`);
-    }
-    checkSafeToStart(config, commands.size);
-    const logger = ctx.logger;
-    if (process.getuid?.() === 0 && config.uid === undefined) logger.warn('exec: wharf runs as root and no uid is configured: every command runs as root');
-    const store = ctx.resources.store as Store | undefined;
-    const audit = store ? new AuditTrail(store, logger) : undefined;
-    const env = commandEnvironment(config, process.env);
-    const slots = new RunSlots(config.maxRuns, config.maxRunsPerAccount);
-    const runs = new Set<Run>();
-    const limits = { timeoutMs: config.timeoutMs, maxOutputBytes: config.maxOutputBytes };
-    const host: ExecHost = {
-      commands,
-      groups: config.groups,
-      accounts: store?.accounts,
-      audit,
-      logger,
-      limits,
-      acquire: (account) => slots.acquire(account),
-      release: (account) => slots.release(account),
-      start(argv, handlers) {
-        const run = startRun({
-          argv,
-          cwd: config.workingDirectory,
-          env,
-          ...limits,
-          ...(config.uid !== undefined ? { uid: config.uid } : {}),
-          ...(config.gid !== undefined ? { gid: config.gid } : {}),
-          onStdout: handlers.onStdout,
-          onStderr: handlers.onStderr,
-          onExit(status) {
-            runs.delete(run);
-            handlers.onExit(status);
-          },
-        });
-        runs.add(run);
-        return run;
-      },
-    };
-
-    const sessions = new Map<Socket, WharfSession | SeedSession>();
-    const sockets = new Set<Socket>();
-    let stopping = false;
-    const accept = (socket: Socket) => {
-      socket.on('error', () => {});
-      if (stopping || sockets.size >= config.maxConnections) {
-        socket.destroy();
-        return;
-      }
-      sockets.add(socket);
-      socket.setNoDelay(true);
-      const loginTimer = setTimeout(() => socket.destroy(), config.loginTimeoutMs);
-      socket.setTimeout(config.idleTimeoutMs, () => {
-        if (!sessions.get(socket)?.running) socket.destroy();
-      });
-      socket.on('close', () => {
-        clearTimeout(loginTimer);
-        sessions.delete(socket);
-        sockets.delete(socket);
-      });
-      socket.once('data', (first: Buffer) => {
-        const session = openSession(socket, first[0] ?? 0, () => clearTimeout(loginTimer));
-        if (session === undefined) return;
-        sessions.set(socket, session);
-        if (session instanceof SeedSession) clearTimeout(loginTimer);
-        session.push(first);
-        socket.on('data', (chunk: Buffer) => session.push(chunk));
-      });
-    };
-    const openSession = (socket: Socket, firstByte: number, loggedIn: () => void): WharfSession | SeedSession | undefined => {
-      if (sniffProtocol(firstByte) === 'wharf') return new WharfSession(socket, host, loggedIn);
-      if (!config.seedProtocol) {
-        socket.destroy();
-        return undefined;
-      }
-      if (!seedPeerAllowed(socket.remoteAddress ?? '', config.seedFrom)) {
-        logger.warn(`exec: (seed protocol) ${socket.remoteAddress ?? '?'} refused: not an address allowed to use the seed protocol (seedFrom)`);
-        socket.end(SEED_ERROR);
-        return undefined;
-      }
-      return new SeedSession(socket, host);
-    };
-
-    const tlsOptions = loadTls(config);
-    const server = tlsOptions ? tls.createServer(tlsOptions, accept) : net.createServer(accept);
-    // A failed TLS handshake is the peer's problem, never ours.
-    server.on('tlsClientError', () => {});
-    const addresses = await listen(server, config.host, config.port);
-    server.on('error', (error) => logger.error({ err: error }, 'exec: accept failed'));
-    logger.info({ commands: [...commands.keys()], tls: tlsOptions !== undefined, seedProtocol: config.seedProtocol }, `exec ready: ${commands.size} command(s)${config.seedProtocol ? ', seed protocol on' : ''}`);
-
-    return {
-      name: 'exec',
-      addresses,
-      async stop(deadlineMs = 5_000) {
-        stopping = true;
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const socket of sockets) {
-          const session = sessions.get(socket);
-          if (session) session.shutdown();
-          else socket.end();
-        }
-        // Every group is killed at once; the sessions then send each run's exit and end.
-        for (const run of runs) run.stop('server-stopping');
-        await untilDeadline(closed, deadlineMs);
-        for (const socket of sockets) socket.destroy();
-        await closed;
-        await audit?.flush();
-      },
-    };
-  },
+  start: startExec,
 };

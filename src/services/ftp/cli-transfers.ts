@@ -15,7 +15,7 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { Writable } from 'node:stream';
-import { UsageError, WharfError, isErrnoException } from '../../core/errors.js';
+import { UsageError, WharfError, codeForErrno, isErrnoException, type WharfErrorCode } from '../../core/errors.js';
 import { formatBytes } from '../../core/human-size.js';
 import { TransferProgress } from '../../core/progress.js';
 import type { FtpClient } from './client.js';
@@ -116,7 +116,7 @@ async function sayingWhy(label: string, work: () => Promise<void>): Promise<void
   } catch (error) {
     if (error instanceof WharfError || !isErrnoException(error)) throw error;
     const where = typeof (error as NodeJS.ErrnoException).path === 'string' ? ` ${shown((error as NodeJS.ErrnoException).path as string)}` : '';
-    throw new WharfError(error.code ?? 'EIO', `${label}:${where}: ${error.code === 'ENOENT' ? 'no such file or folder' : error.code === 'EACCES' ? 'permission denied' : error.message}`, { cause: error });
+    throw new WharfError(codeForErrno(error.code), `${label}:${where}: ${error.code === 'ENOENT' ? 'no such file or folder' : error.code === 'EACCES' ? 'permission denied' : error.message}`, { cause: error });
   }
 }
 
@@ -179,7 +179,7 @@ async function getFileUnchecked(client: FtpClient, remote: string, local: string
   await unlink(sidecarFor(partial)).catch(() => {});
 }
 
-function errorCode(error: unknown): string {
+function errorCode(error: unknown): WharfErrorCode {
   return error instanceof WharfError ? error.code : 'EFTP';
 }
 

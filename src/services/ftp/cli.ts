@@ -89,7 +89,7 @@ async function connect(flags: ConnectionFlags, io: FtpCliIo, login = true, given
     try {
       await client.login(user, secret);
     } catch (error) {
-      client.close();
+      await client.close();
       if (error instanceof FtpError && error.reply.code === 530) throw new WharfError('ELOGIN', `login refused: ${error.reply.lines.join(' ')}`);
       throw error;
     }

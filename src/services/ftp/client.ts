@@ -14,7 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import tls from 'node:tls';
 import { Transform } from 'node:stream';
-import { WharfError } from '../../core/errors.js';
+import { closeStream } from '../../core/client.js';
+import { WharfError, codeForErrno } from '../../core/errors.js';
 import { untilDeadline } from '../../core/deadline.js';
 import { parseEpsvReply, parsePasvReply } from './protocol/addresses.js';
 import { parseHashFeature, parseHashReply, type ByteRange, type HashReply } from './protocol/hash.js';
@@ -107,7 +108,7 @@ export class FtpClient {
       const s = net.connect({ host, port, noDelay: true });
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new WharfError('ETIMEDOUT', `no connection to ${host}:${port} within ${timeoutMs} ms`));
+        reject(new WharfError('EDEADLINE', `no connection to ${host}:${port} within ${timeoutMs} ms`));
       }, timeoutMs);
       s.once('connect', () => {
         clearTimeout(timer);
@@ -115,7 +116,7 @@ export class FtpClient {
       });
       s.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new WharfError(error.code ?? 'ECONNECT', `cannot connect to ${host}:${port}: ${error.code === 'ECONNREFUSED' ? 'connection refused (is the server running?)' : error.message}`));
+        reject(new WharfError(codeForErrno(error.code, 'ECONNECT'), `cannot connect to ${host}:${port}: ${error.code === 'ECONNREFUSED' ? 'connection refused (is the server running?)' : error.message}`));
       });
     });
     const client = new FtpClient(socket, options);
@@ -126,7 +127,7 @@ export class FtpClient {
       if (options.secure === 'explicit') await client.#startTls();
       return client;
     } catch (error) {
-      client.close();
+      await client.close();
       throw error;
     }
   }
@@ -142,7 +143,7 @@ export class FtpClient {
           else this.#replies.push(reply);
         }
       } catch (error) {
-        this.#fail(new WharfError('EPROTO', `the server sent something that is not FTP: ${(error as Error).message}`));
+        this.#fail(new WharfError('EPROTOCOL', `the server sent something that is not FTP: ${(error as Error).message}`));
         this.#raw.destroy();
       }
     });
@@ -164,7 +165,7 @@ export class FtpClient {
           ? setTimeout(() => {
               const index = this.#waiters.indexOf(waiter);
               if (index >= 0) this.#waiters.splice(index, 1);
-              reject(new WharfError('ETIMEDOUT', `no reply from the server within ${Math.round(timeoutMs / 1000)} s`));
+              reject(new WharfError('EDEADLINE', `no reply from the server within ${Math.round(timeoutMs / 1000)} s`));
             }, timeoutMs)
           : undefined;
       const waiter: Waiter = {
@@ -183,7 +184,7 @@ export class FtpClient {
 
   #sendLine(command: string): void {
     if (this.#failure) throw this.#failure;
-    if (/[\r\n]/.test(command)) throw new WharfError('EINVAL', 'an FTP command cannot contain a line break');
+    if (/[\r\n]/.test(command)) throw new WharfError('EBADVALUE', 'an FTP command cannot contain a line break');
     this.#options.debug?.(`> ${/^PASS /i.test(command) ? 'PASS ****' : /^SITE REGISTER /i.test(command) ? 'SITE REGISTER ****' : command}`);
     this.#socket.write(`${command}\r\n`);
   }
@@ -292,7 +293,7 @@ export class FtpClient {
     const reply = await this.send(`HASH ${path}`);
     if (reply.code !== 213) throw new FtpError(`HASH ${path}`, reply);
     const parsed = parseHashReply(replyText(reply));
-    if (!parsed || parsed.algorithm !== 'SHA-256') throw new WharfError('EPROTO', `the server's HASH reply is not a SHA-256 one: ${replyText(reply)}`);
+    if (!parsed || parsed.algorithm !== 'SHA-256') throw new WharfError('EPROTOCOL', `the server's HASH reply is not a SHA-256 one: ${replyText(reply)}`);
     return parsed;
   }
 
@@ -475,7 +476,7 @@ export class FtpClient {
       const s = net.connect({ host, port });
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new WharfError('ETIMEDOUT', `no data connection to ${host}:${port} within ${timeoutMs} ms`));
+        reject(new WharfError('EDEADLINE', `no data connection to ${host}:${port} within ${timeoutMs} ms`));
       }, timeoutMs);
       s.once('connect', () => {
         clearTimeout(timer);
@@ -574,12 +575,12 @@ export class FtpClient {
     } catch {
       // Already gone: nothing to say goodbye to.
     }
-    this.close();
+    await this.close();
   }
 
-  close(): void {
-    this.#socket.destroy();
-    this.#raw.destroy();
+  /** Closes the control connection at once (`quit` says goodbye first); resolves when it is closed. */
+  async close(): Promise<void> {
+    await Promise.all([closeStream(this.#socket, 'destroy'), closeStream(this.#raw, 'destroy')]);
   }
 }
 

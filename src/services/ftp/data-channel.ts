@@ -138,12 +138,12 @@ export class PassiveDataSource implements DataConnectionSource {
       this.#closed = true;
       return Promise.resolve(socket);
     }
-    if (this.#closed || this.#accepted) return Promise.reject(new WharfError('ENODATA', 'the passive data connection is closed; send PASV or EPSV again'));
+    if (this.#closed || this.#accepted) return Promise.reject(new WharfError('ECLOSED', 'the passive data connection is closed; send PASV or EPSV again'));
     return new Promise<net.Socket>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiter = undefined;
         this.close();
-        reject(new WharfError('ETIMEDOUT', `no data connection within ${Math.round(timeoutMs / 1000)} s`));
+        reject(new WharfError('EDEADLINE', `no data connection within ${Math.round(timeoutMs / 1000)} s`));
       }, timeoutMs);
       const onAbort = () => {
         clearTimeout(timer);
@@ -190,7 +190,7 @@ export class ActiveDataSource implements DataConnectionSource {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: this.#host, port: this.#port, ...(this.#localAddress ? { localAddress: this.#localAddress } : {}) });
       socket.pause();
-      const timer = setTimeout(() => fail(new WharfError('ETIMEDOUT', `could not connect to ${this.#host}:${this.#port} within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      const timer = setTimeout(() => fail(new WharfError('EDEADLINE', `could not connect to ${this.#host}:${this.#port} within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
       const onAbort = () => fail(new WharfError('EABORTED', 'aborted'));
       signal?.addEventListener('abort', onAbort, { once: true });
       const fail = (error: Error) => {
@@ -222,7 +222,7 @@ export class ActiveDataSource implements DataConnectionSource {
 export function secureDataSocket(socket: net.Socket, secureContext: tls.SecureContext, timeoutMs: number): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const secure = new tls.TLSSocket(socket, { isServer: true, secureContext });
-    const timer = setTimeout(() => fail(new WharfError('ETIMEDOUT', 'the TLS handshake on the data connection did not finish in time')), timeoutMs);
+    const timer = setTimeout(() => fail(new WharfError('EDEADLINE', 'the TLS handshake on the data connection did not finish in time')), timeoutMs);
     const fail = (error: Error) => {
       clearTimeout(timer);
       secure.destroy();

@@ -120,13 +120,13 @@ export class Seed002Session implements StreamHandler {
     } catch (error) {
       if (!(error instanceof WharfError)) throw error;
       const reply =
-        error.code === 'EEXIST'
+        error.code === 'ETAKEN'
           ? REPLY.nameTaken
-          : error.code === 'EPERM'
+          : error.code === 'EFORBIDDEN'
             ? REPLY.registrationOff
             : error.code === 'ETHROTTLED'
               ? REPLY.tooManyRegistrations
-              : error.code === 'EINVAL'
+              : error.code === 'EBADVALUE'
                 ? `${REPLY.badNameOrPassword}: ${error.message}`
                 : undefined;
       if (reply === undefined) throw error;

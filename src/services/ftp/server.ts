@@ -5,10 +5,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { UsageError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { ServiceMetrics } from '../../core/metrics.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { listenStreamService } from '../../core/tcp-server.js';
 import type { Store, VerifyResult } from '../../store/index.js';
+import { requireStore } from '../../store/service-store.js';
 import { ftpConfigSchema, type FtpConfig } from './config.js';
 import { PassivePortAllocator } from './data-channel.js';
 import { parsePortRange } from './protocol/addresses.js';
@@ -28,9 +28,6 @@ export interface FtpRunningService extends RunningService {
   /** The seed front ends listening (`seed-000`, `seed-001`, `seed-002`), with their ports. */
   readonly seedPorts: Record<string, number>;
 }
-
-/** What the FTP server needs from its host. */
-export type FtpServerHost = Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir'> & { store: Store };
 
 /** The transfer log: one xferlog line per transfer, appended (created with its folder). */
 class TransferLog {
@@ -81,8 +78,9 @@ function loadSecureContext(config: FtpConfig): tls.SecureContext | undefined {
   }
 }
 
-/** Start an FTP server (the `ftp` service without the host: tests and library users). */
-export async function startFtpServer(host: FtpServerHost, config: FtpConfig): Promise<FtpRunningService> {
+/** Start the FTP server: `ftpService.start`, also for tests and library users (the store in `context.resources`). */
+export async function startFtp(context: ServiceContext, config: FtpConfig): Promise<FtpRunningService> {
+  const host = { logger: context.logger, metrics: context.metrics, dataDir: context.dataDir, store: requireStore(context, 'ftp') };
   const root = resolve(config.root ?? join(host.dataDir, 'files'));
   const usersRoot = join(root, 'users');
   const publicRoot = join(root, 'public');
@@ -154,9 +152,5 @@ export const ftpService: ServiceDefinition<FtpConfig> = {
   summary: 'FTP file server (RFC 959, EPSV/EPRT, MLSD, REST, explicit FTPS) with per-user homes and quotas',
   configSchema: ftpConfigSchema,
   uses: ['store'],
-  async start(ctx: ServiceContext, config: FtpConfig): Promise<RunningService> {
-    const store = ctx.resources.store as Store | undefined;
-    if (!store) throw new UsageError('ftp needs the store (accounts and quotas); the host did not open it');
-    return startFtpServer({ logger: ctx.logger, metrics: ctx.metrics ?? new ServiceMetrics('ftp'), dataDir: ctx.dataDir, store }, config);
-  },
+  start: startFtp,
 };

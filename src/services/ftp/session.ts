@@ -355,7 +355,7 @@ export class FtpSession {
         this.log.warn({ err: error.message }, 'store failed');
         return this.reply(451, 'Local error: the account database is not available; try again later.');
       }
-      if (error.code === 'EINVAL') return this.reply(501, error.message);
+      if (error.code === 'EBADVALUE') return this.reply(501, error.message);
       this.log.info({ code: error.code, verb }, error.message);
       return this.reply(451, `Local error: ${error.message}`);
     }

@@ -104,7 +104,7 @@ async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Prom
 
 function explain(action: string, error: unknown): never {
   // "nothing is listening on udp HOST:PORT" already says where: no second address before it.
-  if (error instanceof WharfError && error.code === 'ECONNREFUSED') throw error;
+  if (error instanceof WharfError && error.code === 'ENOLISTENER') throw error;
   if (error instanceof WharfError) throw new WharfError(error.code, `${action}: ${error.message}`, { cause: error });
   throw error;
 }
@@ -152,7 +152,10 @@ export function registerTftpCli(program: Command, ctx: CliContext): void {
     const toStdout = output === '-';
     const bar = progress(`get ${file}`, flags.quiet || toStdout);
     try {
-      const result = await interruptible((signal) => new TftpClient(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal)).get(file, toStdout ? process.stdout : output));
+      const result = await interruptible(async (signal) => {
+        const client = await TftpClient.connect(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal));
+        return client.get(file, toStdout ? process.stdout : output).finally(() => client.close());
+      });
       bar.finish(true, negotiated(result));
     } catch (error) {
       bar.finish(false);
@@ -171,7 +174,10 @@ export function registerTftpCli(program: Command, ctx: CliContext): void {
     const remote = flags.as ?? basename(file);
     const bar = progress(`put ${remote}`, flags.quiet);
     try {
-      const result = await interruptible((signal) => new TftpClient(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal)).put(file, remote));
+      const result = await interruptible(async (signal) => {
+        const client = await TftpClient.connect(clientOptions(host, flags, (bytes, total) => bar.update(bytes, total), signal));
+        return client.put(file, remote).finally(() => client.close());
+      });
       bar.finish(true, negotiated(result));
     } catch (error) {
       bar.finish(false);

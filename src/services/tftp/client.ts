@@ -111,15 +111,55 @@ interface Answer {
  */
 export class TftpClient {
   readonly #options: TftpClientOptions;
+  /** Aborted by `close`: every transfer in progress listens to it. */
+  readonly #closing = new AbortController();
+  readonly #transfers = new Set<Promise<unknown>>();
 
-  constructor(options: TftpClientOptions) {
+  private constructor(options: TftpClientOptions) {
     this.#options = options;
+  }
+
+  /**
+   * Check the options and resolve the server's name, so that a typo fails here and not after a
+   * transfer's retries. TFTP has no connection: each `get` and `put` is one exchange of its own.
+   */
+  static async connect(options: TftpClientOptions): Promise<TftpClient> {
     settingsFrom(options);
+    try {
+      await lookup(options.host);
+    } catch (error) {
+      throw new WharfError('ENOHOST', `cannot resolve ${options.host}`, { cause: error });
+    }
+    return new TftpClient(options);
+  }
+
+  /** Abort the transfers in progress (each fails with its own error) and resolve once they have ended. */
+  async close(): Promise<void> {
+    this.#closing.abort();
+    await Promise.allSettled(this.#transfers);
   }
 
   /** Download `remote` into the file `destination` (written whole or not at all) or a stream. */
-  async get(remote: string, destination: string | Writable, overrides: Partial<TftpClientOptions> = {}): Promise<TftpClientResult> {
-    const settings = settingsFrom({ ...this.#options, ...overrides });
+  get(remote: string, destination: string | Writable, overrides: Partial<TftpClientOptions> = {}): Promise<TftpClientResult> {
+    return this.#track((settings) => this.#get(remote, destination, settings), overrides);
+  }
+
+  /** Upload the file at `source` (or these bytes) as `remote`. */
+  put(source: string | Uint8Array, remote: string, overrides: Partial<TftpClientOptions> = {}): Promise<TftpClientResult> {
+    return this.#track((settings) => this.#put(source, remote, settings), overrides);
+  }
+
+  #track(transfer: (settings: Settings) => Promise<TftpClientResult>, overrides: Partial<TftpClientOptions>): Promise<TftpClientResult> {
+    if (this.#closing.signal.aborted) return Promise.reject(new WharfError('ECLOSED', 'the TFTP client is closed'));
+    const options = { ...this.#options, ...overrides };
+    const signal = options.signal ? AbortSignal.any([options.signal, this.#closing.signal]) : this.#closing.signal;
+    const running = transfer(settingsFrom({ ...options, signal }));
+    this.#transfers.add(running);
+    void running.catch(() => undefined).finally(() => this.#transfers.delete(running));
+    return running;
+  }
+
+  async #get(remote: string, destination: string | Writable, settings: Settings): Promise<TftpClientResult> {
     const request: ClientOptionRequest = {
       blockSize: settings.blockSize === 512 ? undefined : settings.blockSize,
       windowSize: settings.windowSize === 1 ? undefined : settings.windowSize,
@@ -159,9 +199,7 @@ export class TftpClient {
     }
   }
 
-  /** Upload the file at `source` (or these bytes) as `remote`. */
-  async put(source: string | Uint8Array, remote: string, overrides: Partial<TftpClientOptions> = {}): Promise<TftpClientResult> {
-    const settings = settingsFrom({ ...this.#options, ...overrides });
+  async #put(source: string | Uint8Array, remote: string, settings: Settings): Promise<TftpClientResult> {
     const netascii = settings.mode === 'netascii';
     let data: Uint8Array | undefined;
     let size: number | undefined;
@@ -172,7 +210,7 @@ export class TftpClient {
         size = netascii ? undefined : info.size;
       } catch (error) {
         if (error instanceof WharfError) throw error;
-        throw new WharfError('ENOENT', `cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        throw new WharfError('EMISSING', `cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
       }
     } else {
       data = netascii ? new NetasciiEncoder().push(source) : source;
@@ -275,7 +313,7 @@ export class TftpClient {
     try {
       ({ address } = await lookup(settings.host));
     } catch (error) {
-      throw new WharfError('ENOTFOUND', `cannot resolve ${settings.host}`, { cause: error });
+      throw new WharfError('ENOHOST', `cannot resolve ${settings.host}`, { cause: error });
     }
     const socket = createUdpSocket(address, { literalPeers: true });
     socket.on('error', () => {
@@ -320,7 +358,7 @@ export class TftpClient {
           timer = setTimeout(() => {
             tries++;
             if (tries > retries) {
-              finish(new WharfError('ETIMEDOUT', `no answer from tftp://${where} after ${retries + 1} tries (is a TFTP server running there?)`));
+              finish(new WharfError('EDEADLINE', `no answer from tftp://${where} after ${retries + 1} tries (is a TFTP server running there?)`));
               return;
             }
             if (tries === 1) probeOnce();
@@ -352,11 +390,13 @@ function sizeBuffers(socket: dgram.Socket, parameters: TransferParameters): void
 }
 
 /** One download with a fresh client: `tftpGet({ host }, 'pxelinux.0', './pxelinux.0')`. */
-export function tftpGet(options: TftpClientOptions, remote: string, destination: string | Writable): Promise<TftpClientResult> {
-  return new TftpClient(options).get(remote, destination);
+export async function tftpGet(options: TftpClientOptions, remote: string, destination: string | Writable): Promise<TftpClientResult> {
+  const client = await TftpClient.connect(options);
+  return client.get(remote, destination).finally(() => client.close());
 }
 
 /** One upload with a fresh client. */
-export function tftpPut(options: TftpClientOptions, source: string | Uint8Array, remote: string): Promise<TftpClientResult> {
-  return new TftpClient(options).put(source, remote);
+export async function tftpPut(options: TftpClientOptions, source: string | Uint8Array, remote: string): Promise<TftpClientResult> {
+  const client = await TftpClient.connect(options);
+  return client.put(source, remote).finally(() => client.close());
 }

@@ -106,7 +106,7 @@ const MAX_SENDS_UNANSWERED = 3;
 type TftpServerContext = Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir' | 'services'>;
 
 /** Start a TFTP server; the function behind `tftpService.start`, usable on its own. */
-export function startTftpServer(ctx: TftpServerContext, config: TftpConfig): Promise<TftpRunningService> {
+export function startTftp(ctx: TftpServerContext, config: TftpConfig): Promise<TftpRunningService> {
   return TftpServer.start(ctx, config);
 }
 
@@ -396,9 +396,7 @@ export const tftpService: ServiceDefinition<TftpConfig> = {
   name: 'tftp',
   summary: 'TFTP server (RFC 1350 with blksize, timeout, tsize and windowsize), for PXE boot and firmware',
   configSchema: tftpConfigSchema,
-  start(ctx: ServiceContext, config: TftpConfig): Promise<RunningService> {
-    return startTftpServer(ctx, config);
-  },
+  start: startTftp,
 };
 
 /** How the log names a transfer: `127.0.0.1:40000 RRQ "boot/pxelinux.0"` (the name quoted: a peer chooses it). */

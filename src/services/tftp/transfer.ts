@@ -9,7 +9,7 @@
  */
 import type dgram from 'node:dgram';
 import { AnswerSpin } from '../../core/busy-poll.js';
-import { WharfError } from '../../core/errors.js';
+import { WharfError, type WharfErrorCode } from '../../core/errors.js';
 import { SINK_HIGH_WATER_BYTES, packetBytes, type BlockSink, type BlockSource, type DataPacket } from './files.js';
 import { TftpRefusal } from './paths.js';
 import {
@@ -37,7 +37,7 @@ export function describeRemoteError(code: number, message: string): string {
 export class TftpTransferError extends WharfError {
   readonly tftpCode: number | undefined;
   readonly fromPeer: boolean;
-  constructor(message: string, options: { tftpCode?: number; fromPeer?: boolean; code?: string; cause?: unknown } = {}) {
+  constructor(message: string, options: { tftpCode?: number; fromPeer?: boolean; code?: WharfErrorCode; cause?: unknown } = {}) {
     super(options.code ?? 'ETFTP', message, { cause: options.cause });
     this.name = 'TftpTransferError';
     this.tftpCode = options.tftpCode;
@@ -126,7 +126,7 @@ abstract class Engine {
    */
   readonly #errorListener = (error: Error) => {
     if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED' && !this.finished) {
-      this.fail(new TftpTransferError(`the ${this.peerRole} is gone (port unreachable)`, { code: 'ECONNREFUSED' }), undefined);
+      this.fail(new TftpTransferError(`the ${this.peerRole} is gone (port unreachable)`, { code: 'ENOLISTENER' }), undefined);
     }
   };
   readonly #abortListener = () => this.abort('the transfer was cancelled');
@@ -317,12 +317,12 @@ abstract class Engine {
   protected gaveUpUnanswered(sendsSoFar: number): boolean {
     if (this.peerAnswered || sendsSoFar < this.#maxSendsUnanswered) return false;
     // Not even an ERROR: the address never showed it wants anything from us.
-    this.fail(new TftpTransferError(`no answer to the first ${sendsSoFar} packets; the transfer was dropped`, { code: 'ETIMEDOUT' }), undefined);
+    this.fail(new TftpTransferError(`no answer to the first ${sendsSoFar} packets; the transfer was dropped`, { code: 'EDEADLINE' }), undefined);
     return true;
   }
 
   protected timedOut(): void {
-    this.fail(new TftpTransferError(`no answer after ${this.timing.retries} retries; the transfer was dropped`, { code: 'ETIMEDOUT' }), TftpErrorCode.NOT_DEFINED, 'transfer timed out');
+    this.fail(new TftpTransferError(`no answer after ${this.timing.retries} retries; the transfer was dropped`, { code: 'EDEADLINE' }), TftpErrorCode.NOT_DEFINED, 'transfer timed out');
   }
 }
 

@@ -1,13 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { addHostOptions, port, type CliContext } from '../../cli-kit/index.js';
+import { addHostOptions, port, positiveInt, type CliContext } from '../../cli-kit/index.js';
+import { UsageError } from '../../core/errors.js';
+import { TransferProgress } from '../../core/progress.js';
+import { WebClient } from './client.js';
 
 /**
- * `wharf web serve`: the static web server. There is no client verb: curl and browsers are the
- * clients (docs/web.md shows how).
+ * `wharf web serve`: the static web server; `wharf web get URL`: download a file with a progress
+ * bar (curl and browsers are clients too: docs/web.md shows how).
  */
 export function registerWebCli(program: Command, ctx: CliContext): void {
-  const web = program.command('web').description('static web server (HTTP/1.1, HTTPS and HTTP/2): the seeds\' WebServer class');
+  const web = program.command('web').description("static web server (HTTP/1.1, HTTPS and HTTP/2): the seeds' WebServer class; `wharf web get URL` downloads");
 
   const serveCommand = web
     .command('serve')
@@ -45,4 +49,83 @@ export function registerWebCli(program: Command, ctx: CliContext): void {
       },
     });
   });
+
+  web
+    .command('get')
+    .description('download URL with a progress bar: into a file whole or not at all, resumed after an interruption')
+    .argument('<url>', 'http:// or https:// URL')
+    .option('-o, --output <path>', 'where to save it (default: the last part of the URL here; - for stdout)')
+    .option('--force', 'replace the file when it exists')
+    .option('--no-resume', "start afresh instead of continuing wharf's partial download")
+    .option('-q, --quiet', 'no progress bar')
+    .addOption(new Option('--timeout <ms>', 'longest wait for a connection, an answer or more bytes (default 30000)').argParser(positiveInt))
+    .option('--ca <file>', 'trust this certificate authority too (PEM): a self-signed server\'s')
+    .option('-k, --insecure', 'accept any certificate (testing only)')
+    .action(async (url: string, flags: WebGetFlags) => {
+      await webGet(url, flags);
+    });
+}
+
+interface WebGetFlags {
+  output?: string;
+  force?: boolean;
+  resume: boolean;
+  quiet?: boolean;
+  timeout?: number;
+  ca?: string;
+  insecure?: boolean;
+}
+
+async function webGet(address: string, flags: WebGetFlags): Promise<void> {
+  const client = await WebClient.connect(address, {
+    timeoutMs: flags.timeout,
+    ca: flags.ca === undefined ? undefined : readFileSync(flags.ca),
+    rejectUnauthorized: flags.insecure !== true,
+  });
+  const url = new URL(address);
+  const output = flags.output ?? outputName(url);
+  const toStdout = output === '-';
+  const label = `get ${lastSegment(url) || url.host}`;
+  const controller = new AbortController();
+  const onInterrupt = () => controller.abort();
+  process.on('SIGINT', onInterrupt);
+  let bar: TransferProgress | undefined;
+  try {
+    await client.get(url.pathname + url.search, toStdout ? process.stdout : output, {
+      force: flags.force === true,
+      resume: flags.resume,
+      signal: controller.signal,
+      onStart: ({ offset, total }) => {
+        bar = new TransferProgress({ stream: process.stderr, label, total, offset, enabled: flags.quiet !== true && !toStdout, summaryWhenPiped: false });
+      },
+      onProgress: (bytes) => bar?.update(bytes),
+    });
+    bar?.finish(true, toStdout ? '' : ` into ${output}`);
+  } catch (error) {
+    bar?.finish(false);
+    throw error;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    await client.close();
+  }
+}
+
+/** The last segment of a URL's path, decoded ('' when it ends with / or is not valid percent-encoding). */
+function lastSegment(url: URL): string {
+  try {
+    return decodeURIComponent(url.pathname.slice(url.pathname.lastIndexOf('/') + 1));
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The file name a URL's path ends with, as curl -O and wget choose it (index.html for a folder).
+ * A name that would leave this folder (`..%2Fx`) or cannot be a file name is refused: -o says where.
+ */
+function outputName(url: URL): string {
+  if (url.pathname.endsWith('/')) return 'index.html';
+  const name = lastSegment(url);
+  if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) throw new UsageError(`cannot tell where to save ${url.href}; use -o FILE`);
+  return name;
 }

@@ -211,6 +211,19 @@ export function contentRange(range: ByteRange, size: number): string {
   return `bytes ${range.start}-${range.end}/${size}`;
 }
 
+/**
+ * A 206 answer's `Content-Range: bytes FIRST-LAST/SIZE` (the client's side): the range and the
+ * whole size, or undefined for anything else (another unit, `*` for the size, last < first, last
+ * past the end, numbers beyond 2^53). A client resumes only on a range it can read.
+ */
+export function parseContentRange(value: string | undefined): { range: ByteRange; size: number } | undefined {
+  const match = /^bytes[ \t]+(\d{1,15})-(\d{1,15})\/(\d{1,15})$/i.exec(value?.replace(OWS, '') ?? '');
+  if (!match) return undefined;
+  const [start, end, size] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (end < start || end >= size) return undefined;
+  return { range: { start, end }, size };
+}
+
 /** The framing of a multipart/byteranges body (RFC 9110 §14.6): the text around each part. */
 export interface MultipartLayout {
   contentType: string;

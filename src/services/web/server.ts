@@ -196,7 +196,7 @@ export interface WebServerHandle extends RunningService {
   readonly scheme: 'http' | 'https';
 }
 
-export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metrics' | 'dataDir'>, config: WebConfig): Promise<WebServerHandle> {
+export async function startWeb(ctx: ServiceContext, config: WebConfig): Promise<WebServerHandle> {
   const logger = ctx.logger;
   const metrics = ctx.metrics;
   let rootPath: string;
@@ -347,10 +347,10 @@ export async function startWebServer(ctx: Pick<ServiceContext, 'logger' | 'metri
       const where = `${config.host}:${config.port}`;
       reject(
         error.code === 'EADDRINUSE'
-          ? new WharfError('EADDRINUSE', `port ${config.port} on ${config.host} is already in use (choose another with --port)`, { cause: error })
+          ? new WharfError('EPORTINUSE', `port ${config.port} on ${config.host} is already in use (choose another with --port)`, { cause: error })
           : error.code === 'EACCES'
-            ? new WharfError('EACCES', `no permission to listen on ${where} (ports below 1024 need root)`, { cause: error })
-            : new WharfError(error.code ?? 'ELISTEN', `cannot listen on ${where}: ${error.message}`, { cause: error }),
+            ? new WharfError('EDENIED', `no permission to listen on ${where} (ports below 1024 need root)`, { cause: error })
+            : new WharfError('ELISTEN', `cannot listen on ${where}: ${error.message}`, { cause: error }),
       );
     };
     server.once('error', onError);
@@ -405,9 +405,7 @@ export const webService: ServiceDefinition<WebConfig> = {
   name: 'web',
   summary: 'static web server: HTTP/1.1 keep-alive, ranges, ETags, compression, HTTPS and HTTP/2 (the seeds\' WebServer)',
   configSchema: webConfigSchema,
-  start(ctx: ServiceContext, config: WebConfig): Promise<RunningService> {
-    return startWebServer(ctx, config);
-  },
+  start: startWeb,
 };
 
 export type { WebRequest, WebResponse };

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { ServiceMetrics } from '../../core/metrics.js';
-import { formatAddress, type ListeningAddress } from '../../core/service.js';
+import { formatAddress, serviceContext, type ListeningAddress } from '../../core/service.js';
 import { WharfError } from '../../core/errors.js';
-import { startWebServer, webConfigSchema, type WebConfigInput, type WebServerHandle } from './server.js';
+import { startWeb, webConfigSchema, type WebConfigInput, type WebServerHandle } from './server.js';
 
 export interface WebServerOptions extends Omit<WebConfigInput, 'root'> {
   /** The folder to serve. Default: the current directory (dotfiles are never served). */
@@ -48,7 +48,7 @@ export class WebServer {
     this.#starting ??= (async () => {
       const { logger, html, root, ...rest } = this.#options;
       const config = webConfigSchema.parse({ host: '127.0.0.1', ...rest, root: resolve(root ?? html ?? '.') });
-      this.#running = await startWebServer({ logger: logger ?? silentLogger(), metrics: this.metrics, dataDir: process.cwd() }, config);
+      this.#running = await startWeb(serviceContext({ name: 'web', logger: logger ?? silentLogger(), metrics: this.metrics, dataDir: process.cwd() }), config);
       return this.#running.addresses;
     })();
     this.#starting.catch(() => {

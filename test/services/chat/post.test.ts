@@ -56,12 +56,12 @@ describe('chat: a one-shot post (wharf chat send) joins nobody', () => {
     expect(await seed.login('dave')).toBe('OK');
     const post = (name: string, text: string, password?: string) => new ChatClient({ port: tcp, name, timeoutMs: 5_000, ...(password ? { password } : {}) }).post(text);
 
-    expect((await errorOf(post('dave', 'I am dave'))).code).toBe('name-taken');
-    expect((await errorOf(post('DAVE', 'I am dave'))).code).toBe('name-taken');
-    expect((await errorOf(post('carol', 'I am carol'))).code).toBe('name-reserved');
-    expect((await errorOf(post('carol', 'I am carol', 'wrong'))).code).toBe('auth-failed');
-    expect((await errorOf(post('admin', 'notice'))).code).toBe('bad-name');
-    expect((await errorOf(post('bot', '\u202e\u2028'))).code).toBe('bad-text');
+    expect((await errorOf(post('dave', 'I am dave'))).chatCode).toBe('name-taken');
+    expect((await errorOf(post('DAVE', 'I am dave'))).chatCode).toBe('name-taken');
+    expect((await errorOf(post('carol', 'I am carol'))).chatCode).toBe('name-reserved');
+    expect((await errorOf(post('carol', 'I am carol', 'wrong'))).chatCode).toBe('auth-failed');
+    expect((await errorOf(post('admin', 'notice'))).chatCode).toBe('bad-name');
+    expect((await errorOf(post('bot', '\u202e\u2028'))).chatCode).toBe('bad-text');
     // With the password, under the account's own name, whatever case was typed.
     expect(await post('CAROL', 'ok\u2028管理员消息 : fake', 'carol-pw')).toMatchObject({ seq: 1 });
     await seed.waitForLine('carol : ok 管理员消息 : fake');

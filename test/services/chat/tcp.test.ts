@@ -104,7 +104,7 @@ describe('chat: wharf protocol over TCP, one room with the seed members', () => 
     expect(bobPrivate).toEqual(['alice>bob:只给你']);
     await alice.pm('seedy', 'psst');
     await seed.waitForLine('alice (私聊) : psst');
-    await expect(alice.pm('nobody', 'hello?')).rejects.toMatchObject({ code: 'no-such-member' });
+    await expect(alice.pm('nobody', 'hello?')).rejects.toMatchObject({ chatCode: 'no-such-member' });
     await sleep(50);
     expect(carolPrivate).toEqual([]);
   });
@@ -245,8 +245,8 @@ describe('chat: history in the store and accounts', () => {
       const { tcp, udp } = await startTestChat({}, { resources: { store } });
       const seed = await seedPeer(udp);
       expect(await seed.login('carol')).toBe('FAIL');
-      await expect(client(tcp, 'carol', { reconnect: false }).connect()).rejects.toMatchObject({ code: 'name-reserved' });
-      await expect(client(tcp, 'carol', { password: 'wrong', reconnect: false }).connect()).rejects.toMatchObject({ code: 'auth-failed' });
+      await expect(client(tcp, 'carol', { reconnect: false }).connect()).rejects.toMatchObject({ chatCode: 'name-reserved' });
+      await expect(client(tcp, 'carol', { password: 'wrong', reconnect: false }).connect()).rejects.toMatchObject({ chatCode: 'auth-failed' });
       const carol = client(tcp, 'carol', { password: 'correct horse' });
       const welcome = await carol.connect();
       expect(welcome.account).toBe(true);

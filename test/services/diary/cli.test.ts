@@ -43,7 +43,7 @@ describe('wharf diary serve', () => {
     const expected: string[] = [];
     for (let round = 0; round < 2; round++) {
       const { server, port } = await serve(dataDir);
-      const client = await DiaryClient.open({ port, retransmitMs: 50 });
+      const client = await DiaryClient.connect({ port, retransmitMs: 50 });
       const seed = await seedSocket(port);
       if (round % 2 === 0) {
         // wharf's client: a burst of entries, killed the moment the last one is acknowledged.
@@ -64,7 +64,7 @@ describe('wharf diary serve', () => {
       await client.close();
     }
     const { port } = await serve(dataDir);
-    const client = await DiaryClient.open({ port });
+    const client = await DiaryClient.connect({ port });
     try {
       expect((await client.read()).map((e) => e.text)).toEqual(expected);
     } finally {
@@ -76,7 +76,7 @@ describe('wharf diary serve', () => {
 describe('wharf diary (the client)', () => {
   it('shows the diary, then answers each typed line as the seed client did', async () => {
     const { port } = await serve(tempDataDir(), ['--anonymous-clear']);
-    const writer = await DiaryClient.open({ port });
+    const writer = await DiaryClient.connect({ port });
     await writer.write('already there');
     await writer.close();
     const result = await run(['diary', '-p', String(port)], { input: 'hello 你好\n\n-R\n-c\n-r\n', env: { TZ: 'UTC' } });

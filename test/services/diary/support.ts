@@ -47,7 +47,7 @@ export async function startDiary(
 }
 
 export async function openClient(port: number, options: DiaryClientOptions = {}): Promise<DiaryClient> {
-  const client = await DiaryClient.open({ port, timeoutMs: 5_000, retransmitMs: 50, ...options });
+  const client = await DiaryClient.connect({ port, timeoutMs: 5_000, retransmitMs: 50, ...options });
   running.push(() => client.close());
   return client;
 }

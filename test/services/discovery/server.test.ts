@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ServiceHost } from '../../../src/core/host.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { discover } from '../../../src/services/discovery/client.js';
+import { DiscoveryClient, discover } from '../../../src/services/discovery/client.js';
 import { formatJsonAnnouncement, formatProbe, parseProbe } from '../../../src/services/discovery/protocol.js';
 import { discoveryConfigSchema, discoveryService, type DiscoveryRunningService } from '../../../src/services/discovery/server.js';
 import { echoConfigSchema, echoService } from '../../../src/services/echo/server.js';
@@ -49,6 +49,19 @@ async function exchange(port: number, datagrams: Buffer[], options: { expected?:
 }
 
 describe('discovery service', () => {
+  it('answers each probe of one DiscoveryClient, two at once included, each with its own answers', async () => {
+    const { port } = await startHost({ name: 'twice' });
+    const client = await DiscoveryClient.connect({ address: '127.0.0.1', port });
+    try {
+      const [first, second] = await Promise.all([client.find({ timeoutMs: 10_000, maxServers: 1 }), client.find({ timeoutMs: 10_000, maxServers: 1 })]);
+      expect(first.map((server) => server.name)).toEqual(['twice']);
+      expect(second.map((server) => server.name)).toEqual(['twice']);
+      expect((await client.find({ timeoutMs: 10_000, maxServers: 1 }))[0]?.port).toBe(port);
+    } finally {
+      await client.close();
+    }
+  });
+
   it("lists the host's services to wharf's client, its own included", async () => {
     const { port, echoPort } = await startHost({ name: 'test-box' });
     const found = await discover({ address: '127.0.0.1', port, timeoutMs: 10_000, maxServers: 1 });

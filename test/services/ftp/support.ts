@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../../../src/core/logger.js';
 import { ServiceMetrics } from '../../../src/core/metrics.js';
-import { ftpConfigSchema, startFtpServer, type FtpConfigInput, type FtpRunningService } from '../../../src/services/ftp/server.js';
+import { serviceContext } from '../../../src/core/service.js';
+import { ftpConfigSchema, startFtp, type FtpConfigInput, type FtpRunningService } from '../../../src/services/ftp/server.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { parseEpsvReply } from '../../../src/services/ftp/protocol/addresses.js';
 import { ReplyParser, type Reply } from '../../../src/services/ftp/protocol/replies.js';
@@ -46,7 +47,7 @@ export async function startTestFtp(
   }
   const metrics = new ServiceMetrics('ftp');
   const passivePorts = overrides.passivePorts ?? (await freePortRange(20));
-  const service = await startFtpServer({ logger: options.logger ?? silentLogger(), metrics, dataDir, store }, ftpConfigSchema.parse({ port: 0, ...overrides, passivePorts }));
+  const service = await startFtp(serviceContext({ name: 'ftp', logger: options.logger ?? silentLogger(), metrics, dataDir, resources: { store } }), ftpConfigSchema.parse({ port: 0, ...overrides, passivePorts }));
   running.push({ service, store, dataDir });
   // Homes appear at first login; tests that plant files before that need them now.
   for (const [name] of users) await mkdir(join(service.root, 'users', name), { recursive: true });

@@ -82,7 +82,7 @@ describe('wharf tftp (the command)', () => {
     const data = await mkdtemp(join(tmpdir(), 'wharf-tftp-data-'));
     const server = await startWharf(['tftp', 'serve', '--port', '0', '--data', data, '--allow-write', '--max-upload', '1K'], { expectLines: 1 });
     started.push(server);
-    const client = new TftpClient({ host: '127.0.0.1', port: server.port('tftp', 'udp') });
+    const client = await TftpClient.connect({ host: '127.0.0.1', port: server.port('tftp', 'udp') });
     await writeFile(join(data, 'files', 'tftp', 'pxelinux.0'), 'PXE');
     const out = new PassThrough();
     const chunks: Buffer[] = [];

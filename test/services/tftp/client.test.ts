@@ -31,7 +31,7 @@ describe('tftp client against scripted servers', () => {
     const service = await rawPeer();
     const transfer = await rawPeer();
     const out = sink();
-    const client = new TftpClient({ host: '127.0.0.1', port: service.port, blockSize: 1468, windowSize: 8, timeoutMs: 200 });
+    const client = await TftpClient.connect({ host: '127.0.0.1', port: service.port, blockSize: 1468, windowSize: 8, timeoutMs: 200 });
     const done = client.get('old.bin', out.stream);
     const request = (await service.next())!;
     const rrq = parsePacket(request.message) as RequestPacket;
@@ -51,7 +51,7 @@ describe('tftp client against scripted servers', () => {
     const service = await rawPeer();
     const transfer = await rawPeer();
     const out = sink();
-    const done = new TftpClient({ host: '127.0.0.1', port: service.port, timeoutMs: 200 }).get('x', out.stream);
+    const done = (await TftpClient.connect({ host: '127.0.0.1', port: service.port, timeoutMs: 200 })).get('x', out.stream);
     const first = (await service.next())!;
     expect((parsePacket(first.message) as RequestPacket).options.length).toBeGreaterThan(0);
     service.send(formatError(8, 'no options here'), first.port);
@@ -64,7 +64,7 @@ describe('tftp client against scripted servers', () => {
 
   it('refuses an OACK with a value it did not ask for, with ERROR 8', async () => {
     const service = await rawPeer();
-    const done = new TftpClient({ host: '127.0.0.1', port: service.port, blockSize: 1024, timeoutMs: 200 }).get('x', sink().stream).catch((e: unknown) => e);
+    const done = (await TftpClient.connect({ host: '127.0.0.1', port: service.port, blockSize: 1024, timeoutMs: 200 })).get('x', sink().stream).catch((e: unknown) => e);
     const request = (await service.next())!;
     service.send(formatOack([{ name: 'blksize', value: '4096' }]), request.port);
     expect(parsePacket((await service.next())!.message)).toMatchObject({ type: 'ERROR', code: 8 });
@@ -76,7 +76,7 @@ describe('tftp client against scripted servers', () => {
     const transfer = await rawPeer();
     const intruder = await rawPeer();
     const out = sink();
-    const done = new TftpClient({ host: '127.0.0.1', port: service.port, blockSize: 512, timeoutMs: 500 }).get('x', out.stream);
+    const done = (await TftpClient.connect({ host: '127.0.0.1', port: service.port, blockSize: 512, timeoutMs: 500 })).get('x', out.stream);
     const request = (await service.next())!;
     transfer.send(formatData(1, Buffer.alloc(512, 7)), request.port);
     await transfer.next();
@@ -91,7 +91,7 @@ describe('tftp client against scripted servers', () => {
     const service = await rawPeer();
     const transfer = await rawPeer();
     const out = sink();
-    const done = new TftpClient({ host: '127.0.0.1', port: service.port, blockSize: 1024, timeoutMs: 1000 }).get('x', out.stream);
+    const done = (await TftpClient.connect({ host: '127.0.0.1', port: service.port, blockSize: 1024, timeoutMs: 1000 })).get('x', out.stream);
     const request = (await service.next())!;
     transfer.send(formatOack([{ name: 'blksize', value: '1024' }]), request.port);
     expect(parsePacket((await transfer.next())!.message)).toEqual({ type: 'ACK', block: 0 });
@@ -105,7 +105,7 @@ describe('tftp client against scripted servers', () => {
   it('gives up with a clear error when nobody answers', async () => {
     const silent = await rawPeer();
     const started = Date.now();
-    const error = await new TftpClient({ host: '127.0.0.1', port: silent.port, timeoutMs: 30, retries: 2 }).get('x', sink().stream).catch((e: unknown) => e);
+    const error = await (await TftpClient.connect({ host: '127.0.0.1', port: silent.port, timeoutMs: 30, retries: 2 })).get('x', sink().stream).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/no answer from tftp:\/\/127\.0\.0\.1:\d+ after 3 tries/);
     expect(Date.now() - started).toBeLessThan(2_000);
     // Three requests, and one empty probe that asks the kernel whether the port is open at all.
@@ -115,7 +115,7 @@ describe('tftp client against scripted servers', () => {
 
   it('reports the server\'s error in words', async () => {
     const { port } = await startTestServer();
-    const error = await new TftpClient({ host: '127.0.0.1', port }).get('missing.bin', sink().stream).catch((e: unknown) => e);
+    const error = await (await TftpClient.connect({ host: '127.0.0.1', port })).get('missing.bin', sink().stream).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TftpTransferError);
     expect((error as TftpTransferError).tftpCode).toBe(1);
     expect((error as Error).message).toBe('the server refused: file not found');
@@ -124,7 +124,7 @@ describe('tftp client against scripted servers', () => {
   it('writes a download to a file only when it is complete', async () => {
     const service = await rawPeer();
     const dir = await mkdtemp(join(tmpdir(), 'wharf-tftp-client-'));
-    const done = new TftpClient({ host: '127.0.0.1', port: service.port, blockSize: 512, timeoutMs: 30, retries: 1 }).get('x', join(dir, 'x.bin')).catch((e: unknown) => e);
+    const done = (await TftpClient.connect({ host: '127.0.0.1', port: service.port, blockSize: 512, timeoutMs: 30, retries: 1 })).get('x', join(dir, 'x.bin')).catch((e: unknown) => e);
     const request = (await service.next())!;
     service.send(formatData(1, Buffer.alloc(512)), request.port);
     await service.next();
@@ -137,7 +137,7 @@ describe('tftp client against scripted servers', () => {
   it('cancels with an AbortSignal and tells the server', async () => {
     const service = await rawPeer();
     const controller = new AbortController();
-    const done = new TftpClient({ host: '127.0.0.1', port: service.port, blockSize: 512, timeoutMs: 5_000 }).get('x', sink().stream, { signal: controller.signal }).catch((e: unknown) => e);
+    const done = (await TftpClient.connect({ host: '127.0.0.1', port: service.port, blockSize: 512, timeoutMs: 5_000 })).get('x', sink().stream, { signal: controller.signal }).catch((e: unknown) => e);
     const request = (await service.next())!;
     service.send(formatData(1, Buffer.alloc(512)), request.port);
     expect(parsePacket((await service.next())!.message)).toEqual({ type: 'ACK', block: 1 });
@@ -149,7 +149,7 @@ describe('tftp client against scripted servers', () => {
   it('uploads to a server that ignores options: lockstep from ACK 0', async () => {
     const service = await rawPeer();
     const transfer = await rawPeer();
-    const done = new TftpClient({ host: '127.0.0.1', port: service.port, blockSize: 1468, timeoutMs: 500 }).put(Buffer.alloc(600, 2), 'up.bin');
+    const done = (await TftpClient.connect({ host: '127.0.0.1', port: service.port, blockSize: 1468, timeoutMs: 500 })).put(Buffer.alloc(600, 2), 'up.bin');
     const request = (await service.next())!;
     expect(parsePacket(request.message)).toMatchObject({ type: 'WRQ', filename: 'up.bin' });
     transfer.send(formatAck(0), request.port);

@@ -48,7 +48,7 @@ describe('tftp through a lossy network (5% loss, duplicates, reordering)', () =>
       const data = randomBytes(blockSize === 512 ? 80_000 : 300_000);
       await writeFile(join(root, 'firmware.bin'), data);
       const relay = await badNetwork(port, 1000 + blockSize + windowSize);
-      const client = new TftpClient({ host: '127.0.0.1', port: relay.address.port, blockSize, windowSize, ...timing });
+      const client = await TftpClient.connect({ host: '127.0.0.1', port: relay.address.port, blockSize, windowSize, ...timing });
       const out = new PassThrough();
       let result: Awaited<ReturnType<TftpClient['get']>> | undefined;
       const received = await collect(out, async () => (result = await client.get('firmware.bin', out)));
@@ -72,7 +72,7 @@ describe('tftp through a lossy network (5% loss, duplicates, reordering)', () =>
       const { root, port, service } = await startTestServer({ allowWrite: true, timeoutMs: 40, maxTimeoutMs: 200, retries: 12 });
       const data = randomBytes(blockSize === 512 ? 80_000 : 300_000);
       const relay = await badNetwork(port, 2000 + blockSize + windowSize);
-      await new TftpClient({ host: '127.0.0.1', port: relay.address.port, blockSize, windowSize, ...timing }).put(data, 'upload.bin');
+      await (await TftpClient.connect({ host: '127.0.0.1', port: relay.address.port, blockSize, windowSize, ...timing })).put(data, 'upload.bin');
       // The server commits before its final ACK, so the file is there as soon as put resolves.
       expect(sha256(await readFile(join(root, 'upload.bin'))), `relay seed ${relay.seed}`).toBe(sha256(data));
       expect(relay.stats.dropped).toBeGreaterThan(0);
@@ -87,7 +87,7 @@ describe('tftp through a lossy network (5% loss, duplicates, reordering)', () =>
     const text = Buffer.from(Array.from({ length: 1500 }, (_, i) => `line ${i}\r${i % 3 === 0 ? '\n' : ''}\n`).join(''));
     await writeFile(join(root, 'config.txt'), text);
     const relay = await badNetwork(port, 77);
-    const client = new TftpClient({ host: '127.0.0.1', port: relay.address.port, mode: 'netascii', blockSize: 512, windowSize: 4, ...timing });
+    const client = await TftpClient.connect({ host: '127.0.0.1', port: relay.address.port, mode: 'netascii', blockSize: 512, windowSize: 4, ...timing });
     const out = new PassThrough();
     expect(await collect(out, () => client.get('config.txt', out))).toEqual(text);
     await client.put(Buffer.from(text), 'copy.txt');

@@ -35,7 +35,7 @@ async function openFds(): Promise<number> {
 describe('tftp server: downloads', () => {
   it('sends files of 0, 1, 511, 512, 513 and 1024 bytes in lockstep with blksize 512', async () => {
     const { root, port } = await startTestServer();
-    const client = new TftpClient({ host: '127.0.0.1', port, blockSize: 512 });
+    const client = await TftpClient.connect({ host: '127.0.0.1', port, blockSize: 512 });
     for (const size of [0, 1, 511, 512, 513, 1024]) {
       const data = await writeRandomFile(root, `f${size}`, size);
       const out = new PassThrough();
@@ -64,7 +64,7 @@ describe('tftp server: downloads', () => {
     for (const [blockSize, windowSize, size] of cases) {
       const data = await writeRandomFile(root, 'file.bin', size);
       const out = join(dir, `${blockSize}-${windowSize}`);
-      const result = await new TftpClient({ host: '127.0.0.1', port, blockSize, windowSize }).get('file.bin', out);
+      const result = await (await TftpClient.connect({ host: '127.0.0.1', port, blockSize, windowSize })).get('file.bin', out);
       expect(sha256(await readFile(out)), `${blockSize}/${windowSize}/${size}`).toBe(sha256(data));
       expect(result).toMatchObject({ blockSize, windowSize, bytes: size });
     }
@@ -74,7 +74,7 @@ describe('tftp server: downloads', () => {
     const { root, port } = await startTestServer();
     await mkdir(join(root, 'pxelinux.cfg'));
     await writeFile(join(root, 'pxelinux.cfg', 'default'), 'DEFAULT linux\n');
-    const client = new TftpClient({ host: '127.0.0.1', port });
+    const client = await TftpClient.connect({ host: '127.0.0.1', port });
     for (const name of ['/pxelinux.cfg/default', 'pxelinux.cfg/default', './pxelinux.cfg//default']) {
       const out = new PassThrough();
       const chunks: Buffer[] = [];
@@ -90,7 +90,7 @@ describe('tftp server: downloads', () => {
     await writeFile(join(root, 'text.txt'), text);
     const dir = await mkdtemp(join(tmpdir(), 'wharf-tftp-out-'));
     for (const [blockSize, windowSize] of [[8, 1], [9, 4], [512, 1]]) {
-      const client = new TftpClient({ host: '127.0.0.1', port, mode: 'netascii', blockSize, windowSize });
+      const client = await TftpClient.connect({ host: '127.0.0.1', port, mode: 'netascii', blockSize, windowSize });
       const result = await client.get('text.txt', join(dir, 'text.txt'));
       expect(await readFile(join(dir, 'text.txt'))).toEqual(text);
       const lineFeeds = text.filter((b) => b === 10).length;
@@ -121,7 +121,7 @@ describe('tftp server: downloads', () => {
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (chunk: Buffer) => chunks.push(chunk));
-    await new TftpClient({ host: '127.0.0.1', port: spinning.port, blockSize: 1468, busyPollMicros: 0 }).get('f', out);
+    await (await TftpClient.connect({ host: '127.0.0.1', port: spinning.port, blockSize: 1468, busyPollMicros: 0 })).get('f', out);
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
     expect(busyPoller.turns).toBeGreaterThan(before); // the server spun (the client was told not to)
     await waitUntil(() => !busyPoller.spinning, 2_000, 'the spinning to stop');
@@ -129,7 +129,7 @@ describe('tftp server: downloads', () => {
     const still = await startTestServer({ busyPollMicros: 0 });
     await writeRandomFile(still.root, 'f', 300_000);
     const idle = busyPoller.turns;
-    await new TftpClient({ host: '127.0.0.1', port: still.port, blockSize: 1468, busyPollMicros: 0 }).get('f', new PassThrough().resume());
+    await (await TftpClient.connect({ host: '127.0.0.1', port: still.port, blockSize: 1468, busyPollMicros: 0 })).get('f', new PassThrough().resume());
     expect(busyPoller.turns).toBe(idle);
 
     // A bad setting is refused when the config is read, before anything listens.
@@ -141,7 +141,7 @@ describe('tftp server: downloads', () => {
     const size = 40 * 1024 * 1024;
     const data = await writeRandomFile(root, 'big.bin', size);
     const dir = await mkdtemp(join(tmpdir(), 'wharf-tftp-out-'));
-    const result = await new TftpClient({ host: '127.0.0.1', port, blockSize: 512, windowSize: 64 }).get('big.bin', join(dir, 'big.bin'));
+    const result = await (await TftpClient.connect({ host: '127.0.0.1', port, blockSize: 512, windowSize: 64 })).get('big.bin', join(dir, 'big.bin'));
     expect(result.blocks).toBe(size / 512 + 1);
     expect(sha256(await readFile(join(dir, 'big.bin')))).toBe(sha256(data));
   }, 60_000);
@@ -152,7 +152,7 @@ describe('tftp server: file cache', () => {
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (chunk: Buffer) => chunks.push(chunk));
-    await new TftpClient({ host: '127.0.0.1', port, blockSize }).get(name, out);
+    await (await TftpClient.connect({ host: '127.0.0.1', port, blockSize })).get(name, out);
     return Buffer.concat(chunks);
   }
 
@@ -227,7 +227,7 @@ describe('tftp server: file cache', () => {
 describe('tftp server: uploads', () => {
   it('refuses uploads unless --allow-write', async () => {
     const { port, root } = await startTestServer();
-    const error = await new TftpClient({ host: '127.0.0.1', port }).put(Buffer.from('x'), 'x.bin').catch((e: unknown) => e);
+    const error = await (await TftpClient.connect({ host: '127.0.0.1', port })).put(Buffer.from('x'), 'x.bin').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TftpTransferError);
     expect((error as TftpTransferError).tftpCode).toBe(2);
     expect(await readdir(root)).toEqual([]);
@@ -235,14 +235,14 @@ describe('tftp server: uploads', () => {
 
   it('creates new files only, unless --allow-overwrite', async () => {
     const { port, root } = await startTestServer({ allowWrite: true });
-    const client = new TftpClient({ host: '127.0.0.1', port });
+    const client = await TftpClient.connect({ host: '127.0.0.1', port });
     await client.put(Buffer.from('first'), 'config.txt');
     const error = await client.put(Buffer.from('second'), 'config.txt').catch((e: unknown) => e);
     expect((error as TftpTransferError).tftpCode).toBe(6);
     expect(await readFile(join(root, 'config.txt'), 'utf8')).toBe('first');
 
     const overwriting = await startTestServer({ allowWrite: true, allowOverwrite: true, root });
-    await new TftpClient({ host: '127.0.0.1', port: overwriting.port }).put(Buffer.from('second'), 'config.txt');
+    await (await TftpClient.connect({ host: '127.0.0.1', port: overwriting.port })).put(Buffer.from('second'), 'config.txt');
     expect(await readFile(join(root, 'config.txt'), 'utf8')).toBe('second');
     expect(await readdir(root)).toEqual(['config.txt']);
   });
@@ -260,7 +260,7 @@ describe('tftp server: uploads', () => {
     let i = 0;
     for (const [blockSize, windowSize, size] of cases) {
       const data = (await import('node:crypto')).randomBytes(size);
-      const result = await new TftpClient({ host: '127.0.0.1', port, blockSize, windowSize }).put(data, `up${i}.bin`);
+      const result = await (await TftpClient.connect({ host: '127.0.0.1', port, blockSize, windowSize })).put(data, `up${i}.bin`);
       expect(result.bytes).toBe(size);
       expect(sha256(await readFile(join(root, `up${i}.bin`))), `${blockSize}/${windowSize}/${size}`).toBe(sha256(data));
       i++;
@@ -272,14 +272,14 @@ describe('tftp server: uploads', () => {
     const { port, root } = await startTestServer({ allowWrite: true, maxUploadBytes: '64M' });
     const dir = await mkdtemp(join(tmpdir(), 'wharf-tftp-in-'));
     const data = await writeRandomFile(dir, 'big.bin', 40 * 1024 * 1024);
-    const result = await new TftpClient({ host: '127.0.0.1', port, blockSize: 512, windowSize: 64 }).put(join(dir, 'big.bin'), 'big.bin');
+    const result = await (await TftpClient.connect({ host: '127.0.0.1', port, blockSize: 512, windowSize: 64 })).put(join(dir, 'big.bin'), 'big.bin');
     expect(result.blocks).toBe(81_921);
     expect(sha256(await readFile(join(root, 'big.bin')))).toBe(sha256(data));
   }, 60_000);
 
   it('limits the upload size: by tsize up front, and by counting when there is no tsize', async () => {
     const { port, root } = await startTestServer({ allowWrite: true, maxUploadBytes: 10_000 });
-    const client = new TftpClient({ host: '127.0.0.1', port, ...fast });
+    const client = await TftpClient.connect({ host: '127.0.0.1', port, ...fast });
     const upFront = await client.put(Buffer.alloc(10_001), 'big.bin').catch((e: unknown) => e);
     expect((upFront as TftpTransferError).tftpCode).toBe(3);
     const counted = await client.put(Buffer.alloc(20_000), 'big.bin', { transferSize: false }).catch((e: unknown) => e);
@@ -402,7 +402,7 @@ describe('tftp server: bad input', () => {
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
-    await new TftpClient({ host: '127.0.0.1', port }).get('ok.txt', out);
+    await (await TftpClient.connect({ host: '127.0.0.1', port })).get('ok.txt', out);
     expect(Buffer.concat(chunks).toString()).toBe('ok');
   });
 
@@ -548,7 +548,7 @@ describe('tftp server: bad input', () => {
         const out = new PassThrough();
         const chunks: Buffer[] = [];
         out.on('data', (c: Buffer) => chunks.push(c));
-        await new TftpClient({ host: '127.0.0.1', port, timeoutMs: 500, retries: 6 }).get('pxelinux.0', out);
+        await (await TftpClient.connect({ host: '127.0.0.1', port, timeoutMs: 500, retries: 6 })).get('pxelinux.0', out);
         return Buffer.concat(chunks);
       }),
     );

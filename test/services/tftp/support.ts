@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../src/core/logger.js';
 import { ServiceMetrics } from '../../../src/core/metrics.js';
-import { startTftpServer, tftpConfigSchema, type TftpRunningService } from '../../../src/services/tftp/server.js';
+import { serviceContext } from '../../../src/core/service.js';
+import { startTftp, tftpConfigSchema, type TftpRunningService } from '../../../src/services/tftp/server.js';
 
 export interface TestServer {
   service: TftpRunningService;
@@ -21,7 +22,7 @@ const running: TftpRunningService[] = [];
 export async function startTestServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
   const root = (overrides.root as string | undefined) ?? (await mkdtemp(join(tmpdir(), 'wharf-tftp-')));
   const metrics = new ServiceMetrics('tftp');
-  const service = await startTftpServer({ logger: silentLogger(), metrics, dataDir: tmpdir() }, tftpConfigSchema.parse({ port: 0, ...overrides, root }));
+  const service = await startTftp(serviceContext({ name: 'tftp', logger: silentLogger(), metrics, dataDir: tmpdir() }), tftpConfigSchema.parse({ port: 0, ...overrides, root }));
   running.push(service);
   return { service, port: service.addresses[0]!.port, root: service.root, metrics };
 }

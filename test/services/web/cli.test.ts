@@ -1,8 +1,11 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { runWharf, startWharf, tempDataDir, type RunningWharf } from '../../helpers/cli.js';
-import { makeSite, request } from './support.js';
+import { WHARF_BIN, requireBuild, runWharf, startWharf, tempDataDir, type RunningWharf } from '../../helpers/cli.js';
+import { TmuxShell, waitFor } from '../../helpers/tmux.js';
+import { skipReason } from '../../helpers/tools.js';
+import { makeSite, request, startWeb } from './support.js';
 
 const site = makeSite();
 const running: RunningWharf[] = [];
@@ -90,3 +93,67 @@ describe('wharf web serve', () => {
     expect(result.stderr).toContain('services.web.cert: cert and key go together');
   });
 });
+
+describe('wharf web get', () => {
+  it('saves a URL under its own name, says nothing when piped, and exits 0', async () => {
+    const web = await startWeb(site.root);
+    try {
+      const cwd = mkdtempSync(join(tmpdir(), 'wharf-web-get-cli-'));
+      const result = await runWharf(['web', 'get', `${web.url}/big.bin`], { cwd });
+      expect(result).toMatchObject({ code: 0, stdout: '', stderr: '' });
+      expect(readFileSync(join(cwd, 'big.bin')).equals(site.big)).toBe(true);
+      expect(existsSync(join(cwd, '.big.bin.wharf-part'))).toBe(false);
+    } finally {
+      await web.stop();
+    }
+  });
+
+  it('will not replace a file without --force, and prints to stdout with -o -', async () => {
+    const web = await startWeb(site.root);
+    try {
+      const cwd = mkdtempSync(join(tmpdir(), 'wharf-web-get-cli-'));
+      writeFileSync(join(cwd, 'one.txt'), 'mine\n');
+      const refused = await runWharf(['web', 'get', `${web.url}/files/one.txt`], { cwd });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe('wharf: one.txt exists: not replaced (--force replaces it)\n');
+      expect(readFileSync(join(cwd, 'one.txt'), 'utf8')).toBe('mine\n');
+      expect((await runWharf(['web', 'get', '--force', `${web.url}/files/one.txt`], { cwd })).code).toBe(0);
+      expect(readFileSync(join(cwd, 'one.txt'), 'utf8')).toBe('1\n');
+      const printed = await runWharf(['web', 'get', '-o', '-', `${web.url}/`], { cwd });
+      expect(printed).toMatchObject({ code: 0, stdout: '<!doctype html><title>home</title><h1>home</h1>\n' });
+      const missing = await runWharf(['web', 'get', `${web.url}/nope.txt`], { cwd });
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/^wharf: http:\/\/127\.0\.0\.1:\d+\/nope\.txt: 404 Not Found\n$/);
+    } finally {
+      await web.stop();
+    }
+  });
+
+  it.skipIf(skipReason('tmux') !== undefined)('in a terminal, ends with one summary line naming the file', async () => {
+    requireBuild();
+    const web = await startWeb(site.root);
+    const cwd = mkdtempSync(join(tmpdir(), 'wharf-web-get-cli-'));
+    const shell = TmuxShell.start({ WHARF_DATA: tempDataDir() });
+    try {
+      shell.type(`cd ${cwd} && ${process.execPath} ${WHARF_BIN} web get ${web.url}/big.bin; echo "exit=$?"`);
+      const screen = await waitFor(() => (/^exit=\d+$/m.test(shell.screen()) ? shell.screen() : undefined), 'the end of wharf web get');
+      expect(screen).toMatch(/^get big\.bin: 300\.0 KiB in [\d.]+ s, .*\/s into big\.bin$/m);
+      expect(screen).toMatch(/^exit=0$/m);
+      expect(readFileSync(join(cwd, 'big.bin')).equals(site.big)).toBe(true);
+    } finally {
+      shell.close();
+      await web.stop();
+    }
+  });
+
+  it('refuses a URL it cannot use, or a name that would leave the folder, with status 2', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'wharf-web-get-cli-'));
+    const notUrl = await runWharf(['web', 'get', 'not a url'], { cwd });
+    expect(notUrl.code).toBe(2);
+    expect(notUrl.stderr).toContain('not a URL');
+    const escaping = await runWharf(['web', 'get', 'http://127.0.0.1:9/..%2Fescape.txt'], { cwd });
+    expect(escaping.code).toBe(2);
+    expect(escaping.stderr).toContain('use -o FILE');
+  });
+});
+

@@ -6,11 +6,11 @@
  */
 import { createInterface } from 'node:readline';
 import { silentLogger } from '../../../src/core/logger.js';
-import { ServiceMetrics } from '../../../src/core/metrics.js';
-import { startWebServer, webConfigSchema } from '../../../src/services/web/server.js';
+import { serviceContext } from '../../../src/core/service.js';
+import { startWeb, webConfigSchema } from '../../../src/services/web/server.js';
 
 const config = webConfigSchema.parse({ port: 0, accessLog: 'off', ...(JSON.parse(process.argv[2] ?? '{}') as object) });
-const server = await startWebServer({ logger: silentLogger(), metrics: new ServiceMetrics('web'), dataDir: process.cwd() }, config);
+const server = await startWeb(serviceContext({ name: 'web', logger: silentLogger(), dataDir: process.cwd() }), config);
 process.stdout.write(`${JSON.stringify({ port: server.addresses[0]?.port })}\n`);
 const gc = (globalThis as { gc?: () => void }).gc;
 for await (const line of createInterface({ input: process.stdin })) {

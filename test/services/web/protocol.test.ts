@@ -6,6 +6,7 @@ import {
   requestHeadProblem,
   coalesceRanges,
   combinedLogLine,
+  contentRange,
   decodeRequestTarget,
   encodePath,
   evaluatePreconditions,
@@ -17,6 +18,7 @@ import {
   multipartLayout,
   negotiateEncoding,
   parseAcceptEncoding,
+  parseContentRange,
   parseEntityTags,
   parseHttpDate,
   strongMatch,
@@ -239,6 +241,25 @@ describe('Range evaluation (RFC 9110 §14)', () => {
     expect(assembled.toString()).toBe(
       '--XYZ\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/20\r\n\r\n01\r\n--XYZ\r\nContent-Type: text/plain\r\nContent-Range: bytes 10-12/20\r\n\r\nabc\r\n--XYZ--\r\n',
     );
+  });
+});
+
+describe('Content-Range, read by the client', () => {
+  it('reads what contentRange writes', () => {
+    fc.assert(
+      fc.property(fc.nat(1e12), fc.nat(1e12), fc.nat(1e6), (start, length, after) => {
+        const size = start + length + after + 1;
+        const range = { start, end: start + length };
+        expect(parseContentRange(contentRange(range, size))).toEqual({ range, size });
+      }),
+    );
+  });
+
+  it('refuses what cannot continue a download', () => {
+    for (const value of [undefined, '', 'bytes */1000', 'bytes 5-4/1000', 'bytes 0-1000/1000', 'items 0-9/10', 'bytes 0-9/*', 'bytes 0-9', 'bytes -1-9/10', 'bytes 0-9/10000000000000000']) {
+      expect(parseContentRange(value), String(value)).toBeUndefined();
+    }
+    expect(parseContentRange('Bytes 100-199/200')).toEqual({ range: { start: 100, end: 199 }, size: 200 });
   });
 });
 
