@@ -20,7 +20,8 @@ const NOBODY = 65534;
  * effective uid is nobody's meanwhile, and the folders down to the home are made traversable.
  */
 async function withoutRoot<T>(server: TestFtpServer, fn: () => Promise<T>): Promise<T> {
-  if (process.geteuid?.() !== 0) return fn();
+  const setEuid = process.seteuid;
+  if (process.geteuid?.() !== 0 || setEuid === undefined) return fn();
   let folder = server.home('alice');
   const stop = dirname(server.dataDir);
   const folders: string[] = [];
@@ -29,11 +30,11 @@ async function withoutRoot<T>(server: TestFtpServer, fn: () => Promise<T>): Prom
     folder = dirname(folder);
   }
   for (const f of folders) await chmod(f, 0o755);
-  process.seteuid(NOBODY);
+  setEuid.call(process, NOBODY);
   try {
     return await fn();
   } finally {
-    process.seteuid(0);
+    setEuid.call(process, 0);
   }
 }
 
