@@ -45,7 +45,7 @@ export class EchoClient {
         this.#unread = waiter ? '' : text;
         waiter?.resolve(text);
         // A server that talks without being asked is held to what one answer may be.
-        if (this.#unread.length > MAX_ANSWER_BYTES) this.#socket.destroy(new WharfError('EPROTO', 'the server sent more than 16 MiB that nobody asked for'));
+        if (this.#unread.length > MAX_ANSWER_BYTES) this.#socket.destroy(new WharfError('EPROTOCOL', 'the server sent more than 16 MiB that nobody asked for'));
         return;
       }
       try {

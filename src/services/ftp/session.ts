@@ -15,6 +15,7 @@ import { WharfError, isErrnoException } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ServiceMetrics } from '../../core/metrics.js';
 import type { Store, VerifyResult } from '../../store/index.js';
+import { FileRootRefusal } from '../../store/file-root.js';
 import { COMMAND_HANDLERS, type RenameSource } from './commands/index.js';
 import type { FtpConfig } from './config.js';
 import { secureDataSocket, type DataConnectionSource, type PassivePortAllocator } from './data-channel.js';
@@ -359,7 +360,8 @@ export class FtpSession {
       this.log.info({ code: error.code, verb }, error.message);
       return this.reply(451, `Local error: ${error.message}`);
     }
-    if (errnoCode(error)) {
+    // The file system's errors, and the home's refusals (a path that leads out, a link swapped in).
+    if (errnoCode(error) || error instanceof FileRootRefusal) {
       const reply = replyForFsError(error, verb);
       return this.reply(reply.code, reply.message);
     }
@@ -598,7 +600,7 @@ export class FtpSession {
     if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ABORT_ERR' || code === 'ECLOSED') {
       return [426, 'Connection closed; transfer aborted.'];
     }
-    if (code) {
+    if (code || error instanceof FileRootRefusal) {
       const reply = replyForFsError(error, transfer.path);
       return [reply.code === 550 ? 451 : reply.code, reply.message];
     }

@@ -47,10 +47,10 @@ async function register(session: FtpSession, rest: string): Promise<void> {
     session.reply(200, `Account "${account.name}" created; log in with USER ${account.name}.`);
   } catch (error) {
     if (error instanceof WharfError) {
-      if (error.code === 'EEXIST') return session.reply(550, `The name "${printable(name)}" is taken.`);
-      if (error.code === 'EPERM') return session.reply(550, 'Self-registration is turned off on this server; ask an administrator for an account.');
+      if (error.code === 'ETAKEN') return session.reply(550, `The name "${printable(name)}" is taken.`);
+      if (error.code === 'EFORBIDDEN') return session.reply(550, 'Self-registration is turned off on this server; ask an administrator for an account.');
       if (error.code === 'ETHROTTLED') return session.reply(450, 'Too many registrations from your address; try again later.');
-      if (error.code === 'EINVAL') return session.reply(501, error.message);
+      if (error.code === 'EBADVALUE') return session.reply(501, error.message);
     }
     throw error;
   }
