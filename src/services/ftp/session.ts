@@ -229,6 +229,9 @@ export class FtpSession {
 
   #received(chunk: Buffer): void {
     this.#inbox.push(chunk);
+    // While a command is being answered (a late reply to a failed login, a long HASH) the pump
+    // takes nothing: stop reading here too, or a flood of commands would all be held meanwhile.
+    this.#updateReading();
     void this.#pump();
   }
 

@@ -57,6 +57,23 @@ describe('ftp server: peers that do not read', () => {
     peer.destroy();
   }, 45_000);
 
+  it('stops reading from a peer that floods commands while one command is still being answered (a failed login, answered late)', async () => {
+    const server = await startTestFtp({}, { throttle: { baseDelayMs: 2_000, maxDelayMs: 2_000 } });
+    const peer = net.connect({ port: server.port, host: '127.0.0.1' });
+    peer.on('error', () => {});
+    await once(peer, 'connect');
+    peer.write('USER alice\r\nPASS wrong\r\n');
+    await sleep(200); // the PASS is being answered (late) now
+    // 64 MiB of short, valid commands: held as they arrive, they would all be in the server's memory.
+    const flood = Buffer.from('NOOP\r\n'.repeat((64 * 1024 * 1024) / 6));
+    peer.write(flood);
+    await sleep(1_000);
+    // The server stopped reading: most of the flood is still on the peer's side (the kernel's
+    // buffers on loopback take a few MiB).
+    expect(peer.writableLength).toBeGreaterThan(32 * 1024 * 1024);
+    peer.destroy();
+  }, 20_000);
+
   it('holds a bounded amount for a RETR whose data peer never reads, and serves others meanwhile', async () => {
     const server = await startTestFtp();
     const big = Buffer.alloc(64 * 1024 * 1024, 7);
