@@ -175,6 +175,11 @@ export function registerDiaryCli(program: Command, ctx: CliContext): void {
     },
   );
 
+  registerStoreVerbs(diary);
+}
+
+/** export and import: the seed's daily.log format, straight from the store (no server needed). */
+function registerStoreVerbs(diary: Command): void {
   addStoreOptions(diary.command('export').description("write a diary in the seed's daily.log format (from the store, no server needed)"))
     .option('-o, --output <file>', 'write to FILE instead of standard output')
     .action(async (flags: { data?: string; db?: string; diary?: string; account?: string; tz?: string; output?: string }) => {

@@ -187,6 +187,42 @@ async function shell(flags: ConnectionFlags, io: FtpCliIo): Promise<void> {
 export function registerFtpCli(program: Command, ctx: CliContext, io: FtpCliIo = processIo()): void {
   const ftp = program.command('ftp').description('FTP file server (RFC 959 + extensions, FTPS) and its client');
 
+  registerFtpServe(ftp, ctx);
+
+  addConnectionOptions(ftp.command('list').alias('ls').description('list a folder on the server').argument('[path]', 'folder (default: your home)'))
+    .option('-l, --long', 'sizes and times too')
+    .action(async (path: string | undefined, flags: ConnectionFlags & { long?: boolean }) => {
+      await withClient(flags, io, async (client) => {
+        io.stdout.write(formatEntries(await client.list(path ?? ''), flags.long === true));
+      });
+    });
+
+  addConnectionOptions(
+    ftp.command('get').description('download a file, with a progress bar').argument('<remote>', 'file on the server').argument('[local]', 'where to save it (default: its name here; - for stdout)'),
+  )
+    .option('-c, --resume', "continue the local file, once the server's HASH shows it is the start of the remote one")
+    .option('--force', 'with --resume: continue even when the server cannot check (no HASH)')
+    .action(async (remote: string, local: string | undefined, flags: ConnectionFlags & TransferOptionFlags) => {
+      await interruptibleTransfer(flags, io, (client, transfer) => getFile(client, remote, local, transfer, io));
+    });
+
+  addConnectionOptions(ftp.command('put').description('upload a file, with a progress bar').argument('<local>', 'file to send').argument('[remote]', 'name on the server (default: the same name)'))
+    .option('-c, --resume', 'send only what the server does not have yet, once its HASH shows those bytes are the start of the file')
+    .option('--force', 'with --resume: continue even when the server cannot check (no HASH)')
+    .action(async (local: string, remote: string | undefined, flags: ConnectionFlags & TransferOptionFlags) => {
+      await interruptibleTransfer(flags, io, (client, transfer) => putFile(client, local, remote, transfer, io));
+    });
+
+  registerFileVerbs(ftp, io);
+  registerAccountVerb(ftp, io);
+
+  addConnectionOptions(ftp.command('shell').description('interactive session: list, stor FILE, retr FILE, exit (the seed client) and more')).action(async (flags: ConnectionFlags) => {
+    await shell(flags, io);
+  });
+}
+
+/** `wharf ftp serve`: its flags, mapped onto the ftp service's config. */
+function registerFtpServe(ftp: Command, ctx: CliContext): void {
   const serveCommand = ftp
     .command('serve')
     .description('run the FTP server (default port 2121, passive ports 30000-30099)')
@@ -222,31 +258,10 @@ export function registerFtpCli(program: Command, ctx: CliContext, io: FtpCliIo =
       },
     });
   });
+}
 
-  addConnectionOptions(ftp.command('list').alias('ls').description('list a folder on the server').argument('[path]', 'folder (default: your home)'))
-    .option('-l, --long', 'sizes and times too')
-    .action(async (path: string | undefined, flags: ConnectionFlags & { long?: boolean }) => {
-      await withClient(flags, io, async (client) => {
-        io.stdout.write(formatEntries(await client.list(path ?? ''), flags.long === true));
-      });
-    });
-
-  addConnectionOptions(
-    ftp.command('get').description('download a file, with a progress bar').argument('<remote>', 'file on the server').argument('[local]', 'where to save it (default: its name here; - for stdout)'),
-  )
-    .option('-c, --resume', "continue the local file, once the server's HASH shows it is the start of the remote one")
-    .option('--force', 'with --resume: continue even when the server cannot check (no HASH)')
-    .action(async (remote: string, local: string | undefined, flags: ConnectionFlags & TransferOptionFlags) => {
-      await interruptibleTransfer(flags, io, (client, transfer) => getFile(client, remote, local, transfer, io));
-    });
-
-  addConnectionOptions(ftp.command('put').description('upload a file, with a progress bar').argument('<local>', 'file to send').argument('[remote]', 'name on the server (default: the same name)'))
-    .option('-c, --resume', 'send only what the server does not have yet, once its HASH shows those bytes are the start of the file')
-    .option('--force', 'with --resume: continue even when the server cannot check (no HASH)')
-    .action(async (local: string, remote: string | undefined, flags: ConnectionFlags & TransferOptionFlags) => {
-      await interruptibleTransfer(flags, io, (client, transfer) => putFile(client, local, remote, transfer, io));
-    });
-
+/** rm, rmdir, mkdir, mv, quota: one command each, no progress to show. */
+function registerFileVerbs(ftp: Command, io: FtpCliIo): void {
   addConnectionOptions(ftp.command('rm').description('delete files on the server').argument('<paths...>', 'files')).action(async (paths: string[], flags: ConnectionFlags) => {
     await withClient(flags, io, async (client) => {
       for (const path of paths) await client.delete(path);
@@ -279,7 +294,10 @@ export function registerFtpCli(program: Command, ctx: CliContext, io: FtpCliIo =
       io.stdout.write(quota ? `${formatBytes(quota.used)} of ${formatBytes(quota.quota)} used, ${formatBytes(quota.free)} free\n` : 'no quota on this server\n');
     });
   });
+}
 
+/** `wharf ftp register NAME`: SITE REGISTER, the password from WHARF_PASSWORD, stdin or a hidden prompt. */
+function registerAccountVerb(ftp: Command, io: FtpCliIo): void {
   addConnectionOptions(ftp.command('register').description('create an account on the server (SITE REGISTER, when self-registration is on)').argument('<name>')).action(
     async (name: string, flags: ConnectionFlags) => {
       let secret: string;
@@ -300,8 +318,4 @@ export function registerFtpCli(program: Command, ctx: CliContext, io: FtpCliIo =
       }
     },
   );
-
-  addConnectionOptions(ftp.command('shell').description('interactive session: list, stor FILE, retr FILE, exit (the seed client) and more')).action(async (flags: ConnectionFlags) => {
-    await shell(flags, io);
-  });
 }
