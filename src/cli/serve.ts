@@ -184,6 +184,8 @@ async function runServices(options: ServeOptions, logger: Logger, dataDir: strin
       accountsChannel = channel;
     }
   }
+  // The chat shares its rooms through Redis when given one (docs/scaling.md).
+  if (config.host.redis !== undefined) resources.redis = config.host.redis;
   const host = new ServiceHost({ logger, dataDir, console: readsConsole(options), resources });
   running.host = host;
   const lines: string[] = [];

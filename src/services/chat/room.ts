@@ -9,7 +9,7 @@
  * A front end holds only its own sockets: it delivers an event to the members it hosts.
  */
 import type { Logger } from '../../core/logger.js';
-import type { HistoryStore } from './history.js';
+import { HistoryWriter, type HistoryStore } from './history.js';
 import { mergeCatchUp, nameKey, selectRange, type ChatMessage, type LeaveReason, type MemberSummary, type MessageKind, type Transport } from './protocol.js';
 
 export interface MemberInfo {
@@ -46,6 +46,11 @@ export interface HistoryPage {
 }
 
 export interface RoomBus {
+  /**
+   * True when other processes share the room (Redis): with `--workers`, a seed member's
+   * datagrams may reach a sibling worker, which speaks for it under the same owner.
+   */
+  readonly shared?: boolean;
   /**
    * Give `member.name` to `owner` (a front end's handle for one client) and put it in
    * `member.room`; the room hears a `join`. Fails when the name is in use in any
@@ -129,13 +134,8 @@ export class InProcessRoomBus implements RoomBus {
   readonly #maxMembers: number;
   readonly #maxRooms: number;
   readonly #recentPerRoom: number;
-  readonly #maxPendingWrites: number;
+  readonly #writer: HistoryWriter;
   readonly #now: () => number;
-  #pending: ChatMessage[] = [];
-  #writing: Promise<void> | undefined;
-  #writeScheduled = false;
-  /** Messages not written to the history store (it failed, or too many were waiting). */
-  historyWriteFailures = 0;
 
   constructor(options: InProcessRoomBusOptions) {
     this.#history = options.history;
@@ -143,7 +143,7 @@ export class InProcessRoomBus implements RoomBus {
     this.#maxMembers = options.maxMembers ?? 10_000;
     this.#maxRooms = options.maxRooms ?? 1_000;
     this.#recentPerRoom = options.recentPerRoom ?? 1_000;
-    this.#maxPendingWrites = options.maxPendingWrites ?? 100_000;
+    this.#writer = new HistoryWriter(options.history, { logger: options.logger, maxPending: options.maxPendingWrites ?? 100_000 });
     this.#now = options.now ?? Date.now;
   }
 
@@ -262,7 +262,7 @@ export class InProcessRoomBus implements RoomBus {
     if (draft.cid !== undefined) message.cid = draft.cid;
     room.recent.push(message);
     if (room.recent.length > this.#recentPerRoom) room.recent.splice(0, room.recent.length - this.#recentPerRoom);
-    this.#write(message);
+    this.#writer.write(message);
     this.#emit({ type: 'message', message });
     return message;
   }
@@ -306,10 +306,12 @@ export class InProcessRoomBus implements RoomBus {
 
   /** Resolves once every message published so far is in the history store (or failed to get there). */
   async flushed(): Promise<void> {
-    while (this.#writing || this.#pending.length > 0) {
-      if (!this.#writing) this.#startWrite();
-      await this.#writing;
-    }
+    await this.#writer.flushed();
+  }
+
+  /** Messages not written to the history store (it failed, or too many were waiting). */
+  get historyWriteFailures(): number {
+    return this.#writer.failures;
   }
 
   async close(): Promise<void> {
@@ -356,38 +358,5 @@ export class InProcessRoomBus implements RoomBus {
   #forgetIdleRooms(): void {
     if (this.#rooms.size < 2 * this.#maxRooms) return;
     for (const [name, room] of this.#rooms) if (room.members.size === 0) this.#rooms.delete(name);
-  }
-
-  #write(message: ChatMessage): void {
-    if (this.#pending.length >= this.#maxPendingWrites) {
-      this.historyWriteFailures++;
-      if (this.historyWriteFailures % 10_000 === 1) this.#logger?.warn({ pending: this.#pending.length }, 'chat history is not keeping up; messages are kept in memory only');
-      return;
-    }
-    this.#pending.push(message);
-    if (!this.#writeScheduled && !this.#writing) {
-      this.#writeScheduled = true;
-      // Every message of one event-loop turn in one INSERT.
-      setImmediate(() => {
-        this.#writeScheduled = false;
-        if (!this.#writing) this.#startWrite();
-      });
-    }
-  }
-
-  #startWrite(): void {
-    if (this.#writing || this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#writing = this.#history
-      .append(batch)
-      .catch((error: unknown) => {
-        this.historyWriteFailures += batch.length;
-        this.#logger?.error({ err: error, messages: batch.length }, 'could not write chat history');
-      })
-      .finally(() => {
-        this.#writing = undefined;
-        if (this.#pending.length > 0) this.#startWrite();
-      });
   }
 }

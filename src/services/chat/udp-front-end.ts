@@ -240,7 +240,7 @@ export class UdpFrontEnd {
         this.#chat(member, name, request.text, key, ip, port);
         return;
       case 'exit':
-        this.#exit(member, name);
+        this.#exit(member, name, key);
         return;
     }
   }
@@ -274,7 +274,10 @@ export class UdpFrontEnd {
       logger.debug({ peer: key }, 'chat login refused: too many members from this address');
       return false;
     }
-    if (this.#byName.has(name) || (await bus.owner(name)) !== undefined) return false;
+    if (this.#byName.has(name)) return false;
+    const holder = await bus.member(name);
+    // With --workers over Redis, a sibling worker may hold this name for this very address.
+    if (holder) return bus.shared === true && holder.via === 'udp' && holder.address === key && !this.#byKey.has(key);
     try {
       if (await this.#options.accounts.isAccount(name)) {
         logger.debug({ peer: key, name }, 'chat login refused: the name is a wharf account (log in with wharf chat --login)');
@@ -288,7 +291,7 @@ export class UdpFrontEnd {
     // Another name from this address: that member leaves first.
     const previous = this.#byKey.get(key);
     if (previous) await this.#remove(previous, 'left');
-    const owner = `udp:${key}`;
+    const owner = udpOwner(key);
     const claimed = await bus.claim({ name, room: this.#options.room, via: 'udp', account: false, address: key }, owner);
     if (!claimed.ok) return false;
     if (this.#stopped) {
@@ -318,7 +321,8 @@ export class UdpFrontEnd {
         });
         return;
       }
-      if (this.#byName.has(name)) stats.spoofed++;
+      if (this.#options.bus.shared) void this.#sayForSibling(name, text, key);
+      else if (this.#byName.has(name)) stats.spoofed++;
       else stats.notMember++;
       return;
     }
@@ -339,6 +343,21 @@ export class UdpFrontEnd {
     void this.#options.bus.publish(this.#options.room, { kind: 'chat', from: member.name, text }, member.owner);
   }
 
+  /**
+   * A datagram for a member a sibling worker holds (the kernel hands each datagram of the shared
+   * socket to any worker): spoken under the member's owner, which the bus checks.
+   */
+  async #sayForSibling(name: string, raw: string, key: string): Promise<void> {
+    const text = cleanText(raw);
+    if (textProblem(text, this.#options.maxTextBytes)) {
+      this.stats.badText++;
+      return;
+    }
+    const message = await this.#options.bus.publish(this.#options.room, { kind: 'chat', from: name, text }, udpOwner(key));
+    if (message) this.stats.messages++;
+    else this.stats.notMember++;
+  }
+
   async #readmit(name: string, key: string, ip: string, port: number): Promise<boolean> {
     const attempt = this.#tryLogin(name, key, ip, port);
     this.#pendingLogin.set(key, attempt);
@@ -351,7 +370,12 @@ export class UdpFrontEnd {
     }
   }
 
-  #exit(member: UdpMember | undefined, name: string): void {
+  #exit(member: UdpMember | undefined, name: string, key: string): void {
+    if (!member && this.#options.bus.shared) {
+      // Held by a sibling worker, maybe: the bus frees it only for the owner that holds it.
+      void this.#options.bus.release(name, udpOwner(key), 'left');
+      return;
+    }
     if (!member || member.name !== name) {
       if (this.#byName.has(name)) this.stats.spoofed++;
       else this.stats.notMember++;
@@ -362,13 +386,18 @@ export class UdpFrontEnd {
 
   async #remove(member: UdpMember, reason: 'left' | 'expired' | 'disconnected'): Promise<void> {
     if (this.#byKey.get(member.key) !== member) return;
+    this.#forget(member);
+    await this.#options.bus.release(member.name, member.owner, reason);
+  }
+
+  /** Drop a member from this front end's tables (the bus is told separately, or already knows). */
+  #forget(member: UdpMember): void {
     this.#byKey.delete(member.key);
     this.#byName.delete(member.name);
     this.#transport.deleteMember(member.id);
     const left = (this.#perIp.get(member.ip) ?? 1) - 1;
     if (left <= 0) this.#perIp.delete(member.ip);
     else this.#perIp.set(member.ip, left);
-    await this.#options.bus.release(member.name, member.owner, reason);
   }
 
   #expireIdle(): void {
@@ -398,6 +427,7 @@ export class UdpFrontEnd {
         return;
       case 'join':
       case 'leave':
+        if (event.type === 'leave') this.#forgetLeftElsewhere(event.member, event.reason);
         if (event.room !== room || this.#byKey.size === 0) return;
         this.#presence.add(room, event.type, event.member, event.type === 'leave' ? event.reason : undefined);
         return;
@@ -409,6 +439,13 @@ export class UdpFrontEnd {
     }
   }
 
+  /** A member of ours that left through a sibling worker (its `E` went there): forgotten here too. */
+  #forgetLeftElsewhere(info: { name: string; address: string }, reason: string): void {
+    const member = this.#byName.get(info.name);
+    if (!member || member.key !== info.address || (reason !== 'left' && reason !== 'expired')) return;
+    this.#forget(member);
+  }
+
   /** Encoded once, sent to every seed member but the sender. */
   #deliverMessage(message: ChatMessage): void {
     const count = this.#byKey.size;
@@ -416,6 +453,8 @@ export class UdpFrontEnd {
     const line = message.kind === 'admin' ? formatSeedAdmin(message.text) : formatSeedChat(message.from, message.text);
     const datagram = Buffer.from(line);
     const sender = message.kind === 'admin' ? undefined : this.#byName.get(message.from);
+    // It spoke (maybe through a sibling worker): not idle.
+    if (sender) sender.lastSeen = this.#now();
     this.#sendToAll(datagram, sender ? [sender.id] : [], count - (sender ? 1 : 0));
   }
 
@@ -457,4 +496,9 @@ export class UdpFrontEnd {
     this.#options.metrics.datagramsOut++;
     this.#transport.toAddress(ip, port, Buffer.from(text));
   }
+}
+
+/** A seed member's owner: its address, the same in every worker that shares the socket. */
+function udpOwner(key: string): string {
+  return `udp:${key}`;
 }
