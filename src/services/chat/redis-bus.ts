@@ -18,7 +18,7 @@
  * out of order. One line is logged when Redis goes away and one when it is back.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
+import { createClient, ErrorReply } from 'redis';
 import { WharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { HistoryWriter, type HistoryStore } from './history.js';
@@ -57,6 +57,12 @@ interface StoredMember extends MemberInfo {
 type Incoming = { kind: 'message'; message: ChatMessage } | { kind: 'event'; event: RoomEvent } | { kind: 'resync' };
 
 const DEFAULT_LEASE_MS = 9_000;
+/** A command the connection dropped under is sent again this many times (after 50 ms, doubling to 1 s). */
+const RETRIES = 8;
+/** Both connections up for this long ends an outage. */
+const OUTAGE_SETTLE_MS = 500;
+/** How long Redis remembers which number a message got, for a retry to find it. */
+const ATTEMPT_MEMORY_MS = 15_000;
 
 /** The bound a lease gives: a dead node's members have left within this. */
 export function presenceBoundMs(leaseMs: number): number {
@@ -94,9 +100,11 @@ export class RedisRoomBus implements RoomBus {
   readonly #now: () => number;
   readonly #url: string;
   #pumping = false;
+  #appends = 0;
   #leaseTimer: NodeJS.Timeout | undefined;
   #leaseBusy = false;
   #outage = false;
+  #backTimer: NodeJS.Timeout | undefined;
   #subscriberWasDown = false;
   #closed = false;
   /** Messages delivered here that the sequence numbers showed to be duplicates (dropped). */
@@ -182,19 +190,46 @@ export class RedisRoomBus implements RoomBus {
   // -- connection state -------------------------------------------------------------------------
 
   #down(error: Error): void {
+    clearTimeout(this.#backTimer);
+    this.#backTimer = undefined;
     if (this.#outage || this.#closed) return;
     this.#outage = true;
     this.#logger.warn({ err: error, redis: this.#url }, `Redis at ${this.#url} is unreachable (${error.message}); the chat between nodes waits for it, retrying`);
   }
 
+  /**
+   * Back once both connections are, and stay so for a moment: one connection often recovers
+   * before the other has noticed the cut, and that is still one outage (one line each way).
+   */
   #up(): void {
-    if (!this.#outage || !this.#cmd.isReady || !this.#sub.isReady) return;
-    this.#outage = false;
-    this.#logger.info({ redis: this.#url }, `Redis at ${this.#url} is back; the chat between nodes goes on`);
+    if (!this.#outage || !this.#cmd.isReady || !this.#sub.isReady || this.#backTimer) return;
+    this.#backTimer = setTimeout(() => {
+      this.#backTimer = undefined;
+      if (!this.#cmd.isReady || !this.#sub.isReady) return;
+      this.#outage = false;
+      this.#logger.info({ redis: this.#url }, `Redis at ${this.#url} is back; the chat between nodes goes on`);
+    }, OUTAGE_SETTLE_MS);
+    this.#backTimer.unref();
   }
 
   async #eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
     return this.#cmd.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args.map(String)]);
+  }
+
+  /**
+   * A script whose connection dropped before it answered may or may not have run: it is sent
+   * again once Redis is back. Only for scripts that are safe to repeat (a message carries the
+   * key of its attempt, a release or a claim is checked against its owner).
+   */
+  async #evalRetrying(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#eval(script, keys, args);
+      } catch (error) {
+        if (error instanceof ErrorReply || this.#closed || attempt >= RETRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1_000)));
+      }
+    }
   }
 
   // -- leases -----------------------------------------------------------------------------------
@@ -353,7 +388,7 @@ export class RedisRoomBus implements RoomBus {
     const key = nameKey(stored.name);
     const info = JSON.stringify(stored);
     const join = `e${JSON.stringify({ type: 'join', room: stored.room, member: stored })}`;
-    const result = await this.#eval(
+    const result = await this.#evalRetrying(
       CLAIM,
       [this.#key('names'), this.#key('rooms'), this.#key(`node:${this.node}:names`)],
       [this.#prefix, key, info, this.#options.maxMembers ?? 10_000, this.#options.maxRooms ?? 1_000, stored.room, this.#channel, join],
@@ -363,7 +398,9 @@ export class RedisRoomBus implements RoomBus {
 
   async claim(member: MemberInfo, owner: string): Promise<ClaimResult> {
     const stored: StoredMember = { name: member.name, room: member.room, via: member.via, account: member.account, address: member.address, owner, node: this.node };
-    const result = await this.#claimScript(stored);
+    let result = await this.#claimScript(stored);
+    // Taken by this very claim, made once already before the connection dropped?
+    if (result === 'taken' && (await this.owner(member.name)) === owner) result = 'ok';
     if (result !== 'ok') return { ok: false, reason: result === 'full' || result === 'too-many-rooms' ? result : 'taken' };
     this.#held.set(member.name, stored);
     return { ok: true };
@@ -382,7 +419,7 @@ export class RedisRoomBus implements RoomBus {
 
   async release(name: string, owner: string, reason: LeaveReason): Promise<void> {
     if (this.#held.get(name)?.owner === owner) this.#held.delete(name);
-    await this.#eval(RELEASE, [this.#key('names')], [this.#prefix, nameKey(name), owner, reason, this.#channel]);
+    await this.#evalRetrying(RELEASE, [this.#key('names')], [this.#prefix, nameKey(name), owner, reason, this.#channel]);
   }
 
   async move(name: string, owner: string, room: string): Promise<ClaimResult> {
@@ -438,12 +475,12 @@ export class RedisRoomBus implements RoomBus {
     const body: Omit<ChatMessage, 'seq'> = { room, kind: draft.kind, from: draft.from, text: draft.text, time: this.#now() };
     if (draft.cid !== undefined) body.cid = draft.cid;
     const json = JSON.stringify(body);
-    const keys = [this.#key('names'), this.#key(`seq:${room}`), this.#key(`stream:${room}`)];
-    const args = [mode, nameKey(draft.from), owner, room, this.#options.recentPerRoom ?? 1_000, json, this.#channel];
-    let seq = Number(await this.#eval(APPEND, keys, args));
+    const keys = [this.#key('names'), this.#key(`seq:${room}`), this.#key(`stream:${room}`), this.#key(`sent:${this.node}:${++this.#appends}`)];
+    const args = [mode, nameKey(draft.from), owner, room, this.#options.recentPerRoom ?? 1_000, json, this.#channel, ATTEMPT_MEMORY_MS];
+    let seq = Number(await this.#evalRetrying(APPEND, keys, args));
     if (seq === -1) {
       await this.#startNumbering(room);
-      seq = Number(await this.#eval(APPEND, keys, args));
+      seq = Number(await this.#evalRetrying(APPEND, keys, args));
     }
     if (seq <= 0) return undefined;
     const message: ChatMessage = { ...body, seq };
@@ -525,6 +562,7 @@ export class RedisRoomBus implements RoomBus {
     const gaveUp = await Promise.race([leave.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 2_000).unref())]);
     leave.catch(() => undefined);
     this.#closed = true;
+    clearTimeout(this.#backTimer);
     this.#listeners.clear();
     if (gaveUp) {
       this.#cmd.destroy();

@@ -10,6 +10,7 @@
  *   P node:<node>:names      set: the nameKeys a node holds (what is freed when it dies)
  *   P nodes                  sorted set: node → when its lease ends (Redis's clock, ms)
  *   P seq:<room>             the room's last sequence number (INCR)
+ *   P sent:<node>:<n>        the number message n of a node got, kept a few seconds (retries)
  *   P stream:<room>          the room's recent messages, entry ID `<seq>-1`, trimmed MAXLEN ~
  * Channels: P events (every message, join and leave), P to:<node> (private messages for a node).
  * A channel message is `m<seq>|<message JSON without seq>` or `e<event JSON>`.
@@ -89,12 +90,16 @@ return 'ok'
 `;
 
 /**
- * KEYS names, seq, stream; ARGV mode, key, owner, room, maxlen, message JSON, channel.
+ * KEYS names, seq, stream, the attempt's key; ARGV mode, key, owner, room, maxlen, message JSON,
+ * channel, how long the attempt is remembered (ms). An attempt already made (the connection
+ * dropped before its answer came) answers its number again and publishes nothing.
  * mode `member`: the sender must hold the name (owner) in this room; `post`: nobody may hold it;
  * `free`: no check (admin messages, account posts). Returns the sequence number, 0 when refused,
  * -1 when the room's counter is missing (Redis lost its data): the caller sets it and tries again.
  */
 export const APPEND = `
+local done = redis.call('GET', KEYS[4])
+if done then return tonumber(done) end
 if ARGV[1] == 'member' then
   local raw = redis.call('HGET', KEYS[1], ARGV[2])
   if not raw then return 0 end
@@ -105,6 +110,7 @@ elseif ARGV[1] == 'post' then
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 local seq = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[4], seq, 'PX', ARGV[8])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'm', ARGV[6])
 redis.call('PUBLISH', ARGV[7], 'm' .. seq .. '|' .. ARGV[6])
 return seq
