@@ -63,7 +63,7 @@ describe.skipIf(skip !== undefined)(`chat over Redis, two nodes in one process${
     ]);
     await seed.waitForLine('欢迎 bob 进入聊天室');
     seed.send('C 小红 你好 bob');
-    await bob.waitFor((f) => texts(bob).includes('你好 bob'), 5_000, 'the seed message on B');
+    await bob.waitFor(() => texts(bob).includes('你好 bob'), 5_000, 'the seed message on B');
     bob.send({ type: 'say', text: 'hi from B' });
     await seed.waitForLine('bob : hi from B');
     const seqs = bob.of('msg').map((m) => m.seq as number);
