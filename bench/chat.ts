@@ -34,6 +34,7 @@ import { benchCommand, describeMachine, machineInfo, writeSection } from './lib/
 import { median, rotate } from './lib/stats.js';
 import { formatNumber, renderMarkdown, renderText, type Grid } from './lib/table.js';
 import { ensureWharfBuilt } from './lib/wharf.js';
+import { runScaling } from './chat-scaling.js';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const SEED_SERVER = join(repoRoot, 'test', 'interop', 'seed-programs', 'chat_server.py');
@@ -42,7 +43,7 @@ const SENDERS = 10;
 const TEXT_BYTES = 64;
 
 /** What chat-load prints (see the comment at the top of chat-load.c). */
-interface ChatLoadResult {
+export interface ChatLoadResult {
   error?: string;
   mode: string;
   members: number;
@@ -65,7 +66,7 @@ interface ChatLoadResult {
   serverUserCpuPercent: number;
 }
 
-interface Timing {
+export interface Timing {
   warmup: number;
   duration: number;
   drain: number;
@@ -78,8 +79,10 @@ function chatLoadBinary(): Promise<string> {
 }
 
 let cellNumber = 0;
-async function chatLoad(mode: 'udp' | 'tcp' | 'self', port: number, members: number, rate: number, timing: Timing, pids: number[]): Promise<ChatLoadResult> {
+/** One cell of bench/loadgen/chat-load.c; `extra` adds its flags (`--port2`). */
+export async function chatLoad(mode: 'udp' | 'tcp' | 'self', port: number, members: number, rate: number, timing: Timing, pids: number[], extra: string[] = []): Promise<ChatLoadResult> {
   const args = [
+    ...extra,
     '--mode', mode, '--port', String(port), '--members', String(members), '--senders', String(SENDERS), '--rate', String(rate),
     '--warmup', String(timing.warmup), '--duration', String(timing.duration), '--drain', String(timing.drain), '--size', String(TEXT_BYTES),
     // A fresh name prefix per cell: a member whose E was lost in an overloaded cell cannot block the next one.
@@ -444,5 +447,6 @@ export async function run(options: BenchOptions): Promise<void> {
     writeSection('chat', body);
     log('bench chat: wrote its section of docs/benchmarks.md');
   }
+  if (wharfCli !== undefined) await runScaling(options, wharfCli, timing, log);
 }
 
