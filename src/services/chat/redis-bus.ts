@@ -419,7 +419,14 @@ export class RedisRoomBus implements RoomBus {
 
   async release(name: string, owner: string, reason: LeaveReason): Promise<void> {
     if (this.#held.get(name)?.owner === owner) this.#held.delete(name);
-    await this.#evalRetrying(RELEASE, [this.#key('names')], [this.#prefix, nameKey(name), owner, reason, this.#channel]);
+    const released = this.#evalRetrying(RELEASE, [this.#key('names')], [this.#prefix, nameKey(name), owner, reason, this.#channel]);
+    if (!this.#outage) {
+      await released;
+      return;
+    }
+    // Redis is away: the release waits in the queue (or the lease ends first); a member leaving,
+    // or a server stopping, does not wait for it.
+    released.catch(() => undefined);
   }
 
   async move(name: string, owner: string, room: string): Promise<ClaimResult> {

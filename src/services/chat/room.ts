@@ -1,11 +1,11 @@
 /**
  * The room state every front end (the seed's UDP, wharf's TCP) shares, behind one interface.
  *
- * `RoomBus` is the seam for running the chat on several nodes: today `InProcessRoomBus` keeps
- * names, members, sequence numbers and recent history in this process; a Redis-backed bus would
- * keep the name directory in a hash (HSETNX), number messages with INCR, keep history in a stream
- * and fan events out with PUBLISH. Everything a front end needs goes through these methods, which
- * are asynchronous for that reason, and every event reaches the front ends through `subscribe`.
+ * `RoomBus` is the seam for running the chat on several nodes: `InProcessRoomBus` keeps names,
+ * members, sequence numbers and recent history in this process; `RedisRoomBus` (redis-bus.ts,
+ * `--redis`) keeps them in Redis for every process and machine that shares it. Everything a front
+ * end needs goes through these methods, which are asynchronous for that reason, and every event
+ * reaches the front ends through `subscribe`.
  * A front end holds only its own sockets: it delivers an event to the members it hosts.
  */
 import type { Logger } from '../../core/logger.js';

@@ -231,7 +231,9 @@ export class TcpFrontEnd {
         this.stats.badFrames++;
         connection.write(encodeFrame({ type: 'error', code: 'bad-request', message: error.message }));
       },
-      close: () => void this.#closed(session),
+      close: () => {
+        this.#closed(session).catch((error: unknown) => this.#options.logger.warn({ err: error, connection: connection.id }, 'could not free a chat name'));
+      },
       shutdown: () => {
         this.#error(session, undefined, 'unavailable', 'the server is shutting down');
         this.#flushSession(session);

@@ -234,7 +234,7 @@ export class UdpFrontEnd {
     if (member) member.lastSeen = this.#now();
     switch (request.kind) {
       case 'login':
-        void this.#login(name, key, ip, port);
+        this.#background(this.#login(name, key, ip, port), 'login');
         return;
       case 'chat':
         this.#chat(member, name, request.text, key, ip, port);
@@ -315,13 +315,16 @@ export class UdpFrontEnd {
       const expired = this.#expired.get(key);
       if (pending || (expired && expired.name === name && !this.#byName.has(name))) {
         const ready = pending ?? this.#readmit(name, key, ip, port);
-        void ready.then((ok) => {
-          const now = this.#byKey.get(key);
-          if (ok && now && now.name === name) this.#say(now, text);
-        });
+        this.#background(
+          ready.then((ok) => {
+            const now = this.#byKey.get(key);
+            if (ok && now && now.name === name) this.#say(now, text);
+          }),
+          'readmission',
+        );
         return;
       }
-      if (this.#options.bus.shared) void this.#sayForSibling(name, text, key);
+      if (this.#options.bus.shared) this.#background(this.#sayForSibling(name, text, key), 'message');
       else if (this.#byName.has(name)) stats.spoofed++;
       else stats.notMember++;
       return;
@@ -340,7 +343,7 @@ export class UdpFrontEnd {
       return;
     }
     this.stats.messages++;
-    void this.#options.bus.publish(this.#options.room, { kind: 'chat', from: member.name, text }, member.owner);
+    this.#background(this.#options.bus.publish(this.#options.room, { kind: 'chat', from: member.name, text }, member.owner), 'message');
   }
 
   /**
@@ -373,7 +376,7 @@ export class UdpFrontEnd {
   #exit(member: UdpMember | undefined, name: string, key: string): void {
     if (!member && this.#options.bus.shared) {
       // Held by a sibling worker, maybe: the bus frees it only for the owner that holds it.
-      void this.#options.bus.release(name, udpOwner(key), 'left');
+      this.#background(this.#options.bus.release(name, udpOwner(key), 'left'), 'exit');
       return;
     }
     if (!member || member.name !== name) {
@@ -381,7 +384,7 @@ export class UdpFrontEnd {
       else this.stats.notMember++;
       return;
     }
-    void this.#remove(member, 'left');
+    this.#background(this.#remove(member, 'left'), 'exit');
   }
 
   async #remove(member: UdpMember, reason: 'left' | 'expired' | 'disconnected'): Promise<void> {
@@ -400,6 +403,14 @@ export class UdpFrontEnd {
     else this.#perIp.set(member.ip, left);
   }
 
+  /**
+   * A datagram is answered without waiting for the room; what the room then fails to do (Redis
+   * away longer than its retries, say) is logged, never left as an unhandled rejection.
+   */
+  #background(work: Promise<unknown>, what: string): void {
+    work.catch((error: unknown) => this.#options.logger.warn({ err: error }, `chat ${what} from a seed member failed: ${error instanceof Error ? error.message : String(error)}`));
+  }
+
   #expireIdle(): void {
     const now = this.#now();
     const idle = this.#options.memberIdleMs;
@@ -407,7 +418,7 @@ export class UdpFrontEnd {
       if (now - member.lastSeen < idle) continue;
       this.stats.expired++;
       this.#expired.set(member.key, { name: member.name, at: now });
-      void this.#remove(member, 'expired');
+      this.#background(this.#remove(member, 'expired'), 'expiry');
     }
     // Forget expired members after a while, and never keep more than a bounded number.
     for (const [key, entry] of this.#expired) {
