@@ -107,6 +107,8 @@ export class RedisRoomBus implements RoomBus {
   #backTimer: NodeJS.Timeout | undefined;
   #subscriberWasDown = false;
   #closed = false;
+  /** close() has begun: a lease round under way must not register this node again. */
+  #closing = false;
   /** Messages delivered here that the sequence numbers showed to be duplicates (dropped). */
   duplicatesDropped = 0;
   /** Messages fetched from the stream to fill a gap in what pub/sub delivered. */
@@ -241,10 +243,10 @@ export class RedisRoomBus implements RoomBus {
 
   /** Renew this node's lease, and free the names of nodes whose lease has ended. */
   async #tendLeases(): Promise<void> {
-    if (this.#leaseBusy || this.#closed) return;
+    if (this.#leaseBusy || this.#closing) return;
     this.#leaseBusy = true;
     try {
-      if (!(await this.#refresh(false))) {
+      if (!(await this.#refresh(false)) && !this.#closing) {
         // Cut off from Redis longer than the lease: the others let our members go. Take them back.
         await this.#refresh(true);
         await this.#reclaim();
@@ -557,17 +559,18 @@ export class RedisRoomBus implements RoomBus {
 
   /** Give up the lease and the names still held, write what is pending, disconnect. */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
     clearInterval(this.#leaseTimer);
     await this.#writer.flushed();
     const leave = (async () => {
       for (const [name, stored] of [...this.#held]) await this.release(name, stored.owner, 'disconnected');
       await this.#cmd.zRem(this.#key('nodes'), this.node);
       await this.#sub.unsubscribe();
-    })();
+      return false;
+    })().catch(() => true);
     // A Redis that is away is not waited for: the lease ends by itself, and the others reap.
-    const gaveUp = await Promise.race([leave.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 2_000).unref())]);
-    leave.catch(() => undefined);
+    const gaveUp = await Promise.race([leave, new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 2_000).unref())]);
     this.#closed = true;
     clearTimeout(this.#backTimer);
     this.#listeners.clear();

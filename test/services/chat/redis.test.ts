@@ -3,6 +3,7 @@
  * unique over both, private messages routed to the member's node, and a cut Redis connection that
  * costs the members nothing and shows them nothing twice.
  */
+import net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { capturingLogger, type LogEvent } from '../../helpers/logs.js';
 import { RawChat, SeedPeer, sleep, startTestChat, stopAllChats, type StartedChat } from './support.js';
@@ -24,13 +25,13 @@ afterAll(async () => {
   await redis?.close();
 });
 
-/** Two nodes on one prefix. */
-async function twoNodes(overrides: Record<string, unknown> = {}): Promise<{ a: StartedChat; b: StartedChat; prefix: string; logs: LogEvent[][] }> {
+/** Two nodes on one prefix; A reaches Redis at `redisForA` (a proxy) when given. */
+async function twoNodes(overrides: Record<string, unknown> = {}, redisForA = REDIS_URL): Promise<{ a: StartedChat; b: StartedChat; prefix: string; logs: LogEvent[][] }> {
   const prefix = uniquePrefix();
   prefixes.push(prefix);
   const config = { history: 'memory', redisKeyPrefix: prefix, ...overrides };
   const [logA, logB] = [capturingLogger(), capturingLogger()];
-  const a = await startTestChat(config, { resources: { redis: REDIS_URL }, logger: logA.logger });
+  const a = await startTestChat(config, { resources: { redis: redisForA }, logger: logA.logger });
   const b = await startTestChat(config, { resources: { redis: REDIS_URL }, logger: logB.logger });
   return { a, b, prefix, logs: [logA.events, logB.events] };
 }
@@ -147,5 +148,95 @@ describe.skipIf(skip !== undefined)(`chat over Redis, two nodes in one process${
       expect(events.filter((e) => e.msg.includes('is back'))).toHaveLength(1);
     }
   });
+
+  it('Redis away for a while (a proxy that refuses it): members stay, what they said arrives once and in order when it is back; a stop does not wait for it', async () => {
+    const proxy = await RedisProxy.start(new URL(REDIS_URL));
+    try {
+      const { a, b, logs } = await twoNodes({}, `redis://127.0.0.1:${proxy.port}`);
+      const alice = await hello(a.tcp, 'alice');
+      const bob = await hello(b.tcp, 'bob');
+      alice.send({ type: 'say', text: 'before' });
+      await bob.waitFor(() => texts(bob).includes('before'));
+      proxy.cut();
+      await sleep(300);
+      for (const text of ['during 1', 'during 2', 'during 3']) alice.send({ type: 'say', text });
+      bob.send({ type: 'say', text: 'from B meanwhile' });
+      await sleep(1_000);
+      expect(alice.closed).toBe(false);
+      proxy.restore();
+      const all = ['before', 'during 1', 'during 2', 'during 3', 'from B meanwhile'];
+      for (const member of [alice, bob]) {
+        await member.waitFor(() => all.every((t) => texts(member).includes(t)), 10_000, 'every message');
+        await sleep(300);
+        const seqs = member.of('msg').map((m) => m.seq as number);
+        expect(texts(member).sort()).toEqual([...all].sort());
+        expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+        expect(texts(member).filter((t) => String(t).startsWith('during'))).toEqual(['during 1', 'during 2', 'during 3']);
+      }
+      await sleep(600);
+      expect(logs[0]!.filter((e) => e.msg.includes('is unreachable'))).toHaveLength(1);
+      expect(logs[0]!.filter((e) => e.msg.includes('is back'))).toHaveLength(1);
+      expect(logs[1]!.filter((e) => e.msg.includes('is unreachable'))).toHaveLength(0);
+      // Away again, and A is stopped meanwhile: it stops in good time (its lease ends by itself).
+      proxy.cut();
+      await sleep(200);
+      const started = Date.now();
+      await a.chat.stop(200);
+      expect(Date.now() - started).toBeLessThan(4_000);
+    } finally {
+      proxy.close();
+    }
+  });
 });
 
+/** A TCP proxy to Redis that the test can cut (every connection closed, new ones refused) and restore. */
+class RedisProxy {
+  #refusing = false;
+  readonly #sockets = new Set<net.Socket>();
+  private constructor(readonly server: net.Server) {}
+
+  static async start(target: URL): Promise<RedisProxy> {
+    let proxy: RedisProxy | undefined;
+    const server = net.createServer((client) => proxy!.#accept(client, target));
+    proxy = new RedisProxy(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  #accept(client: net.Socket, target: URL): void {
+    if (this.#refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(Number(target.port || 6379), target.hostname);
+    for (const socket of [client, upstream]) {
+      this.#sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        this.#sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  cut(): void {
+    this.#refusing = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  restore(): void {
+    this.#refusing = false;
+  }
+
+  close(): void {
+    this.cut();
+    this.server.close();
+  }
+}
