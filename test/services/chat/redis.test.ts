@@ -193,13 +193,14 @@ describe.skipIf(skip !== undefined)(`chat over Redis, two nodes in one process${
 class RedisProxy {
   #refusing = false;
   readonly #sockets = new Set<net.Socket>();
-  private constructor(readonly server: net.Server) {}
+  readonly server: net.Server;
+  private constructor(target: URL) {
+    this.server = net.createServer((client) => this.#accept(client, target));
+  }
 
   static async start(target: URL): Promise<RedisProxy> {
-    let proxy: RedisProxy | undefined;
-    const server = net.createServer((client) => proxy!.#accept(client, target));
-    proxy = new RedisProxy(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxy = new RedisProxy(target);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
 
