@@ -122,6 +122,9 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     // this job for workers and machines alike.
     throw new WharfError('ECLUSTER', 'the chat room lives in one process unless it is shared through Redis: add --redis redis://127.0.0.1:6379 (or WHARF_REDIS) to use --workers (docs/scaling.md), or run without --workers');
   }
+  if (isClusterWorker() && config.udp && config.udpSend === 'worker') {
+    throw new WharfError('ECLUSTER', 'chat.udpSend worker cannot share the UDP port between --workers (a worker thread binds a socket of its own): use auto or inline');
+  }
   const logger = ctx.logger;
   const store = ctx.resources.store as Store | undefined;
   const history: HistoryStore = config.history === 'store' && store ? new SqlHistory(store, logger) : new MemoryHistory({ maxPerRoom: Math.max(config.recentPerRoom, 10_000) });
@@ -162,7 +165,9 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
         memberIdleMs: config.memberIdleMs,
         receiveBufferBytes: config.receiveBufferBytes,
         sendBufferBytes: config.sendBufferBytes,
-        sendMode: config.udpSend,
+        // Under --workers the workers share one UDP socket through the cluster primary, which only a
+        // socket bound on the main thread can do: one send per datagram there.
+        sendMode: isClusterWorker() ? 'inline' : config.udpSend,
         maxSendQueue: config.maxSendQueue,
         logger,
         metrics: ctx.metrics,

@@ -141,20 +141,28 @@ describe.skipIf(skip !== undefined)(`chat on two nodes over Redis and PostgreSQL
     const db = await freshPostgres();
     const server = await node(prefix, db, ['--workers', '2']);
     const tcp = server.port('chat', 'tcp');
+    // Both workers listen on one UDP port (the cluster shares the socket).
+    const udpPorts = new Set(server.lines.filter((l) => l.startsWith('chat udp://')).map((l) => Number(/:(\d+)$/.exec(l)![1])));
+    expect(udpPorts.size).toBe(1);
     const members: RawChat[] = [];
     for (let i = 0; i < 4; i++) members.push(await hello(tcp, `m${i}`));
-    const xiaoming = await seed(server.port('chat', 'udp'), '小明');
+    const seeds: SeedPeer[] = [];
+    for (let i = 0; i < 6; i++) seeds.push(await seed(server.port('chat', 'udp'), `小明${i}`));
     const holders = await nodesOfMembers(redis!, prefix);
-    expect(new Set([...holders.values()]).size).toBe(2);
+    expect(new Set(members.map((_, i) => holders.get(`m${i}`))).size).toBe(2);
+    // The kernel hands each datagram to either worker: seed members end up held by both.
+    expect(new Set(seeds.map((_, i) => holders.get(`小明${i}`))).size).toBe(2);
     for (let i = 0; i < 4; i++) members[i]!.send({ type: 'say', text: `from m${i}` });
-    xiaoming.send('C 小明 from the seed');
-    const all = ['from m0', 'from m1', 'from m2', 'from m3', 'from the seed'];
+    // Each seed member's C reaches whichever worker; the one that does not hold it speaks for it.
+    for (let i = 0; i < 6; i++) seeds[i]!.send(`C 小明${i} seed ${i} says hi`);
+    const all = [...members.map((_, i) => `from m${i}`), ...seeds.map((_, i) => `seed ${i} says hi`)];
     for (const member of members) {
       await member.waitFor(() => all.every((t) => texts(member).includes(t)), 5_000, 'every message');
       const seqs = member.of('msg').map((m) => m.seq as number);
       expect(new Set(seqs).size).toBe(seqs.length);
+      expect(seqs).toHaveLength(all.length);
     }
-    for (let i = 0; i < 4; i++) await xiaoming.waitForLine(`m${i} : from m${i}`);
+    for (const peer of seeds) for (let i = 0; i < 4; i++) await peer.waitForLine(`m${i} : from m${i}`);
   }, 60_000);
 });
 
