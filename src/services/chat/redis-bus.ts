@@ -24,7 +24,7 @@ import type { Logger } from '../../core/logger.js';
 import { HistoryWriter, type HistoryStore } from './history.js';
 import { mergeCatchUp, nameKey, type ChatMessage, type LeaveReason, type MemberSummary, type MessageKind } from './protocol.js';
 import { APPEND, CLAIM, MOVE, REAP, REFRESH, RELEASE, TRANSFER } from './redis-lua.js';
-import type { ClaimResult, HistoryPage, HistoryQuery, MemberInfo, RoomBus, RoomEvent } from './room.js';
+import { RoomListeners, type ClaimResult, type HistoryPage, type HistoryQuery, type MemberInfo, type RoomBus, type RoomEvent } from './room.js';
 
 export interface RedisRoomBusOptions {
   /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
@@ -91,7 +91,7 @@ export class RedisRoomBus implements RoomBus {
   readonly #sub: Client;
   readonly #logger: Logger;
   readonly #writer: HistoryWriter;
-  readonly #listeners = new Set<(event: RoomEvent) => void>();
+  readonly #listeners: RoomListeners;
   /** The names this node's front ends hold, by name. */
   readonly #held = new Map<string, StoredMember>();
   /** The highest sequence number delivered here, per room: what is at or below it is a duplicate. */
@@ -121,6 +121,7 @@ export class RedisRoomBus implements RoomBus {
     this.#now = options.now ?? Date.now;
     this.#url = redactedRedisUrl(options.url);
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.#listeners = new RoomListeners(options.logger);
     this.#writer = new HistoryWriter(options.history, { logger: options.logger, maxPending: options.maxPendingWrites ?? 100_000 });
     const clientOptions = (role: string) => ({
       url: options.url,
@@ -370,18 +371,11 @@ export class RedisRoomBus implements RoomBus {
   }
 
   subscribe(listener: (event: RoomEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.subscribe(listener);
   }
 
   #emit(event: RoomEvent): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#logger.error({ err: error }, 'chat event listener threw');
-      }
-    }
+    this.#listeners.emit(event);
   }
 
   // -- names --------------------------------------------------------------------------------------

@@ -104,6 +104,31 @@ export interface InProcessRoomBusOptions {
   now?: () => number;
 }
 
+/** A bus's subscribers: every event reaches each, in order; one that throws is logged, not fatal. */
+export class RoomListeners {
+  readonly #listeners = new Set<(event: RoomEvent) => void>();
+  constructor(readonly logger: Logger | undefined) {}
+
+  subscribe(listener: (event: RoomEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(event: RoomEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger?.error({ err: error }, 'chat event listener threw');
+      }
+    }
+  }
+
+  clear(): void {
+    this.#listeners.clear();
+  }
+}
+
 interface RoomState {
   name: string;
   members: Set<string>;
@@ -128,7 +153,7 @@ export class InProcessRoomBus implements RoomBus {
   readonly #keys = new Set<string>();
   readonly #rooms = new Map<string, RoomState>();
   readonly #loading = new Map<string, Promise<RoomState>>();
-  readonly #listeners = new Set<(event: RoomEvent) => void>();
+  readonly #listeners: RoomListeners;
   readonly #history: HistoryStore;
   readonly #logger: Logger | undefined;
   readonly #maxMembers: number;
@@ -140,6 +165,7 @@ export class InProcessRoomBus implements RoomBus {
   constructor(options: InProcessRoomBusOptions) {
     this.#history = options.history;
     this.#logger = options.logger;
+    this.#listeners = new RoomListeners(options.logger);
     this.#maxMembers = options.maxMembers ?? 10_000;
     this.#maxRooms = options.maxRooms ?? 1_000;
     this.#recentPerRoom = options.recentPerRoom ?? 1_000;
@@ -153,18 +179,11 @@ export class InProcessRoomBus implements RoomBus {
   }
 
   subscribe(listener: (event: RoomEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.subscribe(listener);
   }
 
   #emit(event: RoomEvent): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#logger?.error({ err: error }, 'chat event listener threw');
-      }
-    }
+    this.#listeners.emit(event);
   }
 
   async claim(member: MemberInfo, owner: string): Promise<ClaimResult> {
