@@ -478,7 +478,11 @@ export class RedisRoomBus implements RoomBus {
     const body: Omit<ChatMessage, 'seq'> = { room, kind: draft.kind, from: draft.from, text: draft.text, time: this.#now() };
     if (draft.cid !== undefined) body.cid = draft.cid;
     const json = JSON.stringify(body);
-    const keys = [this.#key('names'), this.#key(`seq:${room}`), this.#key(`stream:${room}`), this.#key(`sent:${this.node}:${++this.#appends}`)];
+    // The attempt's key: the client's own id for the message when it gave one (a wharf client that
+    // reconnected during an outage says again what it had not seen numbered, while the first
+    // attempt may still be waiting for Redis), else one of this node's.
+    const attempt = draft.cid !== undefined ? `cid:${nameKey(draft.from)}:${draft.cid}` : `sent:${this.node}:${++this.#appends}`;
+    const keys = [this.#key('names'), this.#key(`seq:${room}`), this.#key(`stream:${room}`), this.#key(attempt)];
     const args = [mode, nameKey(draft.from), owner, room, this.#options.recentPerRoom ?? 1_000, json, this.#channel, ATTEMPT_MEMORY_MS];
     let seq = Number(await this.#evalRetrying(APPEND, keys, args));
     if (seq === -1) {

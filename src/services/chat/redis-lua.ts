@@ -10,7 +10,8 @@
  *   P node:<node>:names      set: the nameKeys a node holds (what is freed when it dies)
  *   P nodes                  sorted set: node → when its lease ends (Redis's clock, ms)
  *   P seq:<room>             the room's last sequence number (INCR)
- *   P sent:<node>:<n>        the number message n of a node got, kept a few seconds (retries)
+ *   P sent:<node>:<n>        the number message n of a node got, kept a few seconds (retries);
+ *   P cid:<name>:<cid>       the same for a message its client numbered itself (`cid`)
  *   P stream:<room>          the room's recent messages, entry ID `<seq>-1`, trimmed MAXLEN ~
  * Channels: P events (every message, join and leave), P to:<node> (private messages for a node).
  * A channel message is `m<seq>|<message JSON without seq>` or `e<event JSON>`.

@@ -112,6 +112,19 @@ describe.skipIf(skip !== undefined)(`chat over Redis, two nodes in one process${
     expect(back.of('synced')[0]).toMatchObject({ gap: false });
   });
 
+  it("a message said twice with one client id (a client's resend after a reconnect) is numbered and delivered once", async () => {
+    const { a, b } = await twoNodes();
+    const alice = await hello(a.tcp, 'alice');
+    const bob = await hello(b.tcp, 'bob');
+    alice.send({ type: 'say', text: 'only once', cid: 'c-1' });
+    alice.send({ type: 'say', text: 'only once', cid: 'c-1' });
+    alice.send({ type: 'say', text: 'next', cid: 'c-2' });
+    await bob.waitFor(() => texts(bob).includes('next'));
+    await sleep(200);
+    expect(texts(bob)).toEqual(['only once', 'next']);
+    expect(texts(alice)).toEqual(['only once', 'next']);
+  });
+
   it('Redis connections cut mid-chat: TCP members lose no message and see none twice, in sequence', async () => {
     const { a, b, prefix, logs } = await twoNodes({ ratePerSecond: 1_000, rateBurst: 1_000 });
     const alice = await hello(a.tcp, 'alice');
