@@ -33,6 +33,7 @@ import { freePort, run as runCommand, startServer, type ServerProcess, type Serv
 import { describeMachine } from './lib/report.js';
 import { median, rotate } from './lib/stats.js';
 import { formatNumber, renderMarkdown, renderText, type Grid } from './lib/table.js';
+import { runScaling } from './chat-scaling.js';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const SEED_SERVER = join(repoRoot, 'test', 'seeds', 'programs', 'chat_server.py');
@@ -41,7 +42,7 @@ const SENDERS = 10;
 const TEXT_BYTES = 64;
 
 /** What chat-load prints (see the comment at the top of chat-load.c). */
-interface ChatLoadResult {
+export interface ChatLoadResult {
   error?: string;
   mode: string;
   members: number;
@@ -64,7 +65,7 @@ interface ChatLoadResult {
   serverUserCpuPercent: number;
 }
 
-interface Timing {
+export interface Timing {
   warmup: number;
   duration: number;
   drain: number;
@@ -77,8 +78,10 @@ function chatLoadBinary(): Promise<string> {
 }
 
 let cellNumber = 0;
-async function chatLoad(mode: 'udp' | 'tcp' | 'self', port: number, members: number, rate: number, timing: Timing, pids: number[]): Promise<ChatLoadResult> {
+/** One cell of bench/loadgen/chat-load.c; `extra` adds its flags (`--port2`). */
+export async function chatLoad(mode: 'udp' | 'tcp' | 'self', port: number, members: number, rate: number, timing: Timing, pids: number[], extra: string[] = []): Promise<ChatLoadResult> {
   const args = [
+    ...extra,
     '--mode', mode, '--port', String(port), '--members', String(members), '--senders', String(SENDERS), '--rate', String(rate),
     '--warmup', String(timing.warmup), '--duration', String(timing.duration), '--drain', String(timing.drain), '--size', String(TEXT_BYTES),
     // A fresh name prefix per cell: a member whose E was lost in an overloaded cell cannot block the next one.
@@ -434,5 +437,6 @@ async function measure(run: BenchmarkRun): Promise<void> {
     'Where the time goes, and what wharf does about it: docs/chat.md, "Fan-out".',
   ];
   run.finish({ terminal: [text], doc: body, results: { machine, command, rounds, timing, udp: Object.fromEntries(results), tcp: tcpRows } });
+  if (wharfCli !== undefined) await runScaling(run.options, wharfCli, timing, log);
 }
 

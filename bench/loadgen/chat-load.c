@@ -7,7 +7,9 @@
  *
  *   chat-load --mode udp|tcp|self --port P [--host 127.0.0.1] [--members N] [--senders S]
  *             [--rate MSGS_PER_S] [--warmup W] [--duration D] [--drain X] [--size B]
- *             [--rcvbuf BYTES] [--prefix NAME] [--poll-ms MS] [--pids a,b,c]
+ *             [--rcvbuf BYTES] [--prefix NAME] [--poll-ms MS] [--pids a,b,c] [--port2 P2]
+ *
+ * --port2 (tcp) every other member connects to this port instead: two nodes sharing one room.
  *
  * udp   the seed protocol: each member logs in (`L name`, waits for OK), senders send
  *       `C name SEQ T padding`; a member receives `name : SEQ T padding` for every message but its
@@ -76,12 +78,13 @@ static struct {
   double poll_ms; /* > 0: read every socket this often instead of sleeping in epoll (no wake-ups) */
   int pids[MAX_PIDS];
   int npids;
-} opt = {"127.0.0.1", 0, "udp", 100, 10, 1000, 1.0, 3.0, 1.0, 64, 8 << 20, "m", 0, {0}, 0};
+  int port2;
+} opt = {"127.0.0.1", 0, "udp", 100, 10, 1000, 1.0, 3.0, 1.0, 64, 8 << 20, "m", 0, {0}, 0, 0};
 
 static char error_text[512];
 static int fds[MAX_MEMBERS];
 static uint32_t drops_seen[MAX_MEMBERS];
-static struct sockaddr_in server;
+static struct sockaddr_in server, server2;
 static struct sockaddr_in member_addr[MAX_MEMBERS]; /* self mode: where each member listens */
 
 /* Shared between the threads. */
@@ -454,7 +457,8 @@ static void tcp_connect_all(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) fail("socket: %s", strerror(errno));
     set_rcvbuf(fd);
-    if (connect(fd, (struct sockaddr *)&server, sizeof server) != 0) fail("connect: %s", strerror(errno));
+    struct sockaddr_in *to = opt.port2 && i % 2 ? &server2 : &server;
+    if (connect(fd, (struct sockaddr *)to, sizeof *to) != 0) fail("connect: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -573,6 +577,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--prefix")) opt.prefix = v, i++;
     else if (!strcmp(a, "--poll-ms")) opt.poll_ms = atof(v), i++;
     else if (!strcmp(a, "--pids")) parse_pids(v), i++;
+    else if (!strcmp(a, "--port2")) opt.port2 = atoi(v), i++;
     else fail("unknown argument %s", a);
   }
   if (opt.members < 2 || opt.members > MAX_MEMBERS) fail("--members must be 2..%d", MAX_MEMBERS);
@@ -583,6 +588,8 @@ int main(int argc, char **argv) {
   server.sin_family = AF_INET;
   server.sin_port = htons((uint16_t)opt.port);
   if (inet_pton(AF_INET, opt.host, &server.sin_addr) != 1) fail("bad --host");
+  server2 = server;
+  server2.sin_port = htons((uint16_t)opt.port2);
 
   double t_join = now();
   if (tcp) tcp_connect_all();

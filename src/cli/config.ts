@@ -17,6 +17,8 @@ export const hostConfigSchema = z
     data: z.string().min(1).default(() => defaultDataFolder(process.env)),
     /** Database URL; unset means SQLite in the data folder. */
     db: z.string().optional(),
+    /** Redis URL: the chat's rooms shared between processes and machines (docs/scaling.md). */
+    redis: z.string().regex(/^rediss?:\/\//, { message: 'a Redis URL starts with redis:// or rediss://' }).optional(),
     /** Default listen address for every service that does not set its own. */
     host: z.string().min(1).optional(),
     /** Worker processes sharing the listening sockets (node:cluster). */
@@ -50,6 +52,7 @@ type Json = Record<string, unknown>;
 const HOST_ENV: Record<string, keyof HostConfig> = {
   WHARF_DATA: 'data',
   WHARF_DB: 'db',
+  WHARF_REDIS: 'redis',
   WHARF_HOST: 'host',
   WHARF_WORKERS: 'workers',
   WHARF_SCHEDULING: 'scheduling',

@@ -6,6 +6,7 @@ export function hostFlagsFrom(options: Record<string, unknown>): Partial<Record<
   return {
     data: options.data,
     db: options.db,
+    redis: options.redis,
     workers: options.workers,
     logLevel: options.logLevel,
     host: options.host,

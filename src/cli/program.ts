@@ -63,7 +63,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('[service...]', 'services to run')
     .option('-H, --host <host>', 'listen address for every service (default 127.0.0.1; 0.0.0.0 faces the network)')
     .option('--console', 'read the console (status, say, quit, help) from standard input even when it is not a terminal')
-    .option('--no-console', 'never read the console from the terminal (a service, a script)');
+    .option('--no-console', 'never read the console from the terminal (a service, a script)')
+    .option('--redis <url>', 'share the chat rooms with other wharf processes through this Redis (docs/scaling.md)');
   addHostOptions(serveCommand).addHelpText(
     'after',
     `

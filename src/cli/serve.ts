@@ -5,7 +5,7 @@ import { WharfError } from '../core/errors.js';
 import { ServiceHost } from '../core/host.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { formatAddress, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
-import { openStore, type AccountsEvent, type Store } from '../store/index.js';
+import { SharedLoginThrottle, openStore, type AccountsEvent, type Store } from '../store/index.js';
 import type { ResolvedConfig } from './config.js';
 import { startAdmin, type ServerAdmin, type ServiceStatusLine } from './server-admin.js';
 import { describeStartFailure } from './start-failure.js';
@@ -173,10 +173,15 @@ async function runServices(options: ServeOptions, logger: Logger, dataDir: strin
   const resources: Record<string, unknown> = {};
   let store: Store | undefined;
   let accountsChannel: SiblingChannel<AccountsEvent> | undefined;
+  let sharedThrottle: SharedLoginThrottle | undefined;
   if (needsStore) {
     store = await openStore({ dataDir, url: config.host.db, logger, accounts: config.host.accounts });
     resources.store = store;
-    if (isClusterWorker()) {
+    if (store.dialect !== 'sqlite') {
+      // A database server may be shared by several machines: the failed logins are counted
+      // through it, so every process on every machine counts every failure.
+      sharedThrottle = await SharedLoginThrottle.start(store, { logger });
+    } else if (isClusterWorker()) {
       // Every worker counts every failed login and registration, or N workers would give N allowances.
       const accounts = store.accounts;
       const channel = await joinSiblings<AccountsEvent>('accounts', (event) => accounts.apply(event));
@@ -184,6 +189,8 @@ async function runServices(options: ServeOptions, logger: Logger, dataDir: strin
       accountsChannel = channel;
     }
   }
+  // The chat shares its rooms through Redis when given one (docs/scaling.md).
+  if (config.host.redis !== undefined) resources.redis = config.host.redis;
   const host = new ServiceHost({ logger, dataDir, console: readsConsole(options), resources });
   running.host = host;
   const lines: string[] = [];
@@ -200,6 +207,7 @@ async function runServices(options: ServeOptions, logger: Logger, dataDir: strin
   } catch (error) {
     await host.stop(0);
     accountsChannel?.close();
+    await sharedThrottle?.close();
     await store?.close();
     if (isClusterWorker()) {
       reportWorkerFailed(error instanceof Error ? error.message : String(error));
@@ -237,8 +245,9 @@ async function runServices(options: ServeOptions, logger: Logger, dataDir: strin
       logMetrics();
       host
         .stop(config.host.shutdownDeadlineMs)
-        .then(() => {
+        .then(async () => {
           accountsChannel?.close();
+          await sharedThrottle?.close();
           return store?.close();
         })
         .then(

@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   EFAILED: 'a batch finished with failures',
   // Accounts and permissions.
   ESTORE: 'the account database is not available or failed',
+  EREDIS: 'the Redis server the chat room shares between nodes is not available or refused a command',
   ENODATABASE: 'there is no wharf database yet',
   ENOUSER: 'there is no account with that name',
   ETAKEN: 'the name (an account, a file) is taken',

@@ -115,6 +115,14 @@ const ACCOUNT_COLUMNS = ['name', 'role', 'disabled', 'created_at', 'quota_bytes'
  */
 export type AccountsEvent = ThrottleEvent | { kind: 'registration'; clientIp: string; at: number };
 
+/** How a shared log of AccountsEvents keeps the processes in step (see `Accounts.share`). */
+export interface AccountsSync {
+  /** Apply what the other processes published since the last call. */
+  catchUp(): Promise<void>;
+  /** Resolves once what this process published is where the others read it. */
+  written(): Promise<void>;
+}
+
 /** The throttle key of every name that cannot be an account (it contains a character no name may). */
 const INVALID_NAME_KEY = '\u0000invalid name';
 
@@ -131,6 +139,7 @@ export class Accounts {
   readonly #registrations: RateLimiter;
   readonly #now: () => number;
   #publish: ((event: AccountsEvent) => void) | undefined;
+  #sync: AccountsSync | undefined;
 
   constructor(context: StoreContext, options: AccountsOptions = {}) {
     this.#context = context;
@@ -149,9 +158,12 @@ export class Accounts {
   /**
    * Send this process's login failures, successes, resets and registrations to `publish`, for the
    * other processes that serve the same accounts to `apply`; what they apply is not sent again.
+   * With `sync` (the database-backed log), what the others published is applied before each
+   * login and registration is counted, and a failure is published before its answer goes out.
    */
-  share(publish: (event: AccountsEvent) => void): void {
+  share(publish: (event: AccountsEvent) => void, sync?: AccountsSync): void {
     this.#publish = publish;
+    this.#sync = sync;
     this.throttle.share(publish);
   }
 
@@ -203,6 +215,7 @@ export class Accounts {
     // A name that can never be an account is refused before it costs the address an attempt.
     const problem = newAccountNameProblem(name);
     if (problem) throw invalidName(name, problem);
+    await this.#sync?.catchUp();
     if (!this.#registrations.take(throttleKeyForAddress(clientIp))) {
       throw new WharfError('ETHROTTLED', `too many registrations from ${clientIp}; try again later`);
     }
@@ -221,6 +234,7 @@ export class Accounts {
     // The throttle counts per name key, so `Alice` and `ALICE` share `alice`'s failures. Names
     // that can never be accounts share one key: no memory per junk string.
     const key = nameIsValid ? accountNameKey(name) : INVALID_NAME_KEY;
+    await this.#sync?.catchUp();
     let gate = this.throttle.check(key, clientIp);
     if (!gate.allowed && nameIsValid && (await this.#passwordChangedSinceLock(name, key, clientIp))) {
       // The lock was earned against a password that has since been replaced (an administrator's
@@ -239,6 +253,7 @@ export class Accounts {
     const matches = await verifyPassword(passwordIsPlausible ? password : '', row?.password_hash ?? (await dummyPasswordHash()));
     if (!row || !matches) {
       const { delayMs, lockedForMs } = this.throttle.failure(key, clientIp);
+      await this.#sync?.written();
       this.#context.logger?.debug({ account: nameIsValid ? key : undefined, clientIp, lockedForMs }, 'login failed');
       return lockedForMs > 0 ? { ok: false, reason: 'bad-credentials', delayMs, retryAfterMs: lockedForMs } : { ok: false, reason: 'bad-credentials', delayMs };
     }

@@ -20,6 +20,7 @@ export {
 export { accountNameKey, accountNameProblem, newAccountNameProblem, MAX_NAME_LENGTH, RESERVED_ACCOUNT_NAMES } from './account-names.js';
 export { Quota, type QuotaUsage } from './quota.js';
 export { storeOf, requireStore } from './service-store.js';
+export { SharedLoginThrottle, type SharedLoginThrottleOptions } from './shared-login-throttle.js';
 export { LoginThrottle, LOGIN_THROTTLE_DEFAULTS, throttleKeyForAddress, type LoginThrottleOptions, type ThrottleCheck, type ThrottleEvent, type ThrottleFailure } from './login-throttle.js';
 export { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './password.js';
 export { storeMigrations, type StoreMigration } from './migrations/index.js';

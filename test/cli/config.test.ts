@@ -41,6 +41,14 @@ describe('configuration', () => {
     expect(withSet.services.get('echo')).toMatchObject({ port: 4000 });
   });
 
+  it('takes the Redis URL from the file, WHARF_REDIS or --redis, and refuses what is not one', () => {
+    expect(resolveConfig(definitions, {}).host.redis).toBeUndefined();
+    expect(resolveConfig(definitions, { file: file({ redis: 'redis://10.0.0.5:6379' }) }).host.redis).toBe('redis://10.0.0.5:6379');
+    expect(resolveConfig(definitions, { env: { WHARF_REDIS: 'rediss://cache:6380/1' } }).host.redis).toBe('rediss://cache:6380/1');
+    expect(resolveConfig(definitions, { env: { WHARF_REDIS: 'redis://a' }, hostFlags: { redis: 'redis://b' } }).host.redis).toBe('redis://b');
+    expect(() => resolveConfig(definitions, { hostFlags: { redis: '127.0.0.1:6379' } })).toThrow(/redis: a Redis URL starts with redis:\/\/ or rediss:\/\//);
+  });
+
   it('gives the top-level host to services that set none', () => {
     const { services } = resolveConfig(definitions, { env: { WHARF_HOST: '0.0.0.0' } });
     expect(services.get('echo')).toMatchObject({ host: '0.0.0.0' });

@@ -64,6 +64,7 @@ export function registerChatCli(program: Command, ctx: CliContext): void {
     .option('--no-console', 'do not read admin messages from standard input')
     .option('--no-udp', 'no seed protocol (TCP only)')
     .option('--no-tcp', 'no wharf protocol (UDP only)')
+    .option('--redis <url>', 'share the rooms with other wharf processes and machines through this Redis, e.g. redis://127.0.0.1:6379 (needed for --workers; docs/scaling.md)')
     .addOption(new Option('--member-idle <seconds>', 'drop seed members silent this long (0: never; default 1800)').argParser(Number));
   addHostOptions(serveCommand).action(async (flags: Record<string, unknown>, command: Command) => {
     await ctx.serve(['chat'], command, {

@@ -130,3 +130,65 @@ export class SqlHistory implements HistoryStore {
     });
   }
 }
+
+/**
+ * Writes messages to a HistoryStore in batches (every message of one event-loop turn in one
+ * INSERT), one batch at a time, never holding more than `maxPending` unwritten: past that, messages
+ * are counted in `failures` and kept only where the room bus keeps recent ones (memory, or Redis).
+ */
+export class HistoryWriter {
+  readonly #history: HistoryStore;
+  readonly #logger: Logger | undefined;
+  readonly #maxPending: number;
+  #pending: ChatMessage[] = [];
+  #writing: Promise<void> | undefined;
+  #scheduled = false;
+  /** Messages not written to the history store (it failed, or too many were waiting). */
+  failures = 0;
+
+  constructor(history: HistoryStore, options: { logger?: Logger | undefined; maxPending?: number } = {}) {
+    this.#history = history;
+    this.#logger = options.logger;
+    this.#maxPending = options.maxPending ?? 100_000;
+  }
+
+  write(message: ChatMessage): void {
+    if (this.#pending.length >= this.#maxPending) {
+      this.failures++;
+      if (this.failures % 10_000 === 1) this.#logger?.warn({ pending: this.#pending.length }, 'chat history is not keeping up; messages are kept in memory only');
+      return;
+    }
+    this.#pending.push(message);
+    if (!this.#scheduled && !this.#writing) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        if (!this.#writing) this.#start();
+      });
+    }
+  }
+
+  /** Resolves once every message written so far is in the store (or failed to get there). */
+  async flushed(): Promise<void> {
+    while (this.#writing || this.#pending.length > 0) {
+      if (!this.#writing) this.#start();
+      await this.#writing;
+    }
+  }
+
+  #start(): void {
+    if (this.#writing || this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#writing = this.#history
+      .append(batch)
+      .catch((error: unknown) => {
+        this.failures += batch.length;
+        this.#logger?.error({ err: error, messages: batch.length }, 'could not write chat history');
+      })
+      .finally(() => {
+        this.#writing = undefined;
+        if (this.#pending.length > 0) this.#start();
+      });
+  }
+}

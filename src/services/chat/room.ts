@@ -1,15 +1,15 @@
 /**
  * The room state every front end (the seed's UDP, wharf's TCP) shares, behind one interface.
  *
- * `RoomBus` is the seam for running the chat on several nodes: today `InProcessRoomBus` keeps
- * names, members, sequence numbers and recent history in this process; a Redis-backed bus would
- * keep the name directory in a hash (HSETNX), number messages with INCR, keep history in a stream
- * and fan events out with PUBLISH. Everything a front end needs goes through these methods, which
- * are asynchronous for that reason, and every event reaches the front ends through `subscribe`.
+ * `RoomBus` is the seam for running the chat on several nodes: `InProcessRoomBus` keeps names,
+ * members, sequence numbers and recent history in this process; `RedisRoomBus` (redis-bus.ts,
+ * `--redis`) keeps them in Redis for every process and machine that shares it. Everything a front
+ * end needs goes through these methods, which are asynchronous for that reason, and every event
+ * reaches the front ends through `subscribe`.
  * A front end holds only its own sockets: it delivers an event to the members it hosts.
  */
 import type { Logger } from '../../core/logger.js';
-import type { HistoryStore } from './history.js';
+import { HistoryWriter, type HistoryStore } from './history.js';
 import { mergeCatchUp, nameKey, selectRange, type ChatMessage, type LeaveReason, type MemberSummary, type MessageKind, type Transport } from './protocol.js';
 
 export interface MemberInfo {
@@ -46,6 +46,11 @@ export interface HistoryPage {
 }
 
 export interface RoomBus {
+  /**
+   * True when other processes share the room (Redis): with `--workers`, a seed member's
+   * datagrams may reach a sibling worker, which speaks for it under the same owner.
+   */
+  readonly shared?: boolean;
   /**
    * Give `member.name` to `owner` (a front end's handle for one client) and put it in
    * `member.room`; the room hears a `join`. Fails when the name is in use in any
@@ -99,6 +104,31 @@ export interface InProcessRoomBusOptions {
   now?: () => number;
 }
 
+/** A bus's subscribers: every event reaches each, in order; one that throws is logged, not fatal. */
+export class RoomListeners {
+  readonly #listeners = new Set<(event: RoomEvent) => void>();
+  constructor(readonly logger: Logger | undefined) {}
+
+  subscribe(listener: (event: RoomEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(event: RoomEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger?.error({ err: error }, 'chat event listener threw');
+      }
+    }
+  }
+
+  clear(): void {
+    this.#listeners.clear();
+  }
+}
+
 interface RoomState {
   name: string;
   members: Set<string>;
@@ -123,27 +153,23 @@ export class InProcessRoomBus implements RoomBus {
   readonly #keys = new Set<string>();
   readonly #rooms = new Map<string, RoomState>();
   readonly #loading = new Map<string, Promise<RoomState>>();
-  readonly #listeners = new Set<(event: RoomEvent) => void>();
+  readonly #listeners: RoomListeners;
   readonly #history: HistoryStore;
   readonly #logger: Logger | undefined;
   readonly #maxMembers: number;
   readonly #maxRooms: number;
   readonly #recentPerRoom: number;
-  readonly #maxPendingWrites: number;
+  readonly #writer: HistoryWriter;
   readonly #now: () => number;
-  #pending: ChatMessage[] = [];
-  #writing: Promise<void> | undefined;
-  #writeScheduled = false;
-  /** Messages not written to the history store (it failed, or too many were waiting). */
-  historyWriteFailures = 0;
 
   constructor(options: InProcessRoomBusOptions) {
     this.#history = options.history;
     this.#logger = options.logger;
+    this.#listeners = new RoomListeners(options.logger);
     this.#maxMembers = options.maxMembers ?? 10_000;
     this.#maxRooms = options.maxRooms ?? 1_000;
     this.#recentPerRoom = options.recentPerRoom ?? 1_000;
-    this.#maxPendingWrites = options.maxPendingWrites ?? 100_000;
+    this.#writer = new HistoryWriter(options.history, { logger: options.logger, maxPending: options.maxPendingWrites ?? 100_000 });
     this.#now = options.now ?? Date.now;
   }
 
@@ -153,18 +179,11 @@ export class InProcessRoomBus implements RoomBus {
   }
 
   subscribe(listener: (event: RoomEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.subscribe(listener);
   }
 
   #emit(event: RoomEvent): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#logger?.error({ err: error }, 'chat event listener threw');
-      }
-    }
+    this.#listeners.emit(event);
   }
 
   async claim(member: MemberInfo, owner: string): Promise<ClaimResult> {
@@ -262,7 +281,7 @@ export class InProcessRoomBus implements RoomBus {
     if (draft.cid !== undefined) message.cid = draft.cid;
     room.recent.push(message);
     if (room.recent.length > this.#recentPerRoom) room.recent.splice(0, room.recent.length - this.#recentPerRoom);
-    this.#write(message);
+    this.#writer.write(message);
     this.#emit({ type: 'message', message });
     return message;
   }
@@ -306,10 +325,12 @@ export class InProcessRoomBus implements RoomBus {
 
   /** Resolves once every message published so far is in the history store (or failed to get there). */
   async flushed(): Promise<void> {
-    while (this.#writing || this.#pending.length > 0) {
-      if (!this.#writing) this.#startWrite();
-      await this.#writing;
-    }
+    await this.#writer.flushed();
+  }
+
+  /** Messages not written to the history store (it failed, or too many were waiting). */
+  get historyWriteFailures(): number {
+    return this.#writer.failures;
   }
 
   async close(): Promise<void> {
@@ -356,38 +377,5 @@ export class InProcessRoomBus implements RoomBus {
   #forgetIdleRooms(): void {
     if (this.#rooms.size < 2 * this.#maxRooms) return;
     for (const [name, room] of this.#rooms) if (room.members.size === 0) this.#rooms.delete(name);
-  }
-
-  #write(message: ChatMessage): void {
-    if (this.#pending.length >= this.#maxPendingWrites) {
-      this.historyWriteFailures++;
-      if (this.historyWriteFailures % 10_000 === 1) this.#logger?.warn({ pending: this.#pending.length }, 'chat history is not keeping up; messages are kept in memory only');
-      return;
-    }
-    this.#pending.push(message);
-    if (!this.#writeScheduled && !this.#writing) {
-      this.#writeScheduled = true;
-      // Every message of one event-loop turn in one INSERT.
-      setImmediate(() => {
-        this.#writeScheduled = false;
-        if (!this.#writing) this.#startWrite();
-      });
-    }
-  }
-
-  #startWrite(): void {
-    if (this.#writing || this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#writing = this.#history
-      .append(batch)
-      .catch((error: unknown) => {
-        this.historyWriteFailures += batch.length;
-        this.#logger?.error({ err: error, messages: batch.length }, 'could not write chat history');
-      })
-      .finally(() => {
-        this.#writing = undefined;
-        if (this.#pending.length > 0) this.#startWrite();
-      });
   }
 }

@@ -9,6 +9,7 @@ import { storeOf } from '../../store/service-store.js';
 import { noAccounts, storeAccounts, type ChatAccounts } from './accounts.js';
 import { MemoryHistory, SqlHistory, type HistoryStore } from './history.js';
 import { ADMIN_NAME, DEFAULT_MAX_CLIENT_FRAME_BYTES, DEFAULT_ROOM, roomProblem, textProblem } from './protocol.js';
+import { RedisRoomBus, presenceBoundMs } from './redis-bus.js';
 import { InProcessRoomBus, type RoomBus } from './room.js';
 import { TcpFrontEnd, type TcpStats } from './tcp-front-end.js';
 import { UdpFrontEnd, type UdpStats } from './udp-front-end.js';
@@ -38,7 +39,14 @@ export const chatConfigSchema = z
     maxCatchUp: z.number().int().min(0).max(100_000).default(1_000),
     /** Most messages one `/history` returns. */
     historyLimit: z.number().int().min(1).max(1_000).default(200),
-    /** Messages per room kept in memory for joins and catch-ups. */
+    /** With Redis (`--redis`): every key and channel starts with this, so deployments can share one Redis. */
+    redisKeyPrefix: z.string().min(1).max(100).default('wharf:chat:'),
+    /**
+     * With Redis: a node renews its lease every third of this; a node that stops renewing (killed,
+     * cut off) loses its members, and the rooms are told, within 4/3 of this.
+     */
+    nodeLeaseMs: z.number().int().min(300).max(10 * 60_000).default(9_000),
+    /** Messages per room kept in memory (or in the Redis stream) for joins and catch-ups. */
     recentPerRoom: z.number().int().min(0).max(1_000_000).default(1_000),
     /** Members at once, UDP and TCP together. */
     maxMembers: z.number().int().positive().default(10_000),
@@ -108,17 +116,37 @@ export interface ChatStartOptions {
 
 /** Start the chat with explicit parts (tests, embedders); the service definition calls this. */
 export async function startChat(ctx: ServiceContext, config: ChatConfig, options: ChatStartOptions = {}): Promise<RunningChat> {
-  if (isClusterWorker()) {
-    throw new WharfError('ECLUSTER', 'the chat keeps its room in one process: run it without --workers (or with --workers 1)');
+  const redisUrl = typeof ctx.resources.redis === 'string' && ctx.resources.redis !== '' ? ctx.resources.redis : undefined;
+  if (isClusterWorker() && redisUrl === undefined && options.bus === undefined) {
+    // The primary could relay the room between its workers, but it would then carry every message
+    // of every worker (its one core the ceiling) and be a second room to keep right; Redis does
+    // this job for workers and machines alike.
+    throw new WharfError('ECLUSTER', 'the chat room lives in one process unless it is shared through Redis: add --redis redis://127.0.0.1:6379 (or WHARF_REDIS) to use --workers (docs/scaling.md), or run without --workers');
+  }
+  if (isClusterWorker() && config.udp && config.udpSend === 'worker') {
+    throw new WharfError('ECLUSTER', 'chat.udpSend worker cannot share the UDP port between --workers (a worker thread binds a socket of its own): use auto or inline');
   }
   const logger = ctx.logger;
   const store = storeOf(ctx);
   const history: HistoryStore = config.history === 'store' && store ? new SqlHistory(store, logger) : new MemoryHistory({ maxPerRoom: Math.max(config.recentPerRoom, 10_000) });
   const accounts = options.accounts ?? (store ? storeAccounts(store) : noAccounts);
   const ownBus = options.bus === undefined;
-  const inProcess = new InProcessRoomBus({ history, logger, maxMembers: config.maxMembers, maxRooms: config.maxRooms, recentPerRoom: config.recentPerRoom });
-  const bus: RoomBus = options.bus ?? inProcess;
-  if (ownBus) await inProcess.open(config.room);
+  const limits = { history, logger, maxMembers: config.maxMembers, maxRooms: config.maxRooms, recentPerRoom: config.recentPerRoom };
+  let bus: RoomBus;
+  let historyWriteFailures = (): number => 0;
+  if (options.bus) {
+    bus = options.bus;
+  } else if (redisUrl !== undefined) {
+    const redis = await RedisRoomBus.connect({ ...limits, url: redisUrl, keyPrefix: config.redisKeyPrefix, leaseMs: config.nodeLeaseMs });
+    logger.info({ node: redis.node, keyPrefix: config.redisKeyPrefix, presenceBoundMs: presenceBoundMs(redis.leaseMs) }, `chat rooms shared through Redis (this node: ${redis.node}); a node that dies loses its members within ${presenceBoundMs(redis.leaseMs) / 1000} s`);
+    bus = redis;
+    historyWriteFailures = () => redis.historyWriteFailures;
+  } else {
+    const inProcess = new InProcessRoomBus(limits);
+    await inProcess.open(config.room);
+    bus = inProcess;
+    historyWriteFailures = () => inProcess.historyWriteFailures;
+  }
 
   let udp: UdpFrontEnd | undefined;
   let tcp: TcpFrontEnd | undefined;
@@ -138,7 +166,9 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
         memberIdleMs: config.memberIdleMs,
         receiveBufferBytes: config.receiveBufferBytes,
         sendBufferBytes: config.sendBufferBytes,
-        sendMode: config.udpSend,
+        // Under --workers the workers share one UDP socket through the cluster primary, which only a
+        // socket bound on the main thread can do: one send per datagram there.
+        sendMode: isClusterWorker() ? 'inline' : config.udpSend,
         maxSendQueue: config.maxSendQueue,
         logger,
         metrics: ctx.metrics,
@@ -185,7 +215,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     udp: udp?.stats,
     tcp: tcp?.stats,
     get historyWriteFailures() {
-      return inProcess.historyWriteFailures;
+      return historyWriteFailures();
     },
   };
   let stopped: Promise<void> | undefined;
@@ -202,7 +232,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
       stopped ??= (async () => {
         await Promise.all([udp?.stop(), tcp?.stop(deadlineMs)]);
         if (ownBus) await bus.close();
-        logger.debug({ udp: udp?.stats, tcp: tcp?.stats, udpSendMode: udp?.sendMode, historyWriteFailures: inProcess.historyWriteFailures }, 'chat counters in full');
+        logger.debug({ udp: udp?.stats, tcp: tcp?.stats, udpSendMode: udp?.sendMode, historyWriteFailures: historyWriteFailures() }, 'chat counters in full');
       })();
       return stopped;
     },

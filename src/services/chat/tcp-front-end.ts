@@ -95,6 +95,11 @@ class Session {
   account = false;
   readonly owner: string;
   readonly token = randomBytes(16).toString('hex');
+  /**
+   * The highest sequence number sent to this member in its room: a message at or below it is not
+   * sent again (over Redis, a message can arrive after the history that already held it).
+   */
+  delivered = 0;
   /** Messages that arrived while this member's catch-up was being read; undefined when live. */
   catchingUp: ChatMessage[] | undefined;
   /** More than `maxCatchUp` live messages arrived during the catch-up: the oldest were let go. */
@@ -226,7 +231,9 @@ export class TcpFrontEnd {
         this.stats.badFrames++;
         connection.write(encodeFrame({ type: 'error', code: 'bad-request', message: error.message }));
       },
-      close: () => void this.#closed(session),
+      close: () => {
+        this.#closed(session).catch((error: unknown) => this.#options.logger.warn({ err: error, connection: connection.id }, 'could not free a chat name'));
+      },
       shutdown: () => {
         this.#error(session, undefined, 'unavailable', 'the server is shutting down');
         this.#flushSession(session);
@@ -485,10 +492,13 @@ export class TcpFrontEnd {
     session.heldOverflow = false;
     const messages = mergeCatchUp(since ?? 0, page.messages, held);
     let last = Math.max(lastSeq, since ?? 0);
+    let delivered = lastSeq;
     for (const message of messages) {
       this.#send(session, messageFrame(message));
       if (message.seq > last) last = message.seq;
+      if (message.seq > delivered) delivered = message.seq;
     }
+    session.delivered = delivered;
     this.#send(session, { type: 'synced', room, lastSeq: last, gap: (since !== undefined && !page.complete) || overflow });
     this.#flushDeferred(session);
   }
@@ -541,9 +551,13 @@ export class TcpFrontEnd {
         if (!members) return;
         this.#presence.flushRoom(event.message.room);
         const frame = encodeFrame(messageFrame(event.message));
+        const seq = event.message.seq;
         for (const session of members) {
           if (session.catchingUp) this.#hold(session, session.catchingUp, event.message);
-          else this.#queue(session, frame);
+          else if (seq > session.delivered) {
+            session.delivered = seq;
+            this.#queue(session, frame);
+          }
         }
         return;
       }

@@ -234,13 +234,13 @@ export class UdpFrontEnd {
     if (member) member.lastSeen = this.#now();
     switch (request.kind) {
       case 'login':
-        void this.#login(name, key, ip, port);
+        this.#background(this.#login(name, key, ip, port), 'login');
         return;
       case 'chat':
         this.#chat(member, name, request.text, key, ip, port);
         return;
       case 'exit':
-        this.#exit(member, name);
+        this.#exit(member, name, key);
         return;
     }
   }
@@ -274,7 +274,10 @@ export class UdpFrontEnd {
       logger.debug({ peer: key }, 'chat login refused: too many members from this address');
       return false;
     }
-    if (this.#byName.has(name) || (await bus.owner(name)) !== undefined) return false;
+    if (this.#byName.has(name)) return false;
+    const holder = await bus.member(name);
+    // With --workers over Redis, a sibling worker may hold this name for this very address.
+    if (holder) return bus.shared === true && holder.via === 'udp' && holder.address === key && !this.#byKey.has(key);
     try {
       if (await this.#options.accounts.isAccount(name)) {
         logger.debug({ peer: key, name }, 'chat login refused: the name is a wharf account (log in with wharf chat --login)');
@@ -288,7 +291,7 @@ export class UdpFrontEnd {
     // Another name from this address: that member leaves first.
     const previous = this.#byKey.get(key);
     if (previous) await this.#remove(previous, 'left');
-    const owner = `udp:${key}`;
+    const owner = udpOwner(key);
     const claimed = await bus.claim({ name, room: this.#options.room, via: 'udp', account: false, address: key }, owner);
     if (!claimed.ok) return false;
     if (this.#stopped) {
@@ -312,13 +315,17 @@ export class UdpFrontEnd {
       const expired = this.#expired.get(key);
       if (pending || (expired && expired.name === name && !this.#byName.has(name))) {
         const ready = pending ?? this.#readmit(name, key, ip, port);
-        void ready.then((ok) => {
-          const now = this.#byKey.get(key);
-          if (ok && now && now.name === name) this.#say(now, text);
-        });
+        this.#background(
+          ready.then((ok) => {
+            const now = this.#byKey.get(key);
+            if (ok && now && now.name === name) this.#say(now, text);
+          }),
+          'readmission',
+        );
         return;
       }
-      if (this.#byName.has(name)) stats.spoofed++;
+      if (this.#options.bus.shared) this.#background(this.#sayForSibling(name, text, key), 'message');
+      else if (this.#byName.has(name)) stats.spoofed++;
       else stats.notMember++;
       return;
     }
@@ -336,7 +343,22 @@ export class UdpFrontEnd {
       return;
     }
     this.stats.messages++;
-    void this.#options.bus.publish(this.#options.room, { kind: 'chat', from: member.name, text }, member.owner);
+    this.#background(this.#options.bus.publish(this.#options.room, { kind: 'chat', from: member.name, text }, member.owner), 'message');
+  }
+
+  /**
+   * A datagram for a member a sibling worker holds (the kernel hands each datagram of the shared
+   * socket to any worker): spoken under the member's owner, which the bus checks.
+   */
+  async #sayForSibling(name: string, raw: string, key: string): Promise<void> {
+    const text = cleanText(raw);
+    if (textProblem(text, this.#options.maxTextBytes)) {
+      this.stats.badText++;
+      return;
+    }
+    const message = await this.#options.bus.publish(this.#options.room, { kind: 'chat', from: name, text }, udpOwner(key));
+    if (message) this.stats.messages++;
+    else this.stats.notMember++;
   }
 
   async #readmit(name: string, key: string, ip: string, port: number): Promise<boolean> {
@@ -351,24 +373,42 @@ export class UdpFrontEnd {
     }
   }
 
-  #exit(member: UdpMember | undefined, name: string): void {
+  #exit(member: UdpMember | undefined, name: string, key: string): void {
+    if (!member && this.#options.bus.shared) {
+      // Held by a sibling worker, maybe: the bus frees it only for the owner that holds it.
+      this.#background(this.#options.bus.release(name, udpOwner(key), 'left'), 'exit');
+      return;
+    }
     if (!member || member.name !== name) {
       if (this.#byName.has(name)) this.stats.spoofed++;
       else this.stats.notMember++;
       return;
     }
-    void this.#remove(member, 'left');
+    this.#background(this.#remove(member, 'left'), 'exit');
   }
 
   async #remove(member: UdpMember, reason: 'left' | 'expired' | 'disconnected'): Promise<void> {
     if (this.#byKey.get(member.key) !== member) return;
+    this.#forget(member);
+    await this.#options.bus.release(member.name, member.owner, reason);
+  }
+
+  /** Drop a member from this front end's tables (the bus is told separately, or already knows). */
+  #forget(member: UdpMember): void {
     this.#byKey.delete(member.key);
     this.#byName.delete(member.name);
     this.#transport.deleteMember(member.id);
     const left = (this.#perIp.get(member.ip) ?? 1) - 1;
     if (left <= 0) this.#perIp.delete(member.ip);
     else this.#perIp.set(member.ip, left);
-    await this.#options.bus.release(member.name, member.owner, reason);
+  }
+
+  /**
+   * A datagram is answered without waiting for the room; what the room then fails to do (Redis
+   * away longer than its retries, say) is logged, never left as an unhandled rejection.
+   */
+  #background(work: Promise<unknown>, what: string): void {
+    work.catch((error: unknown) => this.#options.logger.warn({ err: error }, `chat ${what} from a seed member failed: ${error instanceof Error ? error.message : String(error)}`));
   }
 
   #expireIdle(): void {
@@ -378,7 +418,7 @@ export class UdpFrontEnd {
       if (now - member.lastSeen < idle) continue;
       this.stats.expired++;
       this.#expired.set(member.key, { name: member.name, at: now });
-      void this.#remove(member, 'expired');
+      this.#background(this.#remove(member, 'expired'), 'expiry');
     }
     // Forget expired members after a while, and never keep more than a bounded number.
     for (const [key, entry] of this.#expired) {
@@ -398,6 +438,7 @@ export class UdpFrontEnd {
         return;
       case 'join':
       case 'leave':
+        if (event.type === 'leave') this.#forgetLeftElsewhere(event.member, event.reason);
         if (event.room !== room || this.#byKey.size === 0) return;
         this.#presence.add(room, event.type, event.member, event.type === 'leave' ? event.reason : undefined);
         return;
@@ -409,6 +450,13 @@ export class UdpFrontEnd {
     }
   }
 
+  /** A member of ours that left through a sibling worker (its `E` went there): forgotten here too. */
+  #forgetLeftElsewhere(info: { name: string; address: string }, reason: string): void {
+    const member = this.#byName.get(info.name);
+    if (!member || member.key !== info.address || (reason !== 'left' && reason !== 'expired')) return;
+    this.#forget(member);
+  }
+
   /** Encoded once, sent to every seed member but the sender. */
   #deliverMessage(message: ChatMessage): void {
     const count = this.#byKey.size;
@@ -416,6 +464,8 @@ export class UdpFrontEnd {
     const line = message.kind === 'admin' ? formatSeedAdmin(message.text) : formatSeedChat(message.from, message.text);
     const datagram = Buffer.from(line);
     const sender = message.kind === 'admin' ? undefined : this.#byName.get(message.from);
+    // It spoke (maybe through a sibling worker): not idle.
+    if (sender) sender.lastSeen = this.#now();
     this.#sendToAll(datagram, sender ? [sender.id] : [], count - (sender ? 1 : 0));
   }
 
@@ -457,4 +507,9 @@ export class UdpFrontEnd {
     this.#options.metrics.datagramsOut++;
     this.#transport.toAddress(ip, port, Buffer.from(text));
   }
+}
+
+/** A seed member's owner: its address, the same in every worker that shares the socket. */
+function udpOwner(key: string): string {
+  return `udp:${key}`;
 }

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LengthPrefixDecoder } from '../../../src/codec/index.js';
-import { silentLogger } from '../../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../../src/core/logger.js';
 import { ServiceMetrics } from '../../../src/core/metrics.js';
 import type { ServiceContext } from '../../../src/core/service.js';
 import { encodeFrame, type ClientFrame } from '../../../src/services/chat/protocol.js';
@@ -34,8 +34,9 @@ const running: RunningChat[] = [];
  * Start a chat on port 0 (UDP and TCP); stopped by `stopAllChats`. WHARF_TEST_CHAT_UDP_SEND=inline
  * runs the suite with the one-call-per-datagram UDP sender instead of the batching worker.
  */
-export async function startTestChat(overrides: Record<string, unknown> = {}, options: ChatStartOptions & { resources?: Record<string, unknown> } = {}): Promise<StartedChat> {
+export async function startTestChat(overrides: Record<string, unknown> = {}, options: ChatStartOptions & { resources?: Record<string, unknown>; logger?: Logger } = {}): Promise<StartedChat> {
   const ctx = chatContext(options.resources);
+  if (options.logger) ctx.logger = options.logger;
   const udpSend = process.env.WHARF_TEST_CHAT_UDP_SEND;
   const config = chatConfigSchema.parse({ port: 0, tcpPort: 0, console: 'off', ...(udpSend ? { udpSend } : {}), ...overrides });
   const chat = await startChat(ctx, config, options);

@@ -1,0 +1,68 @@
+/**
+ * The Redis the chat's Redis tests share (127.0.0.1:6379, or WHARF_TEST_REDIS_URL). Each test
+ * takes a key prefix of its own, so parallel runs never see each other's rooms, and deletes its
+ * keys afterwards. When no Redis answers, the tests skip with the reason (CI starts one).
+ */
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+
+export const REDIS_URL = process.env.WHARF_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+type Client = ReturnType<typeof createClient>;
+
+/** Undefined when Redis answers, else why the tests skip. */
+export async function redisSkipReason(): Promise<string | undefined> {
+  const client = createClient({ url: REDIS_URL, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    await client.close();
+    return undefined;
+  } catch (error) {
+    client.destroy();
+    const reason = `no Redis at ${REDIS_URL}: ${error instanceof Error ? error.message : String(error)}`;
+    if (process.env.CI === 'true') throw new Error(`${reason}, but CI must start one (.ci/run)`);
+    return reason;
+  }
+}
+
+export function uniquePrefix(): string {
+  return `wharf-test:${process.pid}:${randomBytes(4).toString('hex')}:`;
+}
+
+/** A plain client for the test itself (inspecting keys, killing a node's connections). */
+export async function testRedis(): Promise<Client> {
+  const client = createClient({ url: REDIS_URL });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** Delete every key under `prefix`. */
+export async function deletePrefix(client: Client, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) keys.push(...batch);
+  if (keys.length > 0) await client.del(keys);
+}
+
+/** Cut every connection the chat nodes under `prefix` hold to Redis (they reconnect by themselves). */
+export async function killConnections(client: Client, prefix: string): Promise<number> {
+  const list = await client.sendCommand<string>(['CLIENT', 'LIST']);
+  const ids = String(list)
+    .split('\n')
+    .filter((line) => line.includes(` name=wharf-chat:${prefix}:`))
+    .map((line) => /(?:^|\s)id=(\d+)/.exec(line)?.[1])
+    .filter((id): id is string => id !== undefined);
+  for (const id of ids) await client.sendCommand(['CLIENT', 'KILL', 'ID', id]);
+  return ids.length;
+}
+
+/** The nodes that hold the members under `prefix`, by name. */
+export async function nodesOfMembers(client: Client, prefix: string): Promise<Map<string, string>> {
+  const all = await client.hGetAll(`${prefix}names`);
+  return new Map(Object.values(all).map((raw) => {
+    const info = JSON.parse(raw) as { name: string; node: string };
+    return [info.name, info.node];
+  }));
+}
