@@ -14,6 +14,7 @@ import type { ServiceMetrics } from '../../core/metrics.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { normaliseAddress } from '../../core/connection.js';
 import { ConnectionLimiter } from '../../core/connection-limiter.js';
+import { listenError } from '../../core/tcp-server.js';
 import { welcomePage } from './pages.js';
 import type { ByteBudget } from '../../core/byte-budget.js';
 import { ConnectionGate } from './connections.js';
@@ -422,16 +423,8 @@ class RunningWebServer implements WebServerHandle {
     const { host, port } = this.#config;
     const server = this.#server;
     await new Promise<void>((resolveListen, reject) => {
-      const onError = (error: NodeJS.ErrnoException) => {
-        const where = `${host}:${port}`;
-        reject(
-          error.code === 'EADDRINUSE'
-            ? new WharfError('EPORTINUSE', `port ${port} on ${host} is already in use (choose another with --port)`, { cause: error })
-            : error.code === 'EACCES'
-              ? new WharfError('EDENIED', `no permission to listen on ${where} (ports below 1024 need root)`, { cause: error })
-              : new WharfError('ELISTEN', `cannot listen on ${where}: ${error.message}`, { cause: error }),
-        );
-      };
+      // Worded as every TCP service words it (core's listenError), so `wharf serve` says it the same way.
+      const onError = (error: Error) => reject(listenError(error, `${host}:${port}`));
       server.once('error', onError);
       server.listen({ host, port, backlog: 511 }, () => {
         server.off('error', onError);
