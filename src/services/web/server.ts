@@ -10,9 +10,11 @@ import { z } from 'zod';
 import { listenSchema, portSchema, sizeSchema } from '../../core/config.js';
 import { WharfError, isErrnoException } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import type { ServiceMetrics } from '../../core/metrics.js';
 import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { normaliseAddress } from '../../core/connection.js';
 import { ConnectionLimiter } from '../../core/connection-limiter.js';
+import { listenError } from '../../core/tcp-server.js';
 import { welcomePage } from './pages.js';
 import type { ByteBudget } from '../../core/byte-budget.js';
 import { ConnectionGate } from './connections.js';
@@ -196,209 +198,277 @@ export interface WebServerHandle extends RunningService {
   readonly scheme: 'http' | 'https';
 }
 
+type TlsFiles = { cert: Buffer; key: Buffer };
+type NodeServer = http.Server | https.Server | http2.Http2SecureServer;
+
+/** Bytes of a raw socket already added to the metrics. */
+interface CountedBytes {
+  read: number;
+  written: number;
+}
+
 export async function startWeb(ctx: ServiceContext, config: WebConfig): Promise<WebServerHandle> {
-  const logger = ctx.logger;
-  const metrics = ctx.metrics;
-  let rootPath: string;
-  if (config.root === undefined) {
-    rootPath = resolve(ctx.dataDir, 'www');
-    await ensureWelcomeRoot(rootPath);
-  } else {
-    rootPath = resolve(config.root);
-  }
-  const root = await resolveRoot(rootPath);
-  const tls = config.cert !== undefined && config.key !== undefined ? { cert: readPem(config.cert, 'certificate'), key: readPem(config.key, 'key') } : undefined;
-  const accessLog = createAccessLog(config.accessLog, logger, process.cwd());
-  const files: StaticFiles = new StaticFiles({
-    root,
-    index: config.index,
-    listing: config.listing,
-    cors: config.cors === false ? false : config.cors === true ? '*' : config.cors,
-    cacheControl: config.cacheControl,
-    compress: config.compress,
-    compressMinBytes: config.compressMinBytes,
-    compressMaxBytes: config.compressMaxBytes,
-    precompressed: config.precompressed,
-    cacheMaxBytes: config.cacheMaxBytes,
-    cacheMaxFileBytes: Math.min(config.cacheMaxFileBytes, config.cacheMaxBytes),
-    revalidateMs: config.revalidateMs,
-    watch: config.watch,
-    maxRanges: config.maxRanges,
-    streamChunkBytes: Math.max(4 * KiB, config.streamChunkBytes),
-    streamMemoryBytes: config.streamMemoryBytes,
-    connectionBudget: (req): ByteBudget | undefined => gate.budgetFor(req),
-    logger,
-    metrics,
-    accessLog: accessLog === undefined ? undefined : (entry) => accessLog.write(entry),
-  });
+  return RunningWebServer.start(ctx, config);
+}
 
-  const checkInterval = Math.max(100, Math.min(1_000, Math.floor(config.headersTimeoutMs / 2)));
-  const http1Options: http.ServerOptions = {
-    maxHeaderSize: config.maxHeaderBytes,
-    requestTimeout: config.requestTimeoutMs,
-    headersTimeout: config.headersTimeoutMs,
-    keepAliveTimeout: config.keepAliveTimeoutMs,
-    connectionsCheckingInterval: checkInterval,
-    noDelay: true,
-    // Node's own answer to an HTTP/1.1 request without Host is an empty 400; requestHeadProblem
-    // (connections.ts) refuses it as well, with a page that says why.
-    requireHostHeader: false,
-  };
-  const gate: ConnectionGate = new ConnectionGate(
-    {
-      maxQueued: config.maxPipelined,
-      connectionMemoryBytes: config.connectionMemoryBytes,
-      onOverflow: (socket) => {
-        metrics.errors++;
-        logger.debug({ peer: socket.remoteAddress, limit: config.maxPipelined }, 'too many pipelined requests: connection dropped');
+/**
+ * The web service once started: the Node server (HTTP/1.1, HTTPS, or HTTP/2 with HTTP/1.1
+ * fallback), the static files behind the connection gate, the connection caps and byte counting.
+ */
+class RunningWebServer implements WebServerHandle {
+  readonly name = 'web';
+  readonly files: StaticFiles;
+  readonly scheme: 'http' | 'https';
+  readonly #config: WebConfig;
+  readonly #logger: Logger;
+  readonly #metrics: ServiceMetrics;
+  readonly #tls: TlsFiles | undefined;
+  readonly #accessLog: AccessLogger | undefined;
+  readonly #gate: ConnectionGate;
+  readonly #server: NodeServer;
+  /** Raw sockets (TCP, under any TLS) with the bytes already counted: counted on close and every second. */
+  readonly #sockets = new Map<Socket, CountedBytes>();
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  // Checked on the raw socket, before any TLS handshake or HTTP parsing.
+  readonly #caps: ConnectionLimiter;
+  readonly #counting: NodeJS.Timeout;
+  #addresses: ListeningAddress[] = [];
+  #stopping: Promise<void> | undefined;
+
+  private constructor(ctx: ServiceContext, config: WebConfig, root: string, tls: TlsFiles | undefined) {
+    this.#config = config;
+    this.#logger = ctx.logger;
+    this.#metrics = ctx.metrics;
+    this.#tls = tls;
+    this.scheme = tls ? 'https' : 'http';
+    this.#accessLog = createAccessLog(config.accessLog, ctx.logger, process.cwd());
+    this.files = this.#createFiles(root);
+    this.#gate = this.#createGate();
+    this.#server = this.#createServer();
+    this.#caps = new ConnectionLimiter({ maxTotal: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
+    this.#server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.#onClientError(error, socket));
+    // CONNECT is parsed apart from other requests; Node drops it without a word unless asked.
+    this.#server.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
+      this.#metrics.errors++;
+      endWithStatus(socket, 405, { Allow: 'GET, HEAD' });
+    });
+    this.#counting = setInterval(() => {
+      for (const socket of this.#sockets.keys()) this.#countBytes(socket);
+    }, 1_000);
+    this.#counting.unref();
+    this.#server.on('connection', (socket: Socket) => this.#onConnection(socket));
+    if (this.#speaksHttp2) this.#trackSessions(this.#server as http2.Http2SecureServer);
+  }
+
+  static async start(ctx: ServiceContext, config: WebConfig): Promise<RunningWebServer> {
+    let rootPath: string;
+    if (config.root === undefined) {
+      rootPath = resolve(ctx.dataDir, 'www');
+      await ensureWelcomeRoot(rootPath);
+    } else {
+      rootPath = resolve(config.root);
+    }
+    const root = await resolveRoot(rootPath);
+    const tls = config.cert !== undefined && config.key !== undefined ? { cert: readPem(config.cert, 'certificate'), key: readPem(config.key, 'key') } : undefined;
+    const web = new RunningWebServer(ctx, config, root, tls);
+    await web.#listen();
+    ctx.logger.debug({ root, tls: tls !== undefined, http2: web.#speaksHttp2 }, 'web root');
+    return web;
+  }
+
+  get addresses(): ListeningAddress[] {
+    return this.#addresses;
+  }
+
+  get #speaksHttp2(): boolean {
+    return this.#tls !== undefined && this.#config.http2;
+  }
+
+  #createFiles(root: string): StaticFiles {
+    const config = this.#config;
+    const accessLog = this.#accessLog;
+    return new StaticFiles({
+      root,
+      index: config.index,
+      listing: config.listing,
+      cors: config.cors === false ? false : config.cors === true ? '*' : config.cors,
+      cacheControl: config.cacheControl,
+      compress: config.compress,
+      compressMinBytes: config.compressMinBytes,
+      compressMaxBytes: config.compressMaxBytes,
+      precompressed: config.precompressed,
+      cacheMaxBytes: config.cacheMaxBytes,
+      cacheMaxFileBytes: Math.min(config.cacheMaxFileBytes, config.cacheMaxBytes),
+      revalidateMs: config.revalidateMs,
+      watch: config.watch,
+      maxRanges: config.maxRanges,
+      streamChunkBytes: Math.max(4 * KiB, config.streamChunkBytes),
+      streamMemoryBytes: config.streamMemoryBytes,
+      connectionBudget: (req): ByteBudget | undefined => this.#gate.budgetFor(req),
+      logger: this.#logger,
+      metrics: this.#metrics,
+      accessLog: accessLog === undefined ? undefined : (entry) => accessLog.write(entry),
+    });
+  }
+
+  #createGate(): ConnectionGate {
+    const files = this.files;
+    return new ConnectionGate(
+      {
+        maxQueued: this.#config.maxPipelined,
+        connectionMemoryBytes: this.#config.connectionMemoryBytes,
+        onOverflow: (socket) => {
+          this.#metrics.errors++;
+          this.#logger.debug({ peer: socket.remoteAddress, limit: this.#config.maxPipelined }, 'too many pipelined requests: connection dropped');
+        },
+        writeError: (socket, status) => endWithStatus(socket, status),
       },
-      writeError: (socket, status) => endWithStatus(socket, status),
-    },
-    files.handle as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => void,
-    (req, res, status, reason) => files.refuse(req, res, status, reason),
-  );
-  const handler = gate.handle;
-  let server: http.Server | https.Server | http2.Http2SecureServer;
-  if (tls && config.http2) {
-    server = http2.createSecureServer(
-      { ...tls, allowHTTP1: true, handshakeTimeout: config.headersTimeoutMs, settings: { maxHeaderListSize: config.maxHeaderBytes, maxConcurrentStreams: config.maxConcurrentStreams } },
-      handler as never,
+      files.handle as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => void,
+      (req, res, status, reason) => files.refuse(req, res, status, reason),
     );
-  } else if (tls) {
-    server = https.createServer({ ...tls, handshakeTimeout: config.headersTimeoutMs, ...http1Options }, handler);
-  } else {
-    server = http.createServer(http1Options, handler);
   }
-  if (server instanceof http.Server || server instanceof https.Server) {
-    server.headersTimeout = config.headersTimeoutMs;
-    server.requestTimeout = config.requestTimeoutMs;
-    server.keepAliveTimeout = config.keepAliveTimeoutMs;
-    server.maxHeadersCount = 200;
-  }
-  if (config.idleTimeoutMs > 0) server.setTimeout(config.idleTimeoutMs);
 
-  // A request Node cannot parse, one over the header limit, or one too slow: answer and close; never throw.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    metrics.errors++;
+  /** HTTP/2 with HTTP/1.1 fallback under TLS (unless http2 is off), HTTPS, or plain HTTP/1.1, with the timeouts and limits. */
+  #createServer(): NodeServer {
+    const config = this.#config;
+    const tls = this.#tls;
+    const handler = this.#gate.handle;
+    const http1Options: http.ServerOptions = {
+      maxHeaderSize: config.maxHeaderBytes,
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(config.headersTimeoutMs / 2))),
+      noDelay: true,
+      // Node's own answer to an HTTP/1.1 request without Host is an empty 400; requestHeadProblem
+      // (connections.ts) refuses it as well, with a page that says why.
+      requireHostHeader: false,
+    };
+    let server: NodeServer;
+    if (tls && config.http2) {
+      server = http2.createSecureServer(
+        { ...tls, allowHTTP1: true, handshakeTimeout: config.headersTimeoutMs, settings: { maxHeaderListSize: config.maxHeaderBytes, maxConcurrentStreams: config.maxConcurrentStreams } },
+        handler as never,
+      );
+    } else if (tls) {
+      server = https.createServer({ ...tls, handshakeTimeout: config.headersTimeoutMs, ...http1Options }, handler);
+    } else {
+      server = http.createServer(http1Options, handler);
+    }
+    if (server instanceof http.Server || server instanceof https.Server) {
+      server.headersTimeout = config.headersTimeoutMs;
+      server.requestTimeout = config.requestTimeoutMs;
+      server.keepAliveTimeout = config.keepAliveTimeoutMs;
+      server.maxHeadersCount = 200;
+    }
+    if (config.idleTimeoutMs > 0) server.setTimeout(config.idleTimeoutMs);
+    return server;
+  }
+
+  /** A request Node cannot parse, one over the header limit, or one too slow: answer and close; never throw. */
+  #onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+    this.#metrics.errors++;
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    logger.debug({ peer: socket.remoteAddress, code: error.code, status }, 'bad request');
+    this.#logger.debug({ peer: socket.remoteAddress, code: error.code, status }, 'bad request');
     // Bytes after a request that closes the connection, or junk behind pipelined requests: the
     // answers in progress are finished first, never cut by an error written into them.
-    if (gate.deferError(socket, status)) return;
+    if (this.#gate.deferError(socket, status)) return;
     endWithStatus(socket, status);
-  });
-  // CONNECT is parsed apart from other requests; Node drops it without a word unless asked.
-  server.on('connect', (req: http.IncomingMessage, socket: Socket) => {
-    metrics.errors++;
-    endWithStatus(socket, 405, { Allow: 'GET, HEAD' });
-  });
+  }
 
-  // Raw sockets (TCP, under any TLS) with the bytes already counted: counted on close and every second.
-  const sockets = new Map<Socket, { read: number; written: number }>();
-  const countBytes = (socket: Socket) => {
-    const seen = sockets.get(socket);
-    if (seen === undefined) return;
-    metrics.bytesIn += socket.bytesRead - seen.read;
-    metrics.bytesOut += socket.bytesWritten - seen.written;
-    seen.read = socket.bytesRead;
-    seen.written = socket.bytesWritten;
-  };
-  const counting = setInterval(() => {
-    for (const socket of sockets.keys()) countBytes(socket);
-  }, 1_000);
-  counting.unref();
-  // Checked on the raw socket, before any TLS handshake or HTTP parsing.
-  const caps = new ConnectionLimiter({ maxTotal: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
-  server.on('connection', (socket: Socket) => {
+  #onConnection(socket: Socket): void {
+    const metrics = this.#metrics;
     const ip = normaliseAddress(socket.remoteAddress ?? '');
-    if (caps.admit(ip) !== undefined) {
+    if (this.#caps.admit(ip) !== undefined) {
       metrics.connectionsRefused++;
       socket.destroy();
       return;
     }
-    sockets.set(socket, { read: 0, written: 0 });
+    this.#sockets.set(socket, { read: 0, written: 0 });
     metrics.connectionsTotal++;
     metrics.connectionsOpen++;
     socket.once('close', () => {
-      countBytes(socket);
-      sockets.delete(socket);
+      this.#countBytes(socket);
+      this.#sockets.delete(socket);
       metrics.connectionsOpen--;
-      caps.release(ip);
-    });
-  });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  if (tls && config.http2) {
-    (server as http2.Http2SecureServer).on('session', (session: http2.ServerHttp2Session) => {
-      sessions.add(session);
-      session.on('error', () => {});
-      session.once('close', () => sessions.delete(session));
-    });
-    (server as http2.Http2SecureServer).on('sessionError', () => {
-      metrics.errors++;
+      this.#caps.release(ip);
     });
   }
 
-  await new Promise<void>((resolveListen, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      const where = `${config.host}:${config.port}`;
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new WharfError('EPORTINUSE', `port ${config.port} on ${config.host} is already in use (choose another with --port)`, { cause: error })
-          : error.code === 'EACCES'
-            ? new WharfError('EDENIED', `no permission to listen on ${where} (ports below 1024 need root)`, { cause: error })
-            : new WharfError('ELISTEN', `cannot listen on ${where}: ${error.message}`, { cause: error }),
-      );
-    };
-    server.once('error', onError);
-    server.listen({ host: config.host, port: config.port, backlog: 511 }, () => {
-      server.off('error', onError);
-      resolveListen();
-    });
-  });
-  server.on('error', (error) => {
-    metrics.errors++;
-    logger.error({ err: error }, 'web server error');
-  });
-  const bound = server.address();
-  const addresses: ListeningAddress[] = bound !== null && typeof bound === 'object' ? [{ transport: 'tcp', address: bound.address, port: bound.port }] : [];
-  logger.debug({ root, tls: tls !== undefined, http2: tls !== undefined && config.http2 }, 'web root');
+  #countBytes(socket: Socket): void {
+    const seen = this.#sockets.get(socket);
+    if (seen === undefined) return;
+    this.#metrics.bytesIn += socket.bytesRead - seen.read;
+    this.#metrics.bytesOut += socket.bytesWritten - seen.written;
+    seen.read = socket.bytesRead;
+    seen.written = socket.bytesWritten;
+  }
 
-  let stopping: Promise<void> | undefined;
-  return {
-    name: 'web',
-    addresses,
-    files,
-    scheme: tls ? 'https' : 'http',
-    stop(deadlineMs = 5_000) {
-      stopping ??= new Promise<void>((resolveStop) => {
-        server.close(() => resolveStop());
-        for (const session of sessions) session.close();
-        const idle = server as Partial<http.Server>;
-        idle.closeIdleConnections?.();
-        // Idle keep-alive connections go at once; busy ones get until the deadline.
-        const sweep = setInterval(() => idle.closeIdleConnections?.(), 50);
-        const hard = setTimeout(() => {
-          for (const socket of sockets.keys()) socket.destroy();
-          for (const session of sessions) session.destroy();
-        }, deadlineMs);
-        sweep.unref();
-        hard.unref();
-        server.once('close', () => {
-          clearInterval(sweep);
-          clearTimeout(hard);
-        });
-      }).finally(() => {
-        clearInterval(counting);
-        files.close();
-        accessLog?.close();
+  #trackSessions(server: http2.Http2SecureServer): void {
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      this.#sessions.add(session);
+      session.on('error', () => {});
+      session.once('close', () => this.#sessions.delete(session));
+    });
+    server.on('sessionError', () => {
+      this.#metrics.errors++;
+    });
+  }
+
+  async #listen(): Promise<void> {
+    const { host, port } = this.#config;
+    const server = this.#server;
+    await new Promise<void>((resolveListen, reject) => {
+      // Worded as every TCP service words it (core's listenError), so `wharf serve` says it the same way.
+      const onError = (error: Error) => reject(listenError(error, `${host}:${port}`));
+      server.once('error', onError);
+      server.listen({ host, port, backlog: 511 }, () => {
+        server.off('error', onError);
+        resolveListen();
       });
-      return stopping;
-    },
-  };
+    });
+    server.on('error', (error) => {
+      this.#metrics.errors++;
+      this.#logger.error({ err: error }, 'web server error');
+    });
+    const bound = server.address();
+    this.#addresses = bound !== null && typeof bound === 'object' ? [{ transport: 'tcp', address: bound.address, port: bound.port }] : [];
+  }
+
+  stop(deadlineMs = 5_000): Promise<void> {
+    this.#stopping ??= this.#closeServer(deadlineMs).finally(() => {
+      clearInterval(this.#counting);
+      this.files.close();
+      this.#accessLog?.close();
+    });
+    return this.#stopping;
+  }
+
+  /** Idle keep-alive connections go at once; busy ones get until the deadline. */
+  #closeServer(deadlineMs: number): Promise<void> {
+    const server = this.#server;
+    return new Promise<void>((resolveStop) => {
+      server.close(() => resolveStop());
+      for (const session of this.#sessions) session.close();
+      const idle = server as Partial<http.Server>;
+      idle.closeIdleConnections?.();
+      const sweep = setInterval(() => idle.closeIdleConnections?.(), 50);
+      const hard = setTimeout(() => {
+        for (const socket of this.#sockets.keys()) socket.destroy();
+        for (const session of this.#sessions) session.destroy();
+      }, deadlineMs);
+      sweep.unref();
+      hard.unref();
+      server.once('close', () => {
+        clearInterval(sweep);
+        clearTimeout(hard);
+      });
+    });
+  }
 }
 
 export const webService: ServiceDefinition<WebConfig> = {

@@ -87,6 +87,22 @@ describe('wharf web serve', () => {
     expect(result.stderr).toMatch(/web root .*missing does not exist/);
   });
 
+  it('says a taken port in the sentence every service uses, and exits 1', async () => {
+    const first = await serve(['--root', site.root]);
+    const port = first.port('web', 'tcp');
+    const second = await runWharf(['web', 'serve', '--port', String(port), '--root', site.root]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(`wharf: web cannot listen on tcp 127.0.0.1:${port}: the port is in use (by another wharf, or another server); choose another with --set web.port=PORT\n`);
+  });
+
+  // 192.0.2.1 (TEST-NET-1) is on no machine; with ip_nonlocal_bind set, Linux would let it bind.
+  const nonlocalBind = existsSync('/proc/sys/net/ipv4/ip_nonlocal_bind') && readFileSync('/proc/sys/net/ipv4/ip_nonlocal_bind', 'utf8').trim() !== '0';
+  it.skipIf(nonlocalBind)('says an address that is not on this machine, and which flag changes it', async () => {
+    const result = await runWharf(['web', 'serve', '--host', '192.0.2.1', '--port', '0', '--root', site.root]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('wharf: web cannot listen on tcp 192.0.2.1:0: that address is not on this machine; choose another with --host or --set web.host=ADDRESS\n');
+  });
+
   it('explains a bad setting and exits 2', async () => {
     const result = await runWharf(['web', 'serve', '--port', '0', '--cert', 'only-a-cert.pem']);
     expect(result.code).toBe(2);
