@@ -110,131 +110,168 @@ class CommandQueue<T> {
   }
 }
 
+const COMMAND_FAILED = 'server temporarily unavailable: the command failed (see the server log)';
+
 /**
  * The DICT protocol on one connection. Lines are queued and answered strictly in order; the
  * answers to all the commands of one TCP read (pipelining) go out in one write. While an answer
  * is pending (a login, a history read, a regular expression), later lines wait in the queue.
  */
-export function createDictHandler(options: DictHandlerOptions): (connection: Connection) => StreamHandler {
-  const { state, maxLineBytes, maxPipelined, writeHighWaterBytes } = options;
-  return (connection) => {
-    const session = new DictSession(state, { address: connection.remoteAddress });
-    state.counters.connections++;
-    state.counters.open++;
-    const queue = new CommandQueue<Buffer | typeof TOO_LONG>();
-    let out = '';
-    let busy = false;
-    let scheduled = false;
-    let closing = false;
-    let peerEnded = false;
-    let readingPaused = false;
+class DictConnection {
+  readonly #connection: Connection;
+  readonly #options: DictHandlerOptions;
+  readonly #session: DictSession;
+  readonly #queue = new CommandQueue<Buffer | typeof TOO_LONG>();
+  /** Answers produced but not yet written: one write per pump. */
+  #out = '';
+  /** An answer is pending (a promise): later lines wait. */
+  #busy = false;
+  #scheduled = false;
+  #closing = false;
+  #peerEnded = false;
+  #readingPaused = false;
 
-    const flush = () => {
-      if (out !== '') {
-        connection.write(out);
-        out = '';
-      }
-    };
-    const deliver = (answer: Reply) => {
-      out += answer.text;
-      if (answer.close) {
-        closing = true;
-        queue.clear();
-        flush();
-        connection.end();
-      }
-    };
-    const pump = () => {
-      scheduled = false;
-      while (queue.length > 0 && !busy && !closing && !connection.closed) {
-        if (connection.writeQueueBytes > writeHighWaterBytes) {
-          // The peer is not reading its answers: wait before producing more.
-          flush();
-          setTimeout(schedule, 10);
-          return;
-        }
-        const item = queue.take();
-        let answer: Reply | Promise<Reply>;
-        try {
-          answer = item === TOO_LONG ? { text: statusLine(Code.SYNTAX_ERROR, `line too long (the limit is ${maxLineBytes} bytes with CRLF)`) } : session.execute(item);
-        } catch (error) {
-          // A database that cannot be read (a damaged .dict.dz) or a bug: this command fails, the server goes on.
-          state.logger?.error({ err: error, peer: connection.remoteAddress }, 'command failed');
-          answer = { text: statusLine(Code.TEMPORARILY_UNAVAILABLE, 'server temporarily unavailable: the command failed (see the server log)') };
-        }
-        if (answer instanceof Promise) {
-          flush();
-          busy = true;
-          answer.then(
-            (late) => {
-              busy = false;
-              if (connection.closed) return;
-              deliver(late);
-              pump();
-            },
-            (error: unknown) => {
-              busy = false;
-              state.logger?.error({ err: error, peer: connection.remoteAddress }, 'command failed');
-              if (connection.closed) return;
-              deliver({ text: statusLine(Code.TEMPORARILY_UNAVAILABLE, 'server temporarily unavailable: the command failed (see the server log)') });
-              pump();
-            },
-          );
-          return;
-        }
-        deliver(answer);
-      }
-      flush();
-      if (readingPaused && queue.length < maxPipelined / 2) {
-        readingPaused = false;
-        connection.resumeReading();
-      }
-      if (peerEnded && queue.length === 0 && !busy && !closing) {
-        closing = true;
-        connection.end();
-      }
-    };
-    function schedule() {
-      if (scheduled) return;
-      scheduled = true;
-      queueMicrotask(pump);
-    }
-    const enqueue = (item: Buffer | typeof TOO_LONG) => {
-      if (closing) return;
-      queue.push(item);
-      if (!readingPaused && queue.length >= maxPipelined) {
-        readingPaused = true;
-        connection.pauseReading();
-      }
-      schedule();
-    };
+  constructor(connection: Connection, options: DictHandlerOptions) {
+    this.#connection = connection;
+    this.#options = options;
+    this.#session = new DictSession(options.state, { address: connection.remoteAddress });
+    options.state.counters.connections++;
+    options.state.counters.open++;
+  }
 
-    connection.write(session.greeting());
+  /** Greets the peer and returns the handler that feeds its lines to the queue. */
+  start(): StreamHandler {
+    const connection = this.#connection;
+    connection.write(this.#session.greeting());
     const decoder = new LineDecoder({
-      maxLineBytes: maxLineBytes - 2,
+      maxLineBytes: this.#options.maxLineBytes - 2,
       output: 'buffer',
       onTooLong: 'discard',
-      onDiscard: () => enqueue(TOO_LONG),
+      onDiscard: () => this.#enqueue(TOO_LONG),
       emitPartialAtEnd: true,
     });
     return framed(connection, decoder, {
-      frame: (line) => enqueue(line),
-      end() {
-        peerEnded = true;
-        schedule();
+      frame: (line) => this.#enqueue(line),
+      end: () => {
+        this.#peerEnded = true;
+        this.#schedule();
       },
-      close() {
-        session.close();
-        state.counters.open--;
+      close: () => {
+        this.#session.close();
+        this.#options.state.counters.open--;
       },
-      shutdown() {
-        closing = true;
-        queue.clear();
-        flush();
+      shutdown: () => {
+        this.#closing = true;
+        this.#queue.clear();
+        this.#flush();
         connection.end(statusLine(Code.SHUTTING_DOWN, 'server shutting down at operator request'));
       },
     });
+  }
+
+  #enqueue(item: Buffer | typeof TOO_LONG): void {
+    if (this.#closing) return;
+    this.#queue.push(item);
+    if (!this.#readingPaused && this.#queue.length >= this.#options.maxPipelined) {
+      this.#readingPaused = true;
+      this.#connection.pauseReading();
+    }
+    this.#schedule();
+  }
+
+  /** Arrow: handed to setTimeout as is. */
+  readonly #schedule = (): void => {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => this.#pump());
   };
+
+  /** Answers queued lines in order until the queue is empty, an answer is pending or the peer stops reading. */
+  #pump(): void {
+    this.#scheduled = false;
+    const connection = this.#connection;
+    while (this.#queue.length > 0 && !this.#busy && !this.#closing && !connection.closed) {
+      if (connection.writeQueueBytes > this.#options.writeHighWaterBytes) {
+        // The peer is not reading its answers: wait before producing more.
+        this.#flush();
+        setTimeout(this.#schedule, 10);
+        return;
+      }
+      const answer = this.#answer(this.#queue.take());
+      if (answer instanceof Promise) {
+        this.#flush();
+        this.#await(answer);
+        return;
+      }
+      this.#deliver(answer);
+    }
+    this.#flush();
+    this.#afterPump();
+  }
+
+  #answer(item: Buffer | typeof TOO_LONG): Reply | Promise<Reply> {
+    try {
+      return item === TOO_LONG ? { text: statusLine(Code.SYNTAX_ERROR, `line too long (the limit is ${this.#options.maxLineBytes} bytes with CRLF)`) } : this.#session.execute(item);
+    } catch (error) {
+      // A database that cannot be read (a damaged .dict.dz) or a bug: this command fails, the server goes on.
+      this.#options.state.logger?.error({ err: error, peer: this.#connection.remoteAddress }, 'command failed');
+      return { text: statusLine(Code.TEMPORARILY_UNAVAILABLE, COMMAND_FAILED) };
+    }
+  }
+
+  /** Holds the queue until a pending answer settles, then delivers it and goes on. */
+  #await(answer: Promise<Reply>): void {
+    this.#busy = true;
+    answer.then(
+      (late) => {
+        this.#busy = false;
+        if (this.#connection.closed) return;
+        this.#deliver(late);
+        this.#pump();
+      },
+      (error: unknown) => {
+        this.#busy = false;
+        this.#options.state.logger?.error({ err: error, peer: this.#connection.remoteAddress }, 'command failed');
+        if (this.#connection.closed) return;
+        this.#deliver({ text: statusLine(Code.TEMPORARILY_UNAVAILABLE, COMMAND_FAILED) });
+        this.#pump();
+      },
+    );
+  }
+
+  /** Resumes reading once the queue has drained to half its bound; ends our side once the peer's last line is answered. */
+  #afterPump(): void {
+    if (this.#readingPaused && this.#queue.length < this.#options.maxPipelined / 2) {
+      this.#readingPaused = false;
+      this.#connection.resumeReading();
+    }
+    if (this.#peerEnded && this.#queue.length === 0 && !this.#busy && !this.#closing) {
+      this.#closing = true;
+      this.#connection.end();
+    }
+  }
+
+  #deliver(answer: Reply): void {
+    this.#out += answer.text;
+    if (answer.close) {
+      this.#closing = true;
+      this.#queue.clear();
+      this.#flush();
+      this.#connection.end();
+    }
+  }
+
+  #flush(): void {
+    if (this.#out !== '') {
+      this.#connection.write(this.#out);
+      this.#out = '';
+    }
+  }
+}
+
+/** One {@link DictConnection} per accepted connection. */
+export function createDictHandler(options: DictHandlerOptions): (connection: Connection) => StreamHandler {
+  return (connection) => new DictConnection(connection, options).start();
 }
 
 export interface DictServerOptions {
