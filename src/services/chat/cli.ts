@@ -170,6 +170,30 @@ function formatMembers(room: string, members: MemberSummary[]): string {
   return `* ${members.length} in ${room}: ${names.join(', ')}`;
 }
 
+/** What the chat shows: before the terminal exists (during the first catch-up), lines wait. */
+class ChatOutput {
+  #terminal: ChatTerminal | undefined;
+  readonly #backlog: string[] = [];
+  readonly show = (line: string): void => {
+    if (this.#terminal) this.#terminal.print(line);
+    else this.#backlog.push(line);
+  };
+
+  /** Lines to show first, before what arrived meanwhile. */
+  first(...lines: string[]): void {
+    this.#backlog.unshift(...lines);
+  }
+
+  get terminal(): ChatTerminal | undefined {
+    return this.#terminal;
+  }
+
+  attach(terminal: ChatTerminal): void {
+    this.#terminal = terminal;
+    for (const line of this.#backlog.splice(0)) terminal.print(line);
+  }
+}
+
 /** `wharf chat` over wharf's protocol. Resolves with the exit code. */
 async function interactive(flags: ClientFlags): Promise<number> {
   if (flags.room !== undefined) {
@@ -177,39 +201,24 @@ async function interactive(flags: ClientFlags): Promise<number> {
     if (problem) throw new UsageError(`--room: ${problem}`);
   }
   if (flags.name !== undefined) checkName(flags.name);
-  let name = await askName(flags.name);
+  const name = await askName(flags.name);
   if (name === undefined) throw new UsageError('no name given (use --name)');
   const password = await passwordOption({ ...flags, name });
+  const output = new ChatOutput();
+  const client = await joinAskingForName(flags, name, password, output);
+  return chatUntilLeft(client, output);
+}
 
-  // Until the terminal exists (during the first catch-up), lines wait here.
-  const backlog: string[] = [];
-  let terminal: ChatTerminal | undefined;
-  const show = (line: string) => (terminal ? terminal.print(line) : backlog.push(line));
-
-  let client: ChatClient;
+/** Join the room; a name taken (or refused) is asked for again, unless --login insists on it. */
+async function joinAskingForName(flags: ClientFlags, firstName: string, password: Awaited<ReturnType<typeof passwordOption>>, output: ChatOutput): Promise<ChatClient> {
+  let name = firstName;
   for (;;) {
-    client = new ChatClient({ host: flags.host, port: flags.port ?? 8001, name, ...(flags.room !== undefined ? { room: flags.room } : {}), ...password });
-    const current = client;
-    client.on('message', (message) => show(formatMessage(message)));
-    client.on('presence', (event) => {
-      for (const change of event.joined) if (change.name !== current.name) show(`* ${change.name} joined${change.via === 'udp' ? ' (seed client)' : ''}`);
-      for (const change of event.left) {
-        if (change.name === current.name) continue;
-        const why = change.reason === 'expired' ? ' (silent too long)' : change.reason === 'disconnected' ? ' (connection closed)' : change.reason === 'moved' ? ' (to another room)' : '';
-        show(`* ${change.name} left${why}`);
-      }
-    });
-    client.on('private', (pm) => show(pm.from === current.name ? `${clock(pm.time)} [private] you → ${pm.to} : ${pm.text}` : `${clock(pm.time)} [private] ${pm.from} → you : ${pm.text}`));
-    client.on('synced', (event) => {
-      if (event.gap) show('* (older messages you missed are not shown: too many)');
-    });
-    client.on('problem', (error) => show(`! ${error.message}`));
-    client.on('disconnected', () => show('* connection lost; reconnecting…'));
-    client.on('reconnected', () => show('* reconnected'));
+    const client = new ChatClient({ host: flags.host, port: flags.port ?? 8001, name, ...(flags.room !== undefined ? { room: flags.room } : {}), ...password });
+    showClientEvents(client, output.show);
     try {
       const welcome = await client.connect();
-      backlog.unshift(`* you are ${welcome.name}${welcome.account ? ' (logged in)' : ''} in ${welcome.room}; /help for commands`, formatMembers(welcome.room, welcome.members));
-      break;
+      output.first(`* you are ${welcome.name}${welcome.account ? ' (logged in)' : ''} in ${welcome.room}; /help for commands`, formatMembers(welcome.room, welcome.members));
+      return client;
     } catch (error) {
       if (error instanceof ChatError && (error.chatCode === 'name-taken' || error.chatCode === 'bad-name' || error.chatCode === 'name-reserved') && flags.login !== true) {
         const next = await askName(undefined, error.message);
@@ -220,13 +229,37 @@ async function interactive(flags: ClientFlags): Promise<number> {
       throw explain(error);
     }
   }
+}
 
+/** Messages, presence, private messages and the connection's ups and downs, as lines. */
+function showClientEvents(client: ChatClient, show: (line: string) => void): void {
+  client.on('message', (message) => show(formatMessage(message)));
+  client.on('presence', (event) => {
+    for (const change of event.joined) if (change.name !== client.name) show(`* ${change.name} joined${change.via === 'udp' ? ' (seed client)' : ''}`);
+    for (const change of event.left) {
+      if (change.name === client.name) continue;
+      const why = change.reason === 'expired' ? ' (silent too long)' : change.reason === 'disconnected' ? ' (connection closed)' : change.reason === 'moved' ? ' (to another room)' : '';
+      show(`* ${change.name} left${why}`);
+    }
+  });
+  client.on('private', (pm) => show(pm.from === client.name ? `${clock(pm.time)} [private] you → ${pm.to} : ${pm.text}` : `${clock(pm.time)} [private] ${pm.from} → you : ${pm.text}`));
+  client.on('synced', (event) => {
+    if (event.gap) show('* (older messages you missed are not shown: too many)');
+  });
+  client.on('problem', (error) => show(`! ${error.message}`));
+  client.on('disconnected', () => show('* connection lost; reconnecting…'));
+  client.on('reconnected', () => show('* reconnected'));
+}
+
+/** The terminal: each typed line said (or a /command run) until exit, Ctrl-C or the end of input. */
+function chatUntilLeft(client: ChatClient, output: ChatOutput): Promise<number> {
+  const { show } = output;
   return new Promise<number>((resolve) => {
     let leaving = false;
     const leave = (code: number) => {
       if (leaving) return;
       leaving = true;
-      terminal?.close();
+      output.terminal?.close();
       client.close().finally(() => resolve(code));
     };
     // Commands are handled one after another, so answers come out in the order things were typed;
@@ -238,11 +271,11 @@ async function interactive(flags: ClientFlags): Promise<number> {
       if (error && !leaving) {
         show(`! ${error.message}`);
         leaving = true;
-        terminal?.close();
+        output.terminal?.close();
         resolve(1);
       }
     });
-    terminal = new ChatTerminal(
+    const terminal = new ChatTerminal(
       { input: process.stdin, output: process.stdout, prompt: `${client.name}@${client.room}> ` },
       {
         line(line) {
@@ -255,7 +288,7 @@ async function interactive(flags: ClientFlags): Promise<number> {
             void said.finally(() => saying.delete(said));
             return;
           }
-          last = last.then(() => command(trimmed)).catch(fail);
+          last = last.then(() => slashCommand(client, trimmed, output)).catch(fail);
         },
         // Ctrl-C: leave the room properly (the others are told), then 130 as every interrupted command.
         interrupt: () => leave(EXIT_INTERRUPTED),
@@ -263,60 +296,62 @@ async function interactive(flags: ClientFlags): Promise<number> {
         end: () => void Promise.allSettled([last, ...saying]).then(() => leave(0)),
       },
     );
-    for (const line of backlog.splice(0)) terminal.print(line);
+    output.attach(terminal);
     terminal.start();
-
-    const command = (trimmed: string): Promise<unknown> | undefined => {
-      const [verb, ...rest] = trimmed.split(/\s+/);
-      switch (verb) {
-        case '/help':
-          show(HELP);
-          return undefined;
-        case '/who':
-          return client.who().then((members) => show(formatMembers(client.room, members)));
-        case '/msg': {
-          const [to, ...words] = rest;
-          if (to === undefined || words.length === 0) {
-            show('usage: /msg NAME TEXT');
-            return undefined;
-          }
-          const text = trimmed.slice(trimmed.indexOf(to) + to.length).trimStart();
-          return client.pm(to, text);
-        }
-        case '/join': {
-          const room = rest[0];
-          if (room === undefined) {
-            show('usage: /join ROOM');
-            return undefined;
-          }
-          const problem = roomProblem(room);
-          if (problem) {
-            show(problem);
-            return undefined;
-          }
-          return client.join(room).then((joined) => {
-            show(formatMembers(joined.room, joined.members));
-            terminal?.setPrompt(`${client.name}@${joined.room}> `);
-          });
-        }
-        case '/history': {
-          const count = rest[0] === undefined ? 20 : Number(rest[0]);
-          if (!Number.isInteger(count) || count < 1) {
-            show('usage: /history [N]');
-            return undefined;
-          }
-          return client.history(count).then((page) => {
-            show(`--- ${page.messages.length} message${page.messages.length === 1 ? '' : 's'} of ${client.room} ---`);
-            for (const message of page.messages) show(formatMessage(message));
-            show('---');
-          });
-        }
-        default:
-          show(`unknown command ${verb}; /help lists them`);
-          return undefined;
-      }
-    };
   });
+}
+
+/** /help, /who, /msg, /join, /history. */
+function slashCommand(client: ChatClient, trimmed: string, output: ChatOutput): Promise<unknown> | undefined {
+  const { show } = output;
+  const [verb, ...rest] = trimmed.split(/\s+/);
+  switch (verb) {
+    case '/help':
+      show(HELP);
+      return undefined;
+    case '/who':
+      return client.who().then((members) => show(formatMembers(client.room, members)));
+    case '/msg': {
+      const [to, ...words] = rest;
+      if (to === undefined || words.length === 0) {
+        show('usage: /msg NAME TEXT');
+        return undefined;
+      }
+      const text = trimmed.slice(trimmed.indexOf(to) + to.length).trimStart();
+      return client.pm(to, text);
+    }
+    case '/join': {
+      const room = rest[0];
+      if (room === undefined) {
+        show('usage: /join ROOM');
+        return undefined;
+      }
+      const problem = roomProblem(room);
+      if (problem) {
+        show(problem);
+        return undefined;
+      }
+      return client.join(room).then((joined) => {
+        show(formatMembers(joined.room, joined.members));
+        output.terminal?.setPrompt(`${client.name}@${joined.room}> `);
+      });
+    }
+    case '/history': {
+      const count = rest[0] === undefined ? 20 : Number(rest[0]);
+      if (!Number.isInteger(count) || count < 1) {
+        show('usage: /history [N]');
+        return undefined;
+      }
+      return client.history(count).then((page) => {
+        show(`--- ${page.messages.length} message${page.messages.length === 1 ? '' : 's'} of ${client.room} ---`);
+        for (const message of page.messages) show(formatMessage(message));
+        show('---');
+      });
+    }
+    default:
+      show(`unknown command ${verb}; /help lists them`);
+      return undefined;
+  }
 }
 
 /** `wharf chat --seed-protocol`: the seed's UDP protocol, with a terminal that does not garble. */

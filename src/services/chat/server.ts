@@ -117,89 +117,20 @@ export interface ChatStartOptions {
 /** Start the chat with explicit parts (tests, embedders); the service definition calls this. */
 export async function startChat(ctx: ServiceContext, config: ChatConfig, options: ChatStartOptions = {}): Promise<RunningChat> {
   const redisUrl = typeof ctx.resources.redis === 'string' && ctx.resources.redis !== '' ? ctx.resources.redis : undefined;
-  if (isClusterWorker() && redisUrl === undefined && options.bus === undefined) {
-    // The primary could relay the room between its workers, but it would then carry every message
-    // of every worker (its one core the ceiling) and be a second room to keep right; Redis does
-    // this job for workers and machines alike.
-    throw new WharfError('ECLUSTER', 'the chat room lives in one process unless it is shared through Redis: add --redis redis://127.0.0.1:6379 (or WHARF_REDIS) to use --workers (docs/scaling.md), or run without --workers');
-  }
-  if (isClusterWorker() && config.udp && config.udpSend === 'worker') {
-    throw new WharfError('ECLUSTER', 'chat.udpSend worker cannot share the UDP port between --workers (a worker thread binds a socket of its own): use auto or inline');
-  }
+  refuseUnsharedWorkers(config, redisUrl, options);
   const logger = ctx.logger;
   const store = storeOf(ctx);
-  const history: HistoryStore = config.history === 'store' && store ? new SqlHistory(store, logger) : new MemoryHistory({ maxPerRoom: Math.max(config.recentPerRoom, 10_000) });
   const accounts = options.accounts ?? (store ? storeAccounts(store) : noAccounts);
   const ownBus = options.bus === undefined;
-  const limits = { history, logger, maxMembers: config.maxMembers, maxRooms: config.maxRooms, recentPerRoom: config.recentPerRoom };
-  let bus: RoomBus;
-  let historyWriteFailures = (): number => 0;
-  if (options.bus) {
-    bus = options.bus;
-  } else if (redisUrl !== undefined) {
-    const redis = await RedisRoomBus.connect({ ...limits, url: redisUrl, keyPrefix: config.redisKeyPrefix, leaseMs: config.nodeLeaseMs });
-    logger.info({ node: redis.node, keyPrefix: config.redisKeyPrefix, presenceBoundMs: presenceBoundMs(redis.leaseMs) }, `chat rooms shared through Redis (this node: ${redis.node}); a node that dies loses its members within ${presenceBoundMs(redis.leaseMs) / 1000} s`);
-    bus = redis;
-    historyWriteFailures = () => redis.historyWriteFailures;
-  } else {
-    const inProcess = new InProcessRoomBus(limits);
-    await inProcess.open(config.room);
-    bus = inProcess;
-    historyWriteFailures = () => inProcess.historyWriteFailures;
-  }
-
-  let udp: UdpFrontEnd | undefined;
-  let tcp: TcpFrontEnd | undefined;
+  const { bus, historyWriteFailures } = options.bus ? { bus: options.bus, historyWriteFailures: () => 0 } : await openRoomBus(ctx, config, redisUrl);
+  let frontEnds: FrontEnds;
   try {
-    if (config.udp) {
-      udp = await UdpFrontEnd.start({
-        bus,
-        accounts,
-        room: config.room,
-        host: config.host,
-        port: config.port,
-        maxDatagramBytes: config.maxDatagramBytes,
-        maxTextBytes: config.maxTextBytes,
-        ratePerSecond: config.ratePerSecond,
-        rateBurst: config.rateBurst,
-        maxMembersPerIp: config.maxMembersPerIp,
-        memberIdleMs: config.memberIdleMs,
-        receiveBufferBytes: config.receiveBufferBytes,
-        sendBufferBytes: config.sendBufferBytes,
-        // Under --workers the workers share one UDP socket through the cluster primary, which only a
-        // socket bound on the main thread can do: one send per datagram there.
-        sendMode: isClusterWorker() ? 'inline' : config.udpSend,
-        maxSendQueue: config.maxSendQueue,
-        logger,
-        metrics: ctx.metrics,
-        ownUdpPorts: hostUdpPorts(ctx),
-      });
-    }
-    if (config.tcp) {
-      tcp = await TcpFrontEnd.start({
-        bus,
-        accounts,
-        defaultRoom: config.room,
-        ...streamLimits(config),
-        port: config.tcpPort,
-        maxFrameBytes: config.maxFrameBytes,
-        maxTextBytes: config.maxTextBytes,
-        historyOnJoin: config.historyOnJoin,
-        maxCatchUp: config.maxCatchUp,
-        historyLimit: config.historyLimit,
-        ratePerSecond: config.ratePerSecond,
-        rateBurst: config.rateBurst,
-        slowReaderMs: config.slowReaderMs,
-        logger,
-        metrics: ctx.metrics,
-      });
-    }
+    frontEnds = await startFrontEnds(ctx, config, bus, accounts);
   } catch (error) {
-    await udp?.stop();
-    await tcp?.stop(0);
     if (ownBus) await bus.close();
     throw error;
   }
+  const { udp, tcp } = frontEnds;
 
   const announce = async (text: string): Promise<void> => {
     const problem = textProblem(text, config.maxTextBytes);
@@ -237,6 +168,98 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
       return stopped;
     },
   };
+}
+
+/** Under --workers the room must be shared (Redis), and the UDP port shareable (a socket on the main thread). */
+function refuseUnsharedWorkers(config: ChatConfig, redisUrl: string | undefined, options: ChatStartOptions): void {
+  if (!isClusterWorker()) return;
+  if (redisUrl === undefined && options.bus === undefined) {
+    // The primary could relay the room between its workers, but it would then carry every message
+    // of every worker (its one core the ceiling) and be a second room to keep right; Redis does
+    // this job for workers and machines alike.
+    throw new WharfError('ECLUSTER', 'the chat room lives in one process unless it is shared through Redis: add --redis redis://127.0.0.1:6379 (or WHARF_REDIS) to use --workers (docs/scaling.md), or run without --workers');
+  }
+  if (config.udp && config.udpSend === 'worker') {
+    throw new WharfError('ECLUSTER', 'chat.udpSend worker cannot share the UDP port between --workers (a worker thread binds a socket of its own): use auto or inline');
+  }
+}
+
+/** The room: shared through Redis when a URL is given, else in this process over the history store. */
+async function openRoomBus(ctx: ServiceContext, config: ChatConfig, redisUrl: string | undefined): Promise<{ bus: RoomBus; historyWriteFailures: () => number }> {
+  const logger = ctx.logger;
+  const store = storeOf(ctx);
+  const history: HistoryStore = config.history === 'store' && store ? new SqlHistory(store, logger) : new MemoryHistory({ maxPerRoom: Math.max(config.recentPerRoom, 10_000) });
+  const limits = { history, logger, maxMembers: config.maxMembers, maxRooms: config.maxRooms, recentPerRoom: config.recentPerRoom };
+  if (redisUrl !== undefined) {
+    const redis = await RedisRoomBus.connect({ ...limits, url: redisUrl, keyPrefix: config.redisKeyPrefix, leaseMs: config.nodeLeaseMs });
+    logger.info({ node: redis.node, keyPrefix: config.redisKeyPrefix, presenceBoundMs: presenceBoundMs(redis.leaseMs) }, `chat rooms shared through Redis (this node: ${redis.node}); a node that dies loses its members within ${presenceBoundMs(redis.leaseMs) / 1000} s`);
+    return { bus: redis, historyWriteFailures: () => redis.historyWriteFailures };
+  }
+  const inProcess = new InProcessRoomBus(limits);
+  await inProcess.open(config.room);
+  return { bus: inProcess, historyWriteFailures: () => inProcess.historyWriteFailures };
+}
+
+interface FrontEnds {
+  udp: UdpFrontEnd | undefined;
+  tcp: TcpFrontEnd | undefined;
+}
+
+/** The seed protocol on UDP and wharf's on TCP, over one room; if one cannot start, neither runs. */
+async function startFrontEnds(ctx: ServiceContext, config: ChatConfig, bus: RoomBus, accounts: ChatAccounts): Promise<FrontEnds> {
+  const { logger, metrics } = ctx;
+  let udp: UdpFrontEnd | undefined;
+  let tcp: TcpFrontEnd | undefined;
+  try {
+    if (config.udp) {
+      udp = await UdpFrontEnd.start({
+        bus,
+        accounts,
+        room: config.room,
+        host: config.host,
+        port: config.port,
+        maxDatagramBytes: config.maxDatagramBytes,
+        maxTextBytes: config.maxTextBytes,
+        ratePerSecond: config.ratePerSecond,
+        rateBurst: config.rateBurst,
+        maxMembersPerIp: config.maxMembersPerIp,
+        memberIdleMs: config.memberIdleMs,
+        receiveBufferBytes: config.receiveBufferBytes,
+        sendBufferBytes: config.sendBufferBytes,
+        // Under --workers the workers share one UDP socket through the cluster primary, which only a
+        // socket bound on the main thread can do: one send per datagram there.
+        sendMode: isClusterWorker() ? 'inline' : config.udpSend,
+        maxSendQueue: config.maxSendQueue,
+        logger,
+        metrics,
+        ownUdpPorts: hostUdpPorts(ctx),
+      });
+    }
+    if (config.tcp) {
+      tcp = await TcpFrontEnd.start({
+        bus,
+        accounts,
+        defaultRoom: config.room,
+        ...streamLimits(config),
+        port: config.tcpPort,
+        maxFrameBytes: config.maxFrameBytes,
+        maxTextBytes: config.maxTextBytes,
+        historyOnJoin: config.historyOnJoin,
+        maxCatchUp: config.maxCatchUp,
+        historyLimit: config.historyLimit,
+        ratePerSecond: config.ratePerSecond,
+        rateBurst: config.rateBurst,
+        slowReaderMs: config.slowReaderMs,
+        logger,
+        metrics,
+      });
+    }
+  } catch (error) {
+    await udp?.stop();
+    await tcp?.stop(0);
+    throw error;
+  }
+  return { udp, tcp };
 }
 
 /** The console's `say TEXT`, which also takes every typed line that is no command (the seed's console). */
