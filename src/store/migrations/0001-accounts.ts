@@ -1,19 +1,15 @@
 import { sql, type Kysely } from 'kysely';
 import type { StoreMigration } from './index.js';
+import { byteExactVarchar, withIdColumn } from './columns.js';
 
 /** Accounts: the one user base every service shares (issue 3). */
 export const accountsMigration: StoreMigration = {
   async up(db: Kysely<unknown>, dialect) {
     // A name is compared byte for byte: MySQL's default collations would fold case and accents,
     // so `Alice` and `alice` would collide there and not on SQLite or PostgreSQL.
-    const nameType = dialect === 'mysql' ? sql`varchar(64) character set utf8mb4 collate utf8mb4_bin` : sql`varchar(64)`;
+    const nameType = byteExactVarchar(dialect);
     let table = db.schema.createTable('accounts');
-    table =
-      dialect === 'sqlite'
-        ? table.addColumn('id', 'integer', (column) => column.primaryKey().autoIncrement())
-        : dialect === 'postgres'
-          ? table.addColumn('id', 'bigserial', (column) => column.primaryKey())
-          : table.addColumn('id', 'bigint', (column) => column.primaryKey().autoIncrement());
+    table = withIdColumn(table, dialect);
     table = table
       .addColumn('name', nameType, (column) => column.notNull().unique())
       .addColumn('password_hash', 'varchar(255)', (column) => column.notNull())

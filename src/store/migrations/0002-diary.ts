@@ -1,5 +1,6 @@
 import { sql, type ColumnType, type Generated, type Kysely } from 'kysely';
 import type { StoreMigration } from './index.js';
+import { byteExactText, byteExactVarchar, withIdColumn } from './columns.js';
 
 /** A BIGINT as the drivers return it (a number, or a string from pg). */
 type BigIntRead = ColumnType<number | string | bigint, number, number>;
@@ -63,20 +64,15 @@ export interface DiarySchema {
 export const diaryMigration: StoreMigration = {
   async up(db: Kysely<unknown>, dialect) {
     // Names compare byte for byte on MySQL too, as account names do (0001_accounts).
-    const nameType = dialect === 'mysql' ? sql`varchar(64) character set utf8mb4 collate utf8mb4_bin` : sql`varchar(64)`;
+    const nameType = byteExactVarchar(dialect);
     const idType = dialect === 'mysql' ? sql`varchar(64) character set ascii collate ascii_bin` : sql`varchar(64)`;
     // MySQL's TEXT holds 65,535 bytes: more than an entry may be (at most 8 KiB).
-    const textType = dialect === 'mysql' ? sql`text character set utf8mb4 collate utf8mb4_bin` : sql`text`;
+    const textType = byteExactText(dialect);
     const mysqlEnd = <T extends { modifyEnd(modifier: ReturnType<typeof sql>): T }>(table: T): T =>
       dialect === 'mysql' ? table.modifyEnd(sql`engine=InnoDB default charset=utf8mb4`) : table;
 
     let entries = db.schema.createTable('diary_entries');
-    entries =
-      dialect === 'sqlite'
-        ? entries.addColumn('id', 'integer', (column) => column.primaryKey().autoIncrement())
-        : dialect === 'postgres'
-          ? entries.addColumn('id', 'bigserial', (column) => column.primaryKey())
-          : entries.addColumn('id', 'bigint', (column) => column.primaryKey().autoIncrement());
+    entries = withIdColumn(entries, dialect);
     entries = entries
       .addColumn('diary', nameType, (column) => column.notNull())
       .addColumn('created_at', 'bigint', (column) => column.notNull())

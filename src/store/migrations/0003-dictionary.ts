@@ -1,5 +1,6 @@
 import { sql, type ColumnType, type Generated, type Kysely } from 'kysely';
 import type { StoreMigration } from './index.js';
+import { byteExactVarchar, withIdColumn } from './columns.js';
 
 /**
  * `dict_history`: the dictionary's lookups by logged-in accounts (the seed's `hist(word,
@@ -24,14 +25,9 @@ export interface DictionarySchema {
 export const dictionaryMigration: StoreMigration = {
   async up(db: Kysely<unknown>, dialect) {
     // The same type as accounts.name, so that the foreign key holds on MySQL too.
-    const nameType = dialect === 'mysql' ? sql`varchar(64) character set utf8mb4 collate utf8mb4_bin` : sql`varchar(64)`;
+    const nameType = byteExactVarchar(dialect);
     let table = db.schema.createTable('dict_history');
-    table =
-      dialect === 'sqlite'
-        ? table.addColumn('id', 'integer', (column) => column.primaryKey().autoIncrement())
-        : dialect === 'postgres'
-          ? table.addColumn('id', 'bigserial', (column) => column.primaryKey())
-          : table.addColumn('id', 'bigint', (column) => column.primaryKey().autoIncrement());
+    table = withIdColumn(table, dialect);
     table = table
       .addColumn('account', nameType, (column) => column.notNull().references('accounts.name').onDelete('cascade'))
       .addColumn('word', 'varchar(1024)', (column) => column.notNull())

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { StoreMigration } from './index.js';
+import { byteExactText, byteExactVarchar, withIdColumn } from './columns.js';
 
 /**
  * `chat_messages`: the history of every chat room (issue: "Chat room: the seed's UDP room, made
@@ -10,17 +11,12 @@ import type { StoreMigration } from './index.js';
 export const chatMigration: StoreMigration = {
   async up(db: Kysely<unknown>, dialect) {
     // Names compare byte for byte on MySQL too, as account names do (0001_accounts).
-    const nameType = dialect === 'mysql' ? sql`varchar(64) character set utf8mb4 collate utf8mb4_bin` : sql`varchar(64)`;
-    const idType = dialect === 'mysql' ? sql`varchar(64) character set utf8mb4 collate utf8mb4_bin` : sql`varchar(64)`;
+    const nameType = byteExactVarchar(dialect);
+    const idType = byteExactVarchar(dialect);
     // A message is at most a few KiB (the service's maxTextBytes); MySQL's TEXT holds 65,535 bytes.
-    const textType = dialect === 'mysql' ? sql`text character set utf8mb4 collate utf8mb4_bin` : sql`text`;
+    const textType = byteExactText(dialect);
     let table = db.schema.createTable('chat_messages');
-    table =
-      dialect === 'sqlite'
-        ? table.addColumn('id', 'integer', (column) => column.primaryKey().autoIncrement())
-        : dialect === 'postgres'
-          ? table.addColumn('id', 'bigserial', (column) => column.primaryKey())
-          : table.addColumn('id', 'bigint', (column) => column.primaryKey().autoIncrement());
+    table = withIdColumn(table, dialect);
     table = table
       .addColumn('room', nameType, (column) => column.notNull())
       .addColumn('seq', 'bigint', (column) => column.notNull())

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { StoreMigration } from './index.js';
+import { byteExactVarchar, withIdColumn } from './columns.js';
 
 /**
  * `exec_runs`: the audit trail of the exec service (issue 15): one row per command run, who ran
@@ -9,16 +10,11 @@ import type { StoreMigration } from './index.js';
 export const execRunsMigration: StoreMigration = {
   async up(db: Kysely<unknown>, dialect) {
     // Names compare byte for byte on MySQL too, as account names do (0001_accounts).
-    const nameType = dialect === 'mysql' ? sql`varchar(64) character set utf8mb4 collate utf8mb4_bin` : sql`varchar(64)`;
+    const nameType = byteExactVarchar(dialect);
     // Arguments are at most 64 × 4 KiB as JSON: more than MySQL's TEXT (64 KiB) holds.
     const argsType = dialect === 'mysql' ? sql`mediumtext character set utf8mb4 collate utf8mb4_bin` : sql`text`;
     let table = db.schema.createTable('exec_runs');
-    table =
-      dialect === 'sqlite'
-        ? table.addColumn('id', 'integer', (column) => column.primaryKey().autoIncrement())
-        : dialect === 'postgres'
-          ? table.addColumn('id', 'bigserial', (column) => column.primaryKey())
-          : table.addColumn('id', 'bigint', (column) => column.primaryKey().autoIncrement());
+    table = withIdColumn(table, dialect);
     table = table
       .addColumn('started_at', 'bigint', (column) => column.notNull())
       // Null for the seed protocol, which has no login.

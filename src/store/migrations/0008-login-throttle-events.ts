@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { StoreMigration } from './index.js';
+import { withIdColumn } from './columns.js';
 
 /**
  * `login_throttle_events`: what each process serving these accounts counted (failed logins,
@@ -10,12 +11,7 @@ import type { StoreMigration } from './index.js';
 export const loginThrottleEventsMigration: StoreMigration = {
   async up(db: Kysely<unknown>, dialect) {
     let table = db.schema.createTable('login_throttle_events');
-    table =
-      dialect === 'sqlite'
-        ? table.addColumn('id', 'integer', (column) => column.primaryKey().autoIncrement())
-        : dialect === 'postgres'
-          ? table.addColumn('id', 'bigserial', (column) => column.primaryKey())
-          : table.addColumn('id', 'bigint', (column) => column.primaryKey().autoIncrement());
+    table = withIdColumn(table, dialect);
     await table
       .addColumn('at', 'bigint', (column) => column.notNull())
       // The process that wrote it (random per process): it does not read its own events back.
