@@ -42,35 +42,31 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
+/** Get /files/one.txt into `target` while another writer puts a file there right before it is named. */
+async function getWhileAFileAppears(target: string, options: { force?: boolean } = {}): Promise<unknown> {
+  justBefore.naming = (to) => {
+    if (to === target) writeFileSync(target, 'written meanwhile\n');
+  };
+  const client = await WebClient.connect(web.url);
+  try {
+    return await client.get('/files/one.txt', target, options);
+  } finally {
+    justBefore.naming = undefined;
+    await client.close();
+  }
+}
+
 describe('WebClient.get: the finish never replaces a file that just appeared', () => {
   it('a file written at the target right before the download is named is kept, and the download is kept beside it', async () => {
     const target = join(out, 'raced.txt');
-    justBefore.naming = (to) => {
-      if (to === target) writeFileSync(target, 'written meanwhile\n');
-    };
-    const client = await WebClient.connect(web.url);
-    try {
-      await expect(client.get('/files/one.txt', target)).rejects.toMatchObject({ code: 'ETAKEN', message: expect.stringContaining('appeared during the download') });
-    } finally {
-      justBefore.naming = undefined;
-      await client.close();
-    }
+    await expect(getWhileAFileAppears(target)).rejects.toMatchObject({ code: 'ETAKEN', message: expect.stringContaining('appeared during the download') });
     expect(readFileSync(target, 'utf8')).toBe('written meanwhile\n');
     expect(readFileSync(partialPathFor(target), 'utf8')).toBe('1\n');
   });
 
   it('with force, the download replaces it', async () => {
     const target = join(out, 'forced.txt');
-    justBefore.naming = (to) => {
-      if (to === target) writeFileSync(target, 'written meanwhile\n');
-    };
-    const client = await WebClient.connect(web.url);
-    try {
-      await client.get('/files/one.txt', target, { force: true });
-    } finally {
-      justBefore.naming = undefined;
-      await client.close();
-    }
+    await getWhileAFileAppears(target, { force: true });
     expect(readFileSync(target, 'utf8')).toBe('1\n');
     expect(existsSync(partialPathFor(target))).toBe(false);
   });
