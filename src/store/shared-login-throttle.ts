@@ -14,6 +14,7 @@ import type { Generated, Kysely } from 'kysely';
 import type { Logger } from '../core/logger.js';
 import type { Accounts, AccountsEvent } from './accounts.js';
 import type { Store } from './database.js';
+import { LateIds } from './late-ids.js';
 import { LOGIN_THROTTLE_DEFAULTS } from './login-throttle.js';
 
 interface LoginThrottleEventsTable {
@@ -36,6 +37,11 @@ export interface SharedLoginThrottleOptions {
   /** How often old rows are deleted. */
   pruneEveryMs?: number;
   now?: () => number;
+  /**
+   * How long an id missing below the newest one read is asked for again: a row another process
+   * inserted but had not committed yet (default 60 s; see late-ids.ts).
+   */
+  lateMs?: number;
 }
 
 const ROWS_PER_READ = 5_000;
@@ -47,7 +53,8 @@ export class SharedLoginThrottle {
   readonly #logger: Logger | undefined;
   readonly #keepMs: number;
   readonly #now: () => number;
-  #lastId = 0;
+  /** The ids read so far, and the gaps below the newest: rows that commit after a later one. */
+  readonly #ids: LateIds;
   #writes: Promise<void> = Promise.resolve();
   #reading: Promise<void> | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
@@ -60,6 +67,7 @@ export class SharedLoginThrottle {
     this.#logger = options.logger;
     this.#keepMs = options.keepMs ?? LOGIN_THROTTLE_DEFAULTS.maxLockoutMs + LOGIN_THROTTLE_DEFAULTS.windowMs;
     this.#now = options.now ?? Date.now;
+    this.#ids = new LateIds({ lateMs: options.lateMs });
   }
 
   /** Replay the recent events into `accounts`, then share its events through the database from now on. */
@@ -75,10 +83,16 @@ export class SharedLoginThrottle {
 
   async #replay(limit: number): Promise<void> {
     const since = this.#now() - this.#keepMs;
-    const rows = await this.#db.selectFrom('login_throttle_events').select(['id', 'event']).where('at', '>', since).orderBy('id', 'desc').limit(limit).execute();
-    const top = await this.#db.selectFrom('login_throttle_events').select((eb) => eb.fn.max('id').as('top')).executeTakeFirst();
-    for (const row of rows.reverse()) this.#apply(row.event);
-    this.#lastId = Number(top?.top ?? 0);
+    const rows = (await this.#db.selectFrom('login_throttle_events').select(['id', 'event']).where('at', '>', since).orderBy('id', 'desc').limit(limit).execute()).reverse();
+    if (rows.length === 0) {
+      const top = await this.#db.selectFrom('login_throttle_events').select((eb) => eb.fn.max('id').as('top')).executeTakeFirst();
+      this.#ids.startAfter(Number(top?.top ?? 0));
+      return;
+    }
+    // Gaps between the rows replayed may be rows still being committed: they are read when they are.
+    this.#ids.startAfter(Number(rows[0]!.id) - 1);
+    const now = this.#now();
+    for (const row of rows) if (this.#ids.saw(Number(row.id), now)) this.#apply(row.event);
   }
 
   #write(event: AccountsEvent): void {
@@ -100,16 +114,18 @@ export class SharedLoginThrottle {
   async #read(): Promise<void> {
     try {
       for (;;) {
+        const now = this.#now();
+        const late = this.#ids.waitingFor(now);
+        // Ranges of the primary key: the new rows, and those that committed after a later one was read.
         const rows = await this.#db
           .selectFrom('login_throttle_events')
           .select(['id', 'origin', 'event'])
-          .where('id', '>', this.#lastId)
+          .where((eb) => eb.or([eb('id', '>', this.#ids.highest), ...late.map(({ lo, hi }) => eb.between('id', lo, hi))]))
           .orderBy('id')
           .limit(ROWS_PER_READ)
           .execute();
         for (const row of rows) {
-          this.#lastId = Math.max(this.#lastId, Number(row.id));
-          if (row.origin !== this.#origin) this.#apply(row.event);
+          if (this.#ids.saw(Number(row.id), now) && row.origin !== this.#origin) this.#apply(row.event);
         }
         if (rows.length < ROWS_PER_READ) break;
       }

@@ -84,7 +84,8 @@ async function webGet(address: string, flags: WebGetFlags): Promise<void> {
   });
   const url = new URL(address);
   const output = flags.output ?? outputName(url);
-  const toStdout = output === '-';
+  // Only `-o -` means stdout; a URL ending in /- is saved as a file named `-`, as curl -O does.
+  const toStdout = flags.output === '-';
   const label = `get ${lastSegment(url) || url.host}`;
   const controller = new AbortController();
   const onInterrupt = () => controller.abort();

@@ -14,7 +14,7 @@
 import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -206,8 +206,8 @@ export class WebClient {
       if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       throw await keptOrRemoved(error, partial, size, url.href);
     }
-    if (options.force !== true && (await sizeOf(target, true)) !== undefined) throw new WharfError('ETAKEN', `${target} appeared during the download: not replaced (--force replaces it); the download is in ${partial}`);
-    await rename(partial, target);
+    if (options.force === true) await rename(partial, target);
+    else await placeWithoutReplacing(partial, target);
     await unlink(sidecarFor(partial)).catch(() => {});
     return { url: url.href, status: offset > 0 ? 206 : 200, resumedFrom: offset, bytes, size: offset + bytes, contentType: response.headers['content-type'] };
   }
@@ -332,6 +332,35 @@ function expectStatus(response: http.IncomingMessage, url: URL, wanted: readonly
   if (wanted.includes(status)) return;
   response.resume();
   throw new WharfError(STATUS_CODES[status] ?? 'ESERVER', `${url.href}: ${status} ${response.statusMessage ?? ''}`.trimEnd());
+}
+
+/**
+ * Give the finished download its name unless the name is taken: link() refuses an existing name
+ * atomically, so a file that appeared during the download (or an instant before the finish)
+ * wins; asking "is it there?" and then renaming would replace one that came in between. On a file
+ * system without hard links the name is reserved with an exclusive create instead, and the
+ * download renamed over that empty file of ours.
+ */
+async function placeWithoutReplacing(partial: string, target: string): Promise<void> {
+  try {
+    await link(partial, target);
+    await unlink(partial);
+    return;
+  } catch (error) {
+    if (isErrnoException(error) && error.code === 'EEXIST') throw appeared(partial, target);
+    if (!isErrnoException(error) || !['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(error.code ?? '')) throw error;
+  }
+  try {
+    await (await open(target, 'wx')).close();
+  } catch (error) {
+    if (isErrnoException(error) && error.code === 'EEXIST') throw appeared(partial, target);
+    throw error;
+  }
+  await rename(partial, target);
+}
+
+function appeared(partial: string, target: string): WharfError {
+  return new WharfError('ETAKEN', `${target} appeared during the download: not replaced (--force replaces it); the download is in ${partial}`);
 }
 
 async function sizeOf(path: string, anyKind = false): Promise<number | undefined> {

@@ -145,6 +145,24 @@ describe('wharf web get', () => {
     }
   });
 
+  it('saves a URL ending in /- as a file named "-", as curl -O does: only -o - means stdout', async () => {
+    writeFileSync(join(site.root, '-'), 'a file named dash\n');
+    const web = await startWeb(site.root);
+    try {
+      const cwd = mkdtempSync(join(tmpdir(), 'wharf-web-get-cli-'));
+      const result = await runWharf(['web', 'get', `${web.url}/-`], { cwd });
+      expect(result).toMatchObject({ code: 0, stdout: '' });
+      expect(readFileSync(join(cwd, '-'), 'utf8')).toBe('a file named dash\n');
+      const refused = await runWharf(['web', 'get', `${web.url}/-`], { cwd });
+      expect(refused).toMatchObject({ code: 1, stdout: '' });
+      const printed = await runWharf(['web', 'get', '-o', '-', `${web.url}/-`], { cwd });
+      expect(printed).toMatchObject({ code: 0, stdout: 'a file named dash\n' });
+    } finally {
+      await web.stop();
+      rmSync(join(site.root, '-'));
+    }
+  });
+
   it.skipIf(skipReason('tmux') !== undefined)('in a terminal, ends with one summary line naming the file', async () => {
     requireBuild();
     const web = await startWeb(site.root);
