@@ -1,0 +1,43 @@
+/**
+ * Review: the in-memory bus forgets empty rooms "so memory does not grow with every room ever
+ * used" (room.ts #forgetIdleRooms); the Redis bus keeps `seq:<room>` and `stream:<room>` (up to
+ * about recentPerRoom messages) of every room ever used, without a TTL, forever. A member who
+ * walks through new room names, saying one line in each, grows Redis without bound.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryHistory } from '../../src/services/chat/history.js';
+import { RedisRoomBus } from '../../src/services/chat/redis-bus.js';
+import { capturingLogger } from '../helpers/logs.js';
+import { deletePrefix, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from '../services/chat/redis-support.js';
+
+const skip = await redisSkipReason();
+const redis = skip ? undefined : await testRedis();
+const prefix = uniquePrefix();
+afterAll(async () => {
+  if (redis) {
+    await deletePrefix(redis, prefix);
+    await redis.close();
+  }
+});
+
+describe.skipIf(skip !== undefined)('RedisRoomBus keys of rooms nobody is in', () => {
+  it('an empty room leaves no key in Redis without a time to live', async () => {
+    const bus = await RedisRoomBus.connect({ url: REDIS_URL, history: new MemoryHistory(), logger: capturingLogger().logger, keyPrefix: prefix });
+    try {
+      expect(await bus.claim({ name: 'walker', room: 'r0', via: 'tcp', account: false, address: '127.0.0.1' }, 'o')).toEqual({ ok: true });
+      for (let i = 0; i < 5; i++) {
+        if (i > 0) expect(await bus.move('walker', 'o', `r${i}`)).toEqual({ ok: true });
+        expect(await bus.publish(`r${i}`, { kind: 'chat', from: 'walker', text: `hello r${i}` }, 'o')).toBeDefined();
+      }
+      await bus.release('walker', 'o', 'left');
+      expect(await bus.rooms()).toEqual([]);
+      const forever: string[] = [];
+      for await (const batch of redis!.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+        for (const key of batch) if ((await redis!.pTTL(key)) === -1 && !key.endsWith('names') && !key.endsWith('nodes')) forever.push(key.slice(prefix.length));
+      }
+      expect(forever.sort()).toEqual([]);
+    } finally {
+      await bus.close();
+    }
+  });
+});
