@@ -1,5 +1,5 @@
 /**
- * Review: when a node's subscription comes back, #resync fills every room it follows with
+ * when a node's subscription comes back, #resync fills every room it follows with
  * #fill(room, last) and no upper bound, which reads the stream only. Messages published while the
  * subscription was down that the stream has already trimmed (more than about recentPerRoom) are
  * skipped without a word, although the store has them: a TCP member who stayed connected loses
@@ -10,12 +10,12 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqlHistory } from '../../src/services/chat/history.js';
-import type { ChatMessage } from '../../src/services/chat/protocol.js';
-import { RedisRoomBus } from '../../src/services/chat/redis-bus.js';
-import { openStore } from '../../src/store/index.js';
-import { capturingLogger } from '../helpers/logs.js';
-import { deletePrefix, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from '../services/chat/redis-support.js';
+import { SqlHistory } from '../../../src/services/chat/history.js';
+import type { ChatMessage } from '../../../src/services/chat/protocol.js';
+import { RedisRoomBus } from '../../../src/services/chat/redis-bus.js';
+import { openStore } from '../../../src/store/index.js';
+import { capturingLogger } from '../../helpers/logs.js';
+import { deletePrefix, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
 
 const skip = await redisSkipReason();
 const redis = skip ? undefined : await testRedis();
@@ -66,6 +66,8 @@ describe.skipIf(skip !== undefined)('RedisRoomBus resync after the subscription 
       if (event.type === 'message') seen.push((event.message as ChatMessage).seq);
     });
     try {
+      // A member on A follows the room (a node forgets the numbers of rooms nobody there is in).
+      expect(await a.claim({ name: 'stayer', room: 'lobby', via: 'tcp', account: false, address: '127.0.0.1' }, 'o')).toEqual({ ok: true });
       await b.publish('lobby', { kind: 'admin', from: 'console', text: 'first' });
       await expect.poll(() => seen, { timeout: 5_000 }).toEqual([1]);
       proxy.cut();

@@ -1,14 +1,14 @@
 /**
- * Review: the in-memory bus forgets empty rooms "so memory does not grow with every room ever
+ * the in-memory bus forgets empty rooms "so memory does not grow with every room ever
  * used" (room.ts #forgetIdleRooms); the Redis bus keeps `seq:<room>` and `stream:<room>` (up to
  * about recentPerRoom messages) of every room ever used, without a TTL, forever. A member who
  * walks through new room names, saying one line in each, grows Redis without bound.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { MemoryHistory } from '../../src/services/chat/history.js';
-import { RedisRoomBus } from '../../src/services/chat/redis-bus.js';
-import { capturingLogger } from '../helpers/logs.js';
-import { deletePrefix, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from '../services/chat/redis-support.js';
+import { MemoryHistory } from '../../../src/services/chat/history.js';
+import { RedisRoomBus } from '../../../src/services/chat/redis-bus.js';
+import { capturingLogger } from '../../helpers/logs.js';
+import { deletePrefix, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
 
 const skip = await redisSkipReason();
 const redis = skip ? undefined : await testRedis();
