@@ -44,6 +44,10 @@ export interface RedisRoomBusOptions {
   connectTimeoutMs?: number;
   /** Commands held while Redis is away; past this, requests fail at once. */
   maxQueuedCommands?: number;
+  /** Messages held while a gap is filled (more are dropped and read again after it). */
+  maxInbox?: number;
+  /** The longest a gap fill may pause delivery before it is abandoned and tried again. */
+  fillTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -73,9 +77,9 @@ const ATTEMPT_MEMORY_MS = 15_000;
  */
 const RETRY_WINDOW_MS = ATTEMPT_MEMORY_MS - 3_000;
 /** Messages waiting in the inbox while a fill runs; more are dropped and read again after it. */
-const MAX_INBOX = 10_000;
+const DEFAULT_MAX_INBOX = 10_000;
 /** The longest a fill may pause delivery; and how soon an abandoned one is tried again. */
-const FILL_TIMEOUT_MS = 10_000;
+const DEFAULT_FILL_TIMEOUT_MS = 10_000;
 const FILL_RETRY_MS = 1_000;
 /** The most messages per room a node catches up on live after a gap. */
 const MAX_FILL = 10_000;
@@ -198,6 +202,10 @@ export class RedisRoomBus implements RoomBus {
     return bus;
   }
 
+  get #fillTimeoutMs(): number {
+    return this.#options.fillTimeoutMs ?? DEFAULT_FILL_TIMEOUT_MS;
+  }
+
   get #channel(): string {
     return `${this.#prefix}events`;
   }
@@ -317,7 +325,7 @@ export class RedisRoomBus implements RoomBus {
   #receive(incoming: Incoming): void {
     // While a fill runs the inbox waits; past its bound, messages are dropped (events are few:
     // joins and leaves) and one resync after the fill reads them again from Redis and the store.
-    if (this.#pumping && incoming.kind === 'message' && this.#inbox.length >= MAX_INBOX) {
+    if (this.#pumping && incoming.kind === 'message' && this.#inbox.length >= (this.#options.maxInbox ?? DEFAULT_MAX_INBOX)) {
       if (!this.#overflowed) {
         this.#overflowed = true;
         this.#logger.warn({ waiting: this.#inbox.length }, 'chat messages arrive faster than this node can catch up; they are read again from Redis once it has');
@@ -358,7 +366,7 @@ export class RedisRoomBus implements RoomBus {
   }
 
   /**
-   * Pause delivery for a fill, at most FILL_TIMEOUT_MS. A fill that fails or takes longer (Redis
+   * Pause delivery for a fill, at most `fillTimeoutMs` (10 s). A fill that fails or takes longer (Redis
    * or the store away) is abandoned: the messages waiting are dropped, and a resync a moment
    * later reads them again, so delivery never stalls on it nor loops on it at full speed.
    */
@@ -367,7 +375,7 @@ export class RedisRoomBus implements RoomBus {
     const generation = ++this.#fillGeneration;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${FILL_TIMEOUT_MS / 1000} s`)), FILL_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`no answer in ${this.#fillTimeoutMs / 1000} s`)), this.#fillTimeoutMs);
     });
     void Promise.race([work(generation), timeout])
       .then(() => {
@@ -414,7 +422,7 @@ export class RedisRoomBus implements RoomBus {
     let missing = 0;
     for (let cursor = after; cursor < upTo; ) {
       const end = Math.min(upTo, cursor + page);
-      let messages = await this.#streamRange(room, `${cursor + 1}-0`, `${end}-1`, page, false, FILL_TIMEOUT_MS);
+      let messages = await this.#streamRange(room, `${cursor + 1}-0`, `${end}-1`, page, false, this.#fillTimeoutMs);
       const first = messages[0]?.seq ?? end + 1;
       if (first > cursor + 1) {
         // Trimmed from the stream already: the store has them (written by the node that numbered them).
@@ -434,7 +442,7 @@ export class RedisRoomBus implements RoomBus {
   /** After the subscription was down: every room followed here, up to its current number. */
   async #resync(generation: number): Promise<void> {
     for (const [room, last] of [...this.#delivered]) {
-      const current = await this.#cmd.sendCommand<string | null>(['GET', this.#key(`seq:${room}`)], { timeout: FILL_TIMEOUT_MS });
+      const current = await this.#cmd.sendCommand<string | null>(['GET', this.#key(`seq:${room}`)], { timeout: this.#fillTimeoutMs });
       if (generation !== this.#fillGeneration) return;
       if (current !== null && Number(current) > last) await this.#fill(room, Math.max(last, this.#delivered.get(room) ?? 0), Number(current), generation);
     }

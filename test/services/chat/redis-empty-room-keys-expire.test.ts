@@ -40,4 +40,28 @@ describe.skipIf(skip !== undefined)('RedisRoomBus keys of rooms nobody is in', (
       await bus.close();
     }
   });
+
+  it('a room in use keeps its keys; once they expire, numbering goes on from the history', async () => {
+    const history = new MemoryHistory();
+    const bus = await RedisRoomBus.connect({ url: REDIS_URL, history, logger: capturingLogger().logger, keyPrefix: prefix });
+    try {
+      expect(await bus.claim({ name: 'ann', room: 'back', via: 'tcp', account: false, address: '127.0.0.1' }, 'o')).toEqual({ ok: true });
+      expect((await bus.publish('back', { kind: 'chat', from: 'ann', text: 'one' }, 'o'))?.seq).toBe(1);
+      await bus.release('ann', 'o', 'left');
+      expect(await redis!.pTTL(`${prefix}seq:back`)).toBeGreaterThan(0);
+      // Someone comes back before they expire: the keys stay for as long as the room is used.
+      expect(await bus.claim({ name: 'ann', room: 'back', via: 'tcp', account: false, address: '127.0.0.1' }, 'o')).toEqual({ ok: true });
+      expect(await redis!.pTTL(`${prefix}seq:back`)).toBe(-1);
+      expect(await redis!.pTTL(`${prefix}stream:back`)).toBe(-1);
+      await bus.release('ann', 'o', 'left');
+      await bus.flushed();
+      // They expire (as Redis does once their time is up); the room is used again.
+      await redis!.del([`${prefix}seq:back`, `${prefix}stream:back`]);
+      expect(await bus.claim({ name: 'ann', room: 'back', via: 'tcp', account: false, address: '127.0.0.1' }, 'o')).toEqual({ ok: true });
+      expect((await bus.publish('back', { kind: 'chat', from: 'ann', text: 'two' }, 'o'))?.seq).toBe(2);
+      expect(await redis!.pTTL(`${prefix}seq:back`)).toBe(-1);
+    } finally {
+      await bus.close();
+    }
+  });
 });

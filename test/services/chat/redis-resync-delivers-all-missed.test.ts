@@ -6,7 +6,6 @@
  * them (issue #17: "TCP members that stay connected lose no message").
  */
 import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,7 @@ import type { ChatMessage } from '../../../src/services/chat/protocol.js';
 import { RedisRoomBus } from '../../../src/services/chat/redis-bus.js';
 import { openStore } from '../../../src/store/index.js';
 import { capturingLogger } from '../../helpers/logs.js';
-import { deletePrefix, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
+import { deletePrefix, RedisProxy, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
 
 const skip = await redisSkipReason();
 const redis = skip ? undefined : await testRedis();
@@ -27,39 +26,12 @@ afterAll(async () => {
   }
 });
 
-/** A TCP proxy to Redis that can refuse for a while. */
-class Proxy {
-  refusing = false;
-  readonly sockets = new Set<net.Socket>();
-  readonly server = net.createServer((client) => {
-    if (this.refusing) return void client.destroy();
-    const target = new URL(REDIS_URL);
-    const upstream = net.connect(Number(target.port || 6379), target.hostname);
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  cut(): void {
-    this.refusing = true;
-    for (const socket of this.sockets) socket.destroy();
-  }
-}
-
 describe.skipIf(skip !== undefined)('RedisRoomBus resync after the subscription was down', () => {
   it('a node whose subscription was cut delivers every message said meanwhile, in order, once', async () => {
     const store = await openStore({ dataDir: mkdtempSync(join(tmpdir(), 'wharf-review-resync-')) });
-    const proxy = new Proxy();
-    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    const proxy = await RedisProxy.start();
     const common = { keyPrefix: prefix, recentPerRoom: 10, logger: capturingLogger().logger };
-    const a = await RedisRoomBus.connect({ ...common, url: `redis://127.0.0.1:${(proxy.server.address() as net.AddressInfo).port}`, history: new SqlHistory(store) });
+    const a = await RedisRoomBus.connect({ ...common, url: proxy.url, history: new SqlHistory(store) });
     const b = await RedisRoomBus.connect({ ...common, url: REDIS_URL, history: new SqlHistory(store) });
     const seen: number[] = [];
     a.subscribe((event) => {
@@ -82,8 +54,7 @@ describe.skipIf(skip !== undefined)('RedisRoomBus resync after the subscription 
     } finally {
       await a.close();
       await b.close();
-      proxy.server.close();
-      for (const socket of proxy.sockets) socket.destroy();
+      proxy.close();
       await store.close();
     }
   }, 30_000);

@@ -6,13 +6,12 @@
  * retry numbers the message again, and every member sees it twice (issue #17: "nothing is
  * delivered twice ... after Redis returns").
  */
-import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryHistory } from '../../../src/services/chat/history.js';
 import type { ChatMessage } from '../../../src/services/chat/protocol.js';
 import { RedisRoomBus } from '../../../src/services/chat/redis-bus.js';
 import { capturingLogger } from '../../helpers/logs.js';
-import { deletePrefix, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
+import { deletePrefix, RedisProxy, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
 
 const skip = await redisSkipReason();
 const redis = skip ? undefined : await testRedis();
@@ -24,41 +23,11 @@ afterAll(async () => {
   }
 });
 
-/** A TCP proxy to Redis that can swallow Redis's answers, and refuse connections for a while. */
-class Proxy {
-  refusing = false;
-  swallowing = false;
-  readonly sockets = new Set<net.Socket>();
-  readonly server = net.createServer((client) => {
-    if (this.refusing) return void client.destroy();
-    const target = new URL(REDIS_URL);
-    const upstream = net.connect(Number(target.port || 6379), target.hostname);
-    for (const socket of [client, upstream]) {
-      this.sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => {
-      if (!this.swallowing) client.write(chunk);
-    });
-  });
-  cut(): void {
-    this.refusing = true;
-    for (const socket of this.sockets) socket.destroy();
-  }
-}
-
 describe.skipIf(skip !== undefined)('RedisRoomBus retry after a long outage', () => {
   it('a message whose answer was lost is numbered once, even when Redis is away for longer than 15 s (its sender is told the outcome is unknown)', async () => {
-    const proxy = new Proxy();
-    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    const proxy = await RedisProxy.start();
     const common = { keyPrefix: prefix, history: new MemoryHistory(), logger: capturingLogger().logger, leaseMs: 60_000 };
-    const a = await RedisRoomBus.connect({ ...common, url: `redis://127.0.0.1:${(proxy.server.address() as net.AddressInfo).port}` });
+    const a = await RedisRoomBus.connect({ ...common, url: proxy.url });
     const b = await RedisRoomBus.connect({ ...common, url: REDIS_URL });
     const seenOnB: string[] = [];
     b.subscribe((event) => {
@@ -74,13 +43,13 @@ describe.skipIf(skip !== undefined)('RedisRoomBus retry after a long outage', ()
       // It runs in Redis (B hears it); A never hears the answer.
       await expect.poll(() => seenOnB, { timeout: 5_000 }).toEqual(['1 first', '2 once']);
       // Redis goes away (connections refused, as when it is down) for 16 s, then comes back.
-      const port = (proxy.server.address() as net.AddressInfo).port;
+      const port = proxy.port;
       proxy.server.close();
       proxy.cut();
       proxy.refusing = false;
       proxy.swallowing = false;
       await new Promise((resolve) => setTimeout(resolve, 16_000));
-      await new Promise<void>((resolve) => proxy.server.listen(port, '127.0.0.1', resolve));
+      await proxy.listen(port);
       // Past the attempt memory the retry is not sent: the outcome is unknown to A (EREDIS), and
       // a wharf client says it again by cid; it is never numbered a second time.
       expect(await said).toBe('EREDIS');
@@ -89,8 +58,7 @@ describe.skipIf(skip !== undefined)('RedisRoomBus retry after a long outage', ()
     } finally {
       await a.close();
       await b.close();
-      if (proxy.server.listening) proxy.server.close();
-      for (const socket of proxy.sockets) socket.destroy();
+      proxy.close();
     }
   }, 40_000);
 });
