@@ -17,7 +17,7 @@
  * fills it from the stream, and drops what it has already delivered, so nothing arrives twice or
  * out of order. One line is logged when Redis goes away and one when it is back.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createClient, ErrorReply, TimeoutError } from 'redis';
 import { WharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -243,10 +243,20 @@ export class RedisRoomBus implements RoomBus {
     this.#backTimer.unref();
   }
 
-  /** `sendTimeoutMs`: the longest the command may wait to be sent (it is never sent after that). */
+  /**
+   * Run a script by its SHA1 (EVALSHA: a few bytes a call, not the whole script), sending the
+   * script itself only when Redis does not have it yet (NOSCRIPT: it did not run, so this is safe).
+   * `sendTimeoutMs`: the longest the command may wait to be sent (it is never sent after that).
+   */
   async #eval(script: string, keys: string[], args: Array<string | number>, sendTimeoutMs?: number): Promise<unknown> {
-    const command = ['EVAL', script, String(keys.length), ...keys, ...args.map(String)];
-    return sendTimeoutMs === undefined ? this.#cmd.sendCommand(command) : this.#cmd.sendCommand(command, { timeout: Math.max(1, Math.floor(sendTimeoutMs)) });
+    const options = sendTimeoutMs === undefined ? undefined : { timeout: Math.max(1, Math.floor(sendTimeoutMs)) };
+    const rest = [String(keys.length), ...keys, ...args.map(String)];
+    try {
+      return await this.#cmd.sendCommand(['EVALSHA', scriptSha(script), ...rest], options);
+    } catch (error) {
+      if (!(error instanceof ErrorReply) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.#cmd.sendCommand(['EVAL', script, ...rest], options);
+    }
   }
 
   /**
@@ -690,6 +700,17 @@ interface RawEvent {
   to?: string;
   text?: string;
   time?: number;
+}
+
+const scriptShas = new Map<string, string>();
+
+function scriptSha(script: string): string {
+  let sha = scriptShas.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    scriptShas.set(script, sha);
+  }
+  return sha;
 }
 
 /** A message sent to Redis whose answer never came, and that can no longer be sent again safely. */

@@ -76,6 +76,8 @@ export async function nodesOfMembers(client: Client, prefix: string): Promise<Ma
 export class RedisProxy {
   refusing = false;
   swallowing = false;
+  /** Bytes the clients sent to Redis through the proxy. */
+  bytesToRedis = 0;
   readonly sockets = new Set<net.Socket>();
   readonly server = net.createServer((client) => {
     if (this.refusing) return void client.destroy();
@@ -90,6 +92,7 @@ export class RedisProxy {
         upstream.destroy();
       });
     }
+    client.on('data', (chunk: Buffer) => (this.bytesToRedis += chunk.length));
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
       if (!this.swallowing) client.write(chunk);
