@@ -12,9 +12,11 @@
  *
  * Redis going away: commands wait in the client's queue (at most `maxQueuedCommands`) and run in
  * order when it returns, so what members say during a short outage is delivered then, numbered,
- * once. Pub/sub loses what is published while a node's subscription is down: the node notices
- * the gap in the sequence numbers (or re-reads every room it follows when it reconnects) and
- * fills it from the stream, and drops what it has already delivered, so nothing arrives twice or
+ * once (a retry only while Redis still remembers the attempt: RETRY_WINDOW_MS). Pub/sub loses
+ * what is published while a node's subscription is down: the node notices the gap in the
+ * sequence numbers (or re-reads every room it follows, up to its current number, when it
+ * reconnects) and fills it page by page, from the store for what the stream no longer holds and
+ * then from the stream, and drops what it has already delivered, so nothing arrives twice or
  * out of order. One line is logged when Redis goes away and one when it is back.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -395,6 +397,7 @@ export class RedisRoomBus implements RoomBus {
         this.#fillGeneration++;
         if (!this.#fillFailing) this.#logger.warn({ err: error }, 'could not read the chat stream from Redis; trying again shortly');
         this.#fillFailing = true;
+        this.#overflowed = false;
         this.#inbox.splice(0, this.#inbox.length, ...this.#inbox.filter((incoming) => incoming.kind === 'event'));
         const retry = setTimeout(() => this.#closed || this.#receive({ kind: 'resync' }), FILL_RETRY_MS);
         retry.unref();

@@ -4,21 +4,13 @@
  * about recentPerRoom messages) of every room ever used, without a TTL, forever. A member who
  * walks through new room names, saying one line in each, grows Redis without bound.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryHistory } from '../../../src/services/chat/history.js';
 import { RedisRoomBus } from '../../../src/services/chat/redis-bus.js';
 import { capturingLogger } from '../../helpers/logs.js';
-import { deletePrefix, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
+import { REDIS_URL, redisTestFile } from './redis-support.js';
 
-const skip = await redisSkipReason();
-const redis = skip ? undefined : await testRedis();
-const prefix = uniquePrefix();
-afterAll(async () => {
-  if (redis) {
-    await deletePrefix(redis, prefix);
-    await redis.close();
-  }
-});
+const { skip, redis, prefix } = await redisTestFile();
 
 describe.skipIf(skip !== undefined)('RedisRoomBus keys of rooms nobody is in', () => {
   it('an empty room leaves no key in Redis without a time to live', async () => {

@@ -5,22 +5,14 @@
  * that takes longer than `fillTimeoutMs` is abandoned and tried again. Either way, each said once
  * in the log, and in the end every message is delivered, in order, once.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryHistory, type HistoryStore } from '../../../src/services/chat/history.js';
 import type { ChatMessage } from '../../../src/services/chat/protocol.js';
 import { RedisRoomBus } from '../../../src/services/chat/redis-bus.js';
 import { capturingLogger } from '../../helpers/logs.js';
-import { deletePrefix, RedisProxy, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
+import { REDIS_URL, RedisProxy, redisTestFile } from './redis-support.js';
 
-const skip = await redisSkipReason();
-const redis = skip ? undefined : await testRedis();
-const prefix = uniquePrefix();
-afterAll(async () => {
-  if (redis) {
-    await deletePrefix(redis, prefix);
-    await redis.close();
-  }
-});
+const { skip, prefix } = await redisTestFile();
 
 /** The shared history, whose reads wait until `open()` (a store that stopped answering). */
 class StalledReads implements HistoryStore {

@@ -6,22 +6,14 @@
  * retry numbers the message again, and every member sees it twice (issue #17: "nothing is
  * delivered twice ... after Redis returns").
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryHistory } from '../../../src/services/chat/history.js';
 import type { ChatMessage } from '../../../src/services/chat/protocol.js';
 import { RedisRoomBus } from '../../../src/services/chat/redis-bus.js';
 import { capturingLogger } from '../../helpers/logs.js';
-import { deletePrefix, RedisProxy, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
+import { REDIS_URL, RedisProxy, redisTestFile } from './redis-support.js';
 
-const skip = await redisSkipReason();
-const redis = skip ? undefined : await testRedis();
-const prefix = uniquePrefix();
-afterAll(async () => {
-  if (redis) {
-    await deletePrefix(redis, prefix);
-    await redis.close();
-  }
-});
+const { skip, prefix } = await redisTestFile();
 
 describe.skipIf(skip !== undefined)('RedisRoomBus retry after a long outage', () => {
   it('a message whose answer was lost is numbered once, even when Redis is away for longer than 15 s (its sender is told the outcome is unknown)', async () => {

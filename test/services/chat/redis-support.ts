@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { createClient } from 'redis';
+import { afterAll } from 'vitest';
 
 export const REDIS_URL = process.env.WHARF_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -132,4 +133,21 @@ export class RedisProxy {
     if (this.server.listening) this.server.close();
     for (const socket of this.sockets) socket.destroy();
   }
+}
+
+/**
+ * For a test file of its own: why it skips (undefined when Redis answers), a plain client for the
+ * test (undefined when skipping), and a key prefix whose keys are deleted after the file.
+ */
+export async function redisTestFile(): Promise<{ skip: string | undefined; redis: Client | undefined; prefix: string }> {
+  const skip = await redisSkipReason();
+  const redis = skip ? undefined : await testRedis();
+  const prefix = uniquePrefix();
+  afterAll(async () => {
+    if (redis) {
+      await deletePrefix(redis, prefix);
+      await redis.close();
+    }
+  });
+  return { skip, redis, prefix };
 }

@@ -3,24 +3,16 @@
  * never logged in (a stray, or a flood of `C name text` for names nobody holds) is dropped by the node itself and
  * costs Redis nothing; the scripts a member's messages run are sent by their SHA1, not in full.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { capturingLogger } from '../../helpers/logs.js';
 import { SeedPeer, sleep, startTestChat, stopAllChats } from './support.js';
-import { deletePrefix, RedisProxy, redisSkipReason, testRedis, uniquePrefix } from './redis-support.js';
+import { RedisProxy, redisTestFile } from './redis-support.js';
 
-const skip = await redisSkipReason();
-const redis = skip ? undefined : await testRedis();
-const prefix = uniquePrefix();
+const { skip, prefix } = await redisTestFile();
 const peers: SeedPeer[] = [];
 afterEach(async () => {
   for (const peer of peers.splice(0)) peer.close();
   await stopAllChats();
-});
-afterAll(async () => {
-  if (redis) {
-    await deletePrefix(redis, prefix);
-    await redis.close();
-  }
 });
 
 describe.skipIf(skip !== undefined)('seed datagrams on a node over Redis', () => {
