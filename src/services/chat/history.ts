@@ -11,7 +11,7 @@ import type { ChatMessage, MessageKind } from './protocol.js';
 export interface HistoryStore {
   /** The highest sequence number kept for `room` (0 for none). */
   lastSeq(room: string): Promise<number>;
-  /** Keep these messages (several rooms at once, ascending within each room). */
+  /** Keep these messages (several rooms at once, ascending within each room); a (room, seq) already kept is skipped. */
   append(messages: readonly ChatMessage[]): Promise<void>;
   /** The newest `limit` messages of `room` with `after < seq < before`, ascending. */
   range(room: string, after: number, before: number, limit: number): Promise<ChatMessage[]>;
@@ -37,6 +37,8 @@ export class MemoryHistory implements HistoryStore {
         list = [];
         this.#rooms.set(message.room, list);
       }
+      const last = list.at(-1)?.seq ?? 0;
+      if (message.seq <= last && list.some((kept) => kept.seq === message.seq)) continue;
       list.push(message);
       if (list.length > this.#maxPerRoom) list.splice(0, list.length - this.#maxPerRoom);
     }
@@ -73,11 +75,13 @@ const ROWS_PER_INSERT = 500;
 /** History in the store's database (SQLite, PostgreSQL or MySQL), surviving a restart. */
 export class SqlHistory implements HistoryStore {
   readonly #db: Kysely<ChatSchema>;
+  readonly #dialect: Store['dialect'];
   readonly #logger: Logger | undefined;
 
-  constructor(store: Pick<Store, 'db'>, logger?: Logger) {
+  constructor(store: Pick<Store, 'db' | 'dialect'>, logger?: Logger) {
     // The chat's tables are its own (migration 0004); the shared Schema type does not list them.
     this.#db = store.db as unknown as Kysely<ChatSchema>;
+    this.#dialect = store.dialect;
     this.#logger = logger;
   }
 
@@ -101,7 +105,10 @@ export class SqlHistory implements HistoryStore {
         created_at: m.time,
         client_id: m.cid ?? null,
       }));
-      await this.#db.insertInto('chat_messages').values(rows).execute();
+      // A (room, seq) already kept (a number written twice, by a retry or by two nodes) is skipped
+      // row by row: one duplicate must never cost the rest of its batch their place.
+      const insert = this.#db.insertInto('chat_messages').values(rows);
+      await (this.#dialect === 'mysql' ? insert.ignore() : insert.onConflict((conflict) => conflict.columns(['room', 'seq']).doNothing())).execute();
     }
     this.#logger?.trace({ messages: messages.length }, 'chat history written');
   }

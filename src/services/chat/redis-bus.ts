@@ -12,13 +12,15 @@
  *
  * Redis going away: commands wait in the client's queue (at most `maxQueuedCommands`) and run in
  * order when it returns, so what members say during a short outage is delivered then, numbered,
- * once. Pub/sub loses what is published while a node's subscription is down: the node notices
- * the gap in the sequence numbers (or re-reads every room it follows when it reconnects) and
- * fills it from the stream, and drops what it has already delivered, so nothing arrives twice or
+ * once (a retry only while Redis still remembers the attempt: RETRY_WINDOW_MS). Pub/sub loses
+ * what is published while a node's subscription is down: the node notices the gap in the
+ * sequence numbers (or re-reads every room it follows, up to its current number, when it
+ * reconnects) and fills it page by page, from the store for what the stream no longer holds and
+ * then from the stream, and drops what it has already delivered, so nothing arrives twice or
  * out of order. One line is logged when Redis goes away and one when it is back.
  */
-import { randomBytes } from 'node:crypto';
-import { createClient, ErrorReply } from 'redis';
+import { createHash, randomBytes } from 'node:crypto';
+import { createClient, ErrorReply, TimeoutError } from 'redis';
 import { WharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { HistoryWriter, type HistoryStore } from './history.js';
@@ -44,6 +46,10 @@ export interface RedisRoomBusOptions {
   connectTimeoutMs?: number;
   /** Commands held while Redis is away; past this, requests fail at once. */
   maxQueuedCommands?: number;
+  /** Messages held while a gap is filled (more are dropped and read again after it). */
+  maxInbox?: number;
+  /** The longest a gap fill may pause delivery before it is abandoned and tried again. */
+  fillTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -63,6 +69,22 @@ const RETRIES = 8;
 const OUTAGE_SETTLE_MS = 500;
 /** How long Redis remembers which number a message got, for a retry to find it. */
 const ATTEMPT_MEMORY_MS = 15_000;
+/**
+ * A message's retry is sent only this long after its first send: then it reaches Redis while the
+ * attempt's key (set when the first send ran, so later than it was sent) still answers, with
+ * 3 s to spare for the way there. Later, its outcome is unknown (EREDIS): the other way, keeping
+ * the keys longer than any retry can wait, has no bound, since the client's offline queue holds a
+ * command for as long as Redis is away; and a key per message for minutes costs Redis memory at
+ * every message rate. A wharf client says again by cid what it never saw numbered.
+ */
+const RETRY_WINDOW_MS = ATTEMPT_MEMORY_MS - 3_000;
+/** Messages waiting in the inbox while a fill runs; more are dropped and read again after it. */
+const DEFAULT_MAX_INBOX = 10_000;
+/** The longest a fill may pause delivery; and how soon an abandoned one is tried again. */
+const DEFAULT_FILL_TIMEOUT_MS = 10_000;
+const FILL_RETRY_MS = 1_000;
+/** The most messages per room a node catches up on live after a gap. */
+const MAX_FILL = 10_000;
 
 /** The bound a lease gives: a dead node's members have left within this. */
 export function presenceBoundMs(leaseMs: number): number {
@@ -100,6 +122,10 @@ export class RedisRoomBus implements RoomBus {
   readonly #now: () => number;
   readonly #url: string;
   #pumping = false;
+  /** Bumped when a fill is abandoned: that fill delivers nothing more. */
+  #fillGeneration = 0;
+  #fillFailing = false;
+  #overflowed = false;
   #appends = 0;
   #leaseTimer: NodeJS.Timeout | undefined;
   #leaseBusy = false;
@@ -178,6 +204,10 @@ export class RedisRoomBus implements RoomBus {
     return bus;
   }
 
+  get #fillTimeoutMs(): number {
+    return this.#options.fillTimeoutMs ?? DEFAULT_FILL_TIMEOUT_MS;
+  }
+
   get #channel(): string {
     return `${this.#prefix}events`;
   }
@@ -215,20 +245,37 @@ export class RedisRoomBus implements RoomBus {
     this.#backTimer.unref();
   }
 
-  async #eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
-    return this.#cmd.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args.map(String)]);
+  /**
+   * Run a script by its SHA1 (EVALSHA: a few bytes a call, not the whole script), sending the
+   * script itself only when Redis does not have it yet (NOSCRIPT: it did not run, so this is safe).
+   * `sendTimeoutMs`: the longest the command may wait to be sent (it is never sent after that).
+   */
+  async #eval(script: string, keys: string[], args: Array<string | number>, sendTimeoutMs?: number): Promise<unknown> {
+    const options = sendTimeoutMs === undefined ? undefined : { timeout: Math.max(1, Math.floor(sendTimeoutMs)) };
+    const rest = [String(keys.length), ...keys, ...args.map(String)];
+    try {
+      return await this.#cmd.sendCommand(['EVALSHA', scriptSha(script), ...rest], options);
+    } catch (error) {
+      if (!(error instanceof ErrorReply) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.#cmd.sendCommand(['EVAL', script, ...rest], options);
+    }
   }
 
   /**
    * A script whose connection dropped before it answered may or may not have run: it is sent
-   * again once Redis is back. Only for scripts that are safe to repeat (a message carries the
-   * key of its attempt, a release or a claim is checked against its owner).
+   * again once Redis is back. Only for scripts that are safe to repeat (a release or a claim is
+   * checked against its owner); a message carries the key of its attempt, which Redis remembers
+   * only for a while: `withinMs` bounds when a retry may still be sent (RETRY_WINDOW_MS).
    */
-  async #evalRetrying(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+  async #evalRetrying(script: string, keys: string[], args: Array<string | number>, withinMs?: number): Promise<unknown> {
+    const deadline = performance.now() + (withinMs ?? Number.POSITIVE_INFINITY);
     for (let attempt = 0; ; attempt++) {
+      const left = deadline - performance.now();
+      if (attempt > 0 && left <= 0) throw outcomeUnknown(withinMs ?? 0);
       try {
-        return await this.#eval(script, keys, args);
+        return await this.#eval(script, keys, args, attempt > 0 && withinMs !== undefined ? left : undefined);
       } catch (error) {
+        if (error instanceof TimeoutError) throw outcomeUnknown(withinMs ?? 0, error);
         if (error instanceof ErrorReply || this.#closed || attempt >= RETRIES) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1_000)));
       }
@@ -253,6 +300,7 @@ export class RedisRoomBus implements RoomBus {
         await this.#reclaim();
       }
       await this.#eval(REAP, [this.#key('nodes'), this.#key('names')], [this.#prefix, this.#channel]);
+      if (!this.#pumping) this.#forgetIdleRooms();
     } catch {
       // Redis is away: said once by #down; the next round tries again.
     } finally {
@@ -287,6 +335,16 @@ export class RedisRoomBus implements RoomBus {
   }
 
   #receive(incoming: Incoming): void {
+    // While a fill runs the inbox waits; past its bound, messages are dropped (events are few:
+    // joins and leaves) and one resync after the fill reads them again from Redis and the store.
+    if (this.#pumping && incoming.kind === 'message' && this.#inbox.length >= (this.#options.maxInbox ?? DEFAULT_MAX_INBOX)) {
+      if (!this.#overflowed) {
+        this.#overflowed = true;
+        this.#logger.warn({ waiting: this.#inbox.length }, 'chat messages arrive faster than this node can catch up; they are read again from Redis once it has');
+        this.#inbox.push({ kind: 'resync' });
+      }
+      return;
+    }
     this.#inbox.push(incoming);
     if (!this.#pumping) this.#pump();
   }
@@ -302,14 +360,15 @@ export class RedisRoomBus implements RoomBus {
         const { room, seq } = next.message;
         const last = this.#delivered.get(room);
         if (last !== undefined && seq > last + 1) {
-          this.#pauseFor(this.#fill(room, last, seq - 1));
+          this.#pauseFor((generation) => this.#fill(room, last, seq - 1, generation));
           return;
         }
         this.#inbox.shift();
         this.#deliver(next.message);
       } else if (next.kind === 'resync') {
         this.#inbox.shift();
-        this.#pauseFor(this.#resync());
+        this.#overflowed = false;
+        this.#pauseFor((generation) => this.#resync(generation));
         return;
       } else {
         this.#inbox.shift();
@@ -318,11 +377,33 @@ export class RedisRoomBus implements RoomBus {
     }
   }
 
-  #pauseFor(work: Promise<void>): void {
+  /**
+   * Pause delivery for a fill, at most `fillTimeoutMs` (10 s). A fill that fails or takes longer (Redis
+   * or the store away) is abandoned: the messages waiting are dropped, and a resync a moment
+   * later reads them again, so delivery never stalls on it nor loops on it at full speed.
+   */
+  #pauseFor(work: (generation: number) => Promise<void>): void {
     this.#pumping = true;
-    void work
-      .catch((error: unknown) => this.#logger.warn({ err: error }, 'could not read the chat stream from Redis'))
+    const generation = ++this.#fillGeneration;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${this.#fillTimeoutMs / 1000} s`)), this.#fillTimeoutMs);
+    });
+    void Promise.race([work(generation), timeout])
+      .then(() => {
+        this.#fillFailing = false;
+      })
+      .catch((error: unknown) => {
+        this.#fillGeneration++;
+        if (!this.#fillFailing) this.#logger.warn({ err: error }, 'could not read the chat stream from Redis; trying again shortly');
+        this.#fillFailing = true;
+        this.#overflowed = false;
+        this.#inbox.splice(0, this.#inbox.length, ...this.#inbox.filter((incoming) => incoming.kind === 'event'));
+        const retry = setTimeout(() => this.#closed || this.#receive({ kind: 'resync' }), FILL_RETRY_MS);
+        retry.unref();
+      })
       .finally(() => {
+        clearTimeout(timer);
         this.#pumping = false;
         this.#pump();
       });
@@ -338,30 +419,57 @@ export class RedisRoomBus implements RoomBus {
     this.#emit({ type: 'message', message });
   }
 
-  /** Deliver `room`'s messages after `after` up to `upTo` (all when undefined) from the stream, or the store. */
-  async #fill(room: string, after: number, upTo?: number): Promise<void> {
-    const end = upTo === undefined ? '+' : `${upTo}-1`;
-    let messages = await this.#streamRange(room, `${after + 1}-0`, end, this.#options.recentPerRoom ?? 1_000);
-    const first = messages[0]?.seq;
-    if (upTo !== undefined && (first === undefined || first > after + 1)) {
-      // Trimmed from the stream already: the store has them (written by the node that numbered them).
-      const older = await this.#options.history.range(room, after, first ?? upTo + 1, this.#options.recentPerRoom ?? 1_000);
-      messages = mergeCatchUp(after, older, messages);
+  /**
+   * Deliver `room`'s messages after `after` up to `upTo`, in order, a page (recentPerRoom numbers)
+   * at a time: from the stream, and from the store for what the stream no longer holds. A node
+   * more than MAX_FILL behind skips to the newest MAX_FILL (its members can still read the rest
+   * with `since`). `generation` stops a fill that was abandoned (#pauseFor).
+   */
+  async #fill(room: string, after: number, upTo: number, generation: number): Promise<void> {
+    const page = Math.max(1, this.#options.recentPerRoom ?? 1_000);
+    if (upTo - after > MAX_FILL) {
+      this.#logger.warn({ room, from: after + 1, to: upTo - MAX_FILL }, `this node is ${upTo - after} messages behind in ${room}; the oldest ${upTo - after - MAX_FILL} are not delivered live (members can read them from the history)`);
+      after = upTo - MAX_FILL;
+      this.#delivered.set(room, after);
     }
-    this.gapsFilled += messages.length;
-    for (const message of messages) this.#deliver(message);
-    if (upTo !== undefined && (this.#delivered.get(room) ?? 0) < upTo) {
-      this.#logger.warn({ room, from: after + 1, to: upTo }, 'chat messages lost between nodes (neither Redis nor the store had them)');
-      this.#delivered.set(room, upTo);
+    let missing = 0;
+    for (let cursor = after; cursor < upTo; ) {
+      const end = Math.min(upTo, cursor + page);
+      let messages = await this.#streamRange(room, `${cursor + 1}-0`, `${end}-1`, page, false, this.#fillTimeoutMs);
+      const first = messages[0]?.seq ?? end + 1;
+      if (first > cursor + 1) {
+        // Trimmed from the stream already: the store has them (written by the node that numbered them).
+        if (generation === this.#fillGeneration) await this.#writer.flushed();
+        messages = mergeCatchUp(cursor, await this.#options.history.range(room, cursor, first, page), messages);
+      }
+      if (generation !== this.#fillGeneration) return;
+      this.gapsFilled += messages.length;
+      for (const message of messages) this.#deliver(message);
+      missing += end - cursor - messages.length;
+      if ((this.#delivered.get(room) ?? 0) < end) this.#delivered.set(room, end);
+      cursor = end;
+    }
+    if (missing > 0) this.#logger.warn({ room, from: after + 1, to: upTo, missing }, `${missing} chat messages lost between nodes (neither Redis nor the store had them)`);
+  }
+
+  /** After the subscription was down: every room followed here, up to its current number. */
+  async #resync(generation: number): Promise<void> {
+    for (const [room, last] of [...this.#delivered]) {
+      const current = await this.#cmd.sendCommand<string | null>(['GET', this.#key(`seq:${room}`)], { timeout: this.#fillTimeoutMs });
+      if (generation !== this.#fillGeneration) return;
+      if (current !== null && Number(current) > last) await this.#fill(room, Math.max(last, this.#delivered.get(room) ?? 0), Number(current), generation);
     }
   }
 
-  async #resync(): Promise<void> {
-    for (const [room, last] of [...this.#delivered]) await this.#fill(room, last);
+  /** Forget the numbers of rooms no member here is in, so this map does not grow with every room ever used. */
+  #forgetIdleRooms(): void {
+    const followed = new Set([...this.#held.values()].map((stored) => stored.room));
+    for (const room of this.#delivered.keys()) if (!followed.has(room)) this.#delivered.delete(room);
   }
 
-  async #streamRange(room: string, start: string, end: string, count: number, reverse = false): Promise<ChatMessage[]> {
-    const reply = (await this.#cmd.sendCommand([reverse ? 'XREVRANGE' : 'XRANGE', this.#key(`stream:${room}`), reverse ? end : start, reverse ? start : end, 'COUNT', String(Math.max(1, count))])) as Array<[string, string[]]>;
+  async #streamRange(room: string, start: string, end: string, count: number, reverse = false, sendTimeoutMs?: number): Promise<ChatMessage[]> {
+    const command = [reverse ? 'XREVRANGE' : 'XRANGE', this.#key(`stream:${room}`), reverse ? end : start, reverse ? start : end, 'COUNT', String(Math.max(1, count))];
+    const reply = (await this.#cmd.sendCommand(command, sendTimeoutMs === undefined ? undefined : { timeout: sendTimeoutMs })) as Array<[string, string[]]>;
     const messages = reply.map(([id, fields]) => {
       const message = JSON.parse(fields[1] ?? '{}') as ChatMessage;
       message.seq = Number(id.slice(0, id.indexOf('-')));
@@ -483,15 +591,20 @@ export class RedisRoomBus implements RoomBus {
     // attempt may still be waiting for Redis), else one of this node's.
     const attempt = draft.cid !== undefined ? `cid:${nameKey(draft.from)}:${draft.cid}` : `sent:${this.node}:${++this.#appends}`;
     const keys = [this.#key('names'), this.#key(`seq:${room}`), this.#key(`stream:${room}`), this.#key(attempt)];
-    const args = [mode, nameKey(draft.from), owner, room, this.#options.recentPerRoom ?? 1_000, json, this.#channel, ATTEMPT_MEMORY_MS];
-    let seq = Number(await this.#evalRetrying(APPEND, keys, args));
-    if (seq === -1) {
+    const args = [mode, nameKey(draft.from), owner, room, this.#options.recentPerRoom ?? 1_000, json, this.#channel, ATTEMPT_MEMORY_MS, this.#prefix];
+    const numbered = async () => {
+      const [seq, fresh] = (await this.#evalRetrying(APPEND, keys, args, RETRY_WINDOW_MS)) as [number, number];
+      return { seq: Number(seq), fresh: Number(fresh) === 1 };
+    };
+    let result = await numbered();
+    if (result.seq === -1) {
       await this.#startNumbering(room);
-      seq = Number(await this.#evalRetrying(APPEND, keys, args));
+      result = await numbered();
     }
-    if (seq <= 0) return undefined;
-    const message: ChatMessage = { ...body, seq };
-    this.#writer.write(message);
+    if (result.seq <= 0) return undefined;
+    const message: ChatMessage = { ...body, seq: result.seq };
+    // A number given earlier (a retry, or a cid said again) is in the history already, or on its way.
+    if (result.fresh) this.#writer.write(message);
     return message;
   }
 
@@ -590,6 +703,22 @@ interface RawEvent {
   to?: string;
   text?: string;
   time?: number;
+}
+
+const scriptShas = new Map<string, string>();
+
+function scriptSha(script: string): string {
+  let sha = scriptShas.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    scriptShas.set(script, sha);
+  }
+  return sha;
+}
+
+/** A message sent to Redis whose answer never came, and that can no longer be sent again safely. */
+function outcomeUnknown(withinMs: number, cause?: unknown): WharfError {
+  return new WharfError('EREDIS', `Redis did not answer within ${withinMs / 1000} s; the message may or may not have been said`, { cause });
 }
 
 function publicInfo(stored: StoredMember): MemberInfo {

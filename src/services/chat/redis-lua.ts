@@ -13,6 +13,9 @@
  *   P sent:<node>:<n>        the number message n of a node got, kept a few seconds (retries);
  *   P cid:<name>:<cid>       the same for a message its client numbered itself (`cid`)
  *   P stream:<room>          the room's recent messages, entry ID `<seq>-1`, trimmed MAXLEN ~
+ * `seq:<room>` and `stream:<room>` expire ROOM_KEYS_TTL_MS after their room's last member left (a
+ * message said into an empty room starts that time again) and are kept for as long as anyone is
+ * in it; a room used again after that numbers on from the store's history (#startNumbering).
  * Channels: P events (every message, join and leave), P to:<node> (private messages for a node).
  * A channel message is `m<seq>|<message JSON without seq>` or `e<event JSON>`.
  *
@@ -20,12 +23,32 @@
  * primary with replicas), not Redis Cluster.
  */
 
-/** Take a name's key out of its room (and the room out of `rooms` once empty). */
+/**
+ * How long an empty room's counter and recent messages stay in Redis: a room someone comes back
+ * to soon keeps its recent history in Redis; Redis does not grow with every room ever used.
+ */
+export const ROOM_KEYS_TTL_MS = 3_600_000;
+
+/**
+ * Take a name's key out of its room (and the room out of `rooms`, its keys set to expire, once
+ * empty); `keep` makes a room's keys last while it has members.
+ */
 const UNLIST = `
+local function room_keys(prefix, room, ttl)
+  for _, name in ipairs({'seq:', 'stream:'}) do
+    if ttl then redis.call('PEXPIRE', prefix .. name .. room, ttl) else redis.call('PERSIST', prefix .. name .. room) end
+  end
+end
+local function keep(prefix, room)
+  room_keys(prefix, room, nil)
+end
 local function unlist(prefix, key, info)
   local members = prefix .. 'room:' .. info.room .. ':members'
   redis.call('SREM', members, key)
-  if redis.call('SCARD', members) == 0 then redis.call('SREM', prefix .. 'rooms', info.room) end
+  if redis.call('SCARD', members) == 0 then
+    redis.call('SREM', prefix .. 'rooms', info.room)
+    room_keys(prefix, info.room, ${ROOM_KEYS_TTL_MS})
+  end
 end
 local function now_ms()
   local t = redis.call('TIME')
@@ -34,7 +57,7 @@ end
 `;
 
 /** KEYS names, rooms, node names; ARGV prefix, key, info JSON, maxMembers, maxRooms, room, channel, join event. */
-export const CLAIM = `
+export const CLAIM = `${UNLIST}
 if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return 'taken' end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return 'full' end
 if redis.call('SISMEMBER', KEYS[2], ARGV[6]) == 0 and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[5]) then return 'too-many-rooms' end
@@ -42,6 +65,7 @@ redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('SADD', ARGV[1] .. 'room:' .. ARGV[6] .. ':members', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[6])
 redis.call('SADD', KEYS[3], ARGV[2])
+keep(ARGV[1], ARGV[6])
 redis.call('PUBLISH', ARGV[7], ARGV[8])
 return 'ok'
 `;
@@ -86,35 +110,44 @@ info.room = ARGV[4]
 redis.call('HSET', KEYS[1], ARGV[2], cjson.encode(info))
 redis.call('SADD', ARGV[1] .. 'room:' .. ARGV[4] .. ':members', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[4])
+keep(ARGV[1], ARGV[4])
 redis.call('PUBLISH', ARGV[6], 'e' .. cjson.encode({type = 'join', room = info.room, member = info}))
 return 'ok'
 `;
 
 /**
  * KEYS names, seq, stream, the attempt's key; ARGV mode, key, owner, room, maxlen, message JSON,
- * channel, how long the attempt is remembered (ms). An attempt already made (the connection
- * dropped before its answer came) answers its number again and publishes nothing.
+ * channel, how long the attempt is remembered (ms), prefix. An attempt already made (the
+ * connection dropped before its answer came, or a client said it again with the same cid)
+ * answers its number again, and publishes nothing.
  * mode `member`: the sender must hold the name (owner) in this room; `post`: nobody may hold it;
- * `free`: no check (admin messages, account posts). Returns the sequence number, 0 when refused,
- * -1 when the room's counter is missing (Redis lost its data): the caller sets it and tries again.
+ * `free`: no check (admin messages, account posts). Returns {number, 1} when numbered now,
+ * {number, 0} when numbered earlier (the caller must not write it to the history again), {0, 0}
+ * when refused, {-1, 0} when the room's counter is missing (a new room, an expired one, or Redis
+ * lost its data): the caller sets it and tries again.
  */
-export const APPEND = `
+export const APPEND = `${UNLIST}
 local done = redis.call('GET', KEYS[4])
-if done then return tonumber(done) end
+if done then return {tonumber(done), 0} end
 if ARGV[1] == 'member' then
   local raw = redis.call('HGET', KEYS[1], ARGV[2])
-  if not raw then return 0 end
+  if not raw then return {0, 0} end
   local info = cjson.decode(raw)
-  if info.owner ~= ARGV[3] or info.room ~= ARGV[4] then return 0 end
+  if info.owner ~= ARGV[3] or info.room ~= ARGV[4] then return {0, 0} end
 elseif ARGV[1] == 'post' then
-  if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return 0 end
+  if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return {0, 0} end
 end
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0} end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[4], seq, 'PX', ARGV[8])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'm', ARGV[6])
+if redis.call('SCARD', ARGV[9] .. 'room:' .. ARGV[4] .. ':members') == 0 then
+  room_keys(ARGV[9], ARGV[4], ${ROOM_KEYS_TTL_MS})
+else
+  keep(ARGV[9], ARGV[4])
+end
 redis.call('PUBLISH', ARGV[7], 'm' .. seq .. '|' .. ARGV[6])
-return seq
+return {seq, 1}
 `;
 
 /** KEYS nodes; ARGV node, lease ms, '1' to register. 0 when the node had been reaped (its names freed). */

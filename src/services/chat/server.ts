@@ -233,6 +233,7 @@ async function startFrontEnds(ctx: ServiceContext, config: ChatConfig, bus: Room
         logger,
         metrics,
         ownUdpPorts: hostUdpPorts(ctx),
+        sharedSocket: isClusterWorker(),
       });
     }
     if (config.tcp) {

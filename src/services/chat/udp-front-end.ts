@@ -56,6 +56,13 @@ export interface UdpFrontEndOptions {
   metrics: ServiceMetrics;
   /** The UDP ports of the host's services, refused as sources (core/udp-guard.ts). */
   ownUdpPorts?: () => Iterable<number>;
+  /**
+   * The UDP socket is shared with sibling workers (--workers): a datagram from a member another
+   * worker holds may arrive here, so one from an address this worker does not know is checked
+   * with the room. Otherwise it is dropped here, without a word to Redis: the seed protocol only
+   * lets a member who logged in from an address speak from it.
+   */
+  sharedSocket?: boolean;
   now?: () => number;
 }
 
@@ -324,7 +331,7 @@ export class UdpFrontEnd {
         );
         return;
       }
-      if (this.#options.bus.shared) this.#background(this.#sayForSibling(name, text, key), 'message');
+      if (this.#siblingsMayHold) this.#background(this.#sayForSibling(name, text, key), 'message');
       else if (this.#byName.has(name)) stats.spoofed++;
       else stats.notMember++;
       return;
@@ -334,6 +341,11 @@ export class UdpFrontEnd {
       return;
     }
     this.#say(member, text);
+  }
+
+  /** Another worker may hold the member behind an address unknown here (see `sharedSocket`). */
+  get #siblingsMayHold(): boolean {
+    return this.#options.bus.shared === true && this.#options.sharedSocket === true;
   }
 
   #say(member: UdpMember, raw: string): void {
@@ -374,7 +386,7 @@ export class UdpFrontEnd {
   }
 
   #exit(member: UdpMember | undefined, name: string, key: string): void {
-    if (!member && this.#options.bus.shared) {
+    if (!member && this.#siblingsMayHold) {
       // Held by a sibling worker, maybe: the bus frees it only for the owner that holds it.
       this.#background(this.#options.bus.release(name, udpOwner(key), 'left'), 'exit');
       return;

@@ -3,11 +3,10 @@
  * unique over both, private messages routed to the member's node, and a cut Redis connection that
  * costs the members nothing and shows them nothing twice.
  */
-import net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { capturingLogger, type LogEvent } from '../../helpers/logs.js';
 import { RawChat, SeedPeer, sleep, startTestChat, stopAllChats, type StartedChat } from './support.js';
-import { deletePrefix, killConnections, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
+import { deletePrefix, killConnections, RedisProxy, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from './redis-support.js';
 
 const skip = await redisSkipReason();
 const redis = skip ? undefined : await testRedis();
@@ -163,7 +162,7 @@ describe.skipIf(skip !== undefined)(`chat over Redis, two nodes in one process${
   });
 
   it('Redis away for a while (a proxy that refuses it): members stay, what they said arrives once and in order when it is back; a stop does not wait for it', async () => {
-    const proxy = await RedisProxy.start(new URL(REDIS_URL));
+    const proxy = await RedisProxy.start();
     try {
       const { a, b, logs } = await twoNodes({}, `redis://127.0.0.1:${proxy.port}`);
       const alice = await hello(a.tcp, 'alice');
@@ -201,56 +200,3 @@ describe.skipIf(skip !== undefined)(`chat over Redis, two nodes in one process${
     }
   });
 });
-
-/** A TCP proxy to Redis that the test can cut (every connection closed, new ones refused) and restore. */
-class RedisProxy {
-  #refusing = false;
-  readonly #sockets = new Set<net.Socket>();
-  readonly server: net.Server;
-  private constructor(target: URL) {
-    this.server = net.createServer((client) => this.#accept(client, target));
-  }
-
-  static async start(target: URL): Promise<RedisProxy> {
-    const proxy = new RedisProxy(target);
-    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
-    return proxy;
-  }
-
-  get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
-  }
-
-  #accept(client: net.Socket, target: URL): void {
-    if (this.#refusing) {
-      client.destroy();
-      return;
-    }
-    const upstream = net.connect(Number(target.port || 6379), target.hostname);
-    for (const socket of [client, upstream]) {
-      this.#sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        this.#sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  }
-
-  cut(): void {
-    this.#refusing = true;
-    for (const socket of this.#sockets) socket.destroy();
-  }
-
-  restore(): void {
-    this.#refusing = false;
-  }
-
-  close(): void {
-    this.cut();
-    this.server.close();
-  }
-}

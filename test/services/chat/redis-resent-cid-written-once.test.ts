@@ -1,5 +1,5 @@
 /**
- * Review: a message said twice with one client id (a wharf client's resend after a reconnect
+ * a message said twice with one client id (a wharf client's resend after a reconnect
  * during a Redis outage, or after it moved to another node) gets its number once, but each
  * APPEND that answers that number hands the message to the HistoryWriter again. The SQL history
  * has a unique (room, seq) index and the writer sends a batch as one INSERT: the duplicate makes
@@ -9,22 +9,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { SqlHistory } from '../../src/services/chat/history.js';
-import { RedisRoomBus } from '../../src/services/chat/redis-bus.js';
-import { openStore } from '../../src/store/index.js';
-import { capturingLogger } from '../helpers/logs.js';
-import { deletePrefix, redisSkipReason, REDIS_URL, testRedis, uniquePrefix } from '../services/chat/redis-support.js';
+import { describe, expect, it } from 'vitest';
+import { SqlHistory } from '../../../src/services/chat/history.js';
+import { RedisRoomBus } from '../../../src/services/chat/redis-bus.js';
+import { openStore } from '../../../src/store/index.js';
+import { capturingLogger } from '../../helpers/logs.js';
+import { REDIS_URL, redisTestFile } from './redis-support.js';
 
-const skip = await redisSkipReason();
-const redis = skip ? undefined : await testRedis();
-const prefix = uniquePrefix();
-afterAll(async () => {
-  if (redis) {
-    await deletePrefix(redis, prefix);
-    await redis.close();
-  }
-});
+const { skip, prefix } = await redisTestFile();
 
 describe.skipIf(skip !== undefined)('RedisRoomBus history with a resent client id', () => {
   it('a resent cid does not cost other messages their place in the durable history', async () => {
