@@ -179,7 +179,7 @@ function openSqlite(file: string, busyTimeoutMs: number): BetterSqlite3.Database
   try {
     // busy_timeout first: switching to WAL takes a lock that another process may hold.
     database.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-    database.pragma('journal_mode = WAL');
+    switchToWriteAheadLog(database, busyTimeoutMs);
     database.pragma('synchronous = NORMAL');
     database.pragma('foreign_keys = ON');
     // Reading the schema is what finds out that a file is not a database at all.
@@ -189,6 +189,26 @@ function openSqlite(file: string, busyTimeoutMs: number): BetterSqlite3.Database
     throw error;
   }
   return database;
+}
+
+/**
+ * `journal_mode = WAL` on a file another connection is writing answers SQLITE_BUSY at once: SQLite
+ * does not call its busy handler there (it would risk a deadlock), so busy_timeout does not help.
+ * Two processes opening one new database together (`--workers`, a command beside a server) meet
+ * this; ask again, every 10 ms, until the busy timeout has passed. This runs once, at open.
+ */
+function switchToWriteAheadLog(database: BetterSqlite3.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      database.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error;
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
 }
 
 /** Run pending migrations; return the names the database has run. */

@@ -3,10 +3,15 @@ import { mkdtemp, readFile, rm, writeFile, open as openFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError, WharfError } from '../../src/core/errors.js';
 import { openStore, parseDatabaseUrl } from '../../src/store/index.js';
+
+const require = createRequire(import.meta.url);
 
 async function failure(promise: Promise<unknown>): Promise<WharfError> {
   const error = await promise.then(
@@ -39,6 +44,31 @@ describe('the SQLite file', () => {
       expect(header.subarray(0, 15).toString()).toBe('SQLite format 3');
     } finally {
       await store.close();
+    }
+  });
+
+  it('waits for another program that is writing the file when it switches it to WAL (SQLite answers that switch busy at once, without its busy timeout)', async () => {
+    // Two processes opening one new database together (`--workers`, a CLI command beside a
+    // server): one may be writing while the other asks for WAL mode.
+    const file = path.join(dir, 'wharf.db');
+    new BetterSqlite3(file).close();
+    const writer = new Worker(
+      `const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const db = new Database(${JSON.stringify(file)});
+      db.exec('begin immediate');
+      require('node:worker_threads').parentPort.postMessage('writing');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      db.exec('commit');
+      db.close();`,
+      { eval: true },
+    );
+    await once(writer, 'message');
+    const store = await openStore({ dataDir: dir });
+    try {
+      expect(Object.values((await sql.raw<Record<string, unknown>>('pragma journal_mode').execute(store.db)).rows[0] ?? {})[0]).toBe('wal');
+    } finally {
+      await store.close();
+      await once(writer, 'exit');
     }
   });
 
