@@ -599,8 +599,9 @@ export class FtpSession {
     if (error instanceof FtpReplyError) return [error.code, error.message];
     if (error instanceof WharfError && error.code === 'EQUOTA') return [552, `Exceeded storage allocation: ${error.message}; nothing was kept.`];
     if (error instanceof WharfError && error.code === 'ESTORE') return [451, 'Local error: the account database is not available.'];
+    if (error instanceof WharfError && error.code === 'ECLOSED') return [426, 'Connection closed; transfer aborted.'];
     const code = errnoCode(error);
-    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ABORT_ERR' || code === 'ECLOSED') {
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ABORT_ERR') {
       return [426, 'Connection closed; transfer aborted.'];
     }
     if (code || error instanceof FileRootRefusal) {

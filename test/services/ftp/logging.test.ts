@@ -39,6 +39,23 @@ describe('ftp server: log lines', () => {
     expect(transfers[1]?.msg).toMatch(/^alice 127\.0\.0\.1 RETR \/f\.bin 1\.5 MiB complete \d+\.\d+ s$/);
   });
 
+  it('an upload whose client closed its control connection is an aborted transfer, not an error with a stack', async () => {
+    const { logger, events } = capturingLogger();
+    const server = await startTestFtp({}, { logger });
+    const raw = await RawControl.open(server.port);
+    await raw.login();
+    await raw.cmd('TYPE I');
+    const data = await raw.passive();
+    expect((await raw.cmd('STOR gone.bin')).code).toBe(150);
+    data.write(Buffer.alloc(64 * 1024, 1));
+    raw.socket.end(); // the client is gone from the control connection; its data still arrives
+    data.end(Buffer.alloc(64 * 1024, 2));
+    const deadline = Date.now() + 5_000;
+    while (!events.some((e) => / STOR \/gone\.bin /.test(e.msg)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(events.filter((e) => e.level >= 50).map((e) => e.msg)).toEqual([]);
+    expect(events.find((e) => / STOR \/gone\.bin /.test(e.msg))?.msg).toMatch(/ aborted .*[Cc]onnection closed/);
+  });
+
   it('says why a transfer was aborted, on the same line', () => {
     expect(formatTransferLine({ user: 'alice', ip: '::1', verb: 'RETR', path: '/big.bin', bytes: 5 * 1024 * 1024, ms: 1234, complete: false, reason: 'Connection closed; transfer aborted.' })).toBe(
       'alice ::1 RETR /big.bin 5.0 MiB aborted 1.2 s: Connection closed; transfer aborted',
