@@ -38,6 +38,7 @@ function layers() {
   ];
   // The test tools (src/testing: the lossy relay, the protocol harness) are for test/ and bench/;
   // the product never runs them. Only src/index.ts re-exports them, as public API.
+  const browserOnly = { regex: '(^|/)(core|store|cli|cli-kit|codec|testing)/|^node:', message: 'browser code runs in the page: it imports only src/portal-kit and its own service\'s pure files' };
   const noTesting = { regex: '(^|/)testing/', message: 'src/testing is for tests and benchmarks: product code does not import it' };
   // One `no-restricted-imports` per file wins (flat config does not merge them): each group repeats noTesting.
   const restrict = (files, patterns) => ({ files, ignores: ['src/index.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [...patterns, noTesting] }] } });
@@ -45,6 +46,11 @@ function layers() {
     restrict(['src/**/*.ts'], []),
     restrict(['src/services/*/*.ts'], service(1)),
     restrict(['src/services/*/*/*.ts'], service(2)),
+    restrict(['src/services/*/*/*/*.ts'], service(3)),
+    // The portal's browser code (core/portal.ts): it runs in the page, bundled by
+    // scripts/build-portal.mjs, so it imports only the portal kit and its own service's pure files.
+    restrict(['src/services/*/portal/browser/*.ts'], [...service(3), noIo, browserOnly]),
+    restrict(['src/portal-kit/**/*.ts'], [noIo, browserOnly, { regex: '^\\.\\./', message: 'the portal kit imports nothing else of wharf\'s' }]),
     restrict(['src/services/*/protocol.ts'], [...service(1), noIo]),
     restrict(['src/services/*/protocol/*.ts'], [...service(2), noIo]),
     restrict(['src/store/**/*.ts'], [up('store', ['services', 'cli', 'cli-kit'])]),

@@ -4,7 +4,7 @@ import { isClusterWorker, joinSiblings, onWorkerShutdown, onWorkerStatusRequest,
 import { WharfError } from '../core/errors.js';
 import { ServiceHost } from '../core/host.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { formatAddress, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
+import { formatServiceAddress, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
 import { SharedLoginThrottle, openStore, type AccountsEvent, type Store } from '../store/index.js';
 import type { ResolvedConfig } from './config.js';
 import { startAdmin, type ServerAdmin, type ServiceStatusLine } from './server-admin.js';
@@ -27,9 +27,7 @@ export interface ServeOptions {
  * can open for a service that speaks HTTP (`web http://127.0.0.1:8000/`).
  */
 export function listeningLine(service: string, address: ListeningAddress, scheme?: string): string {
-  if (scheme === undefined || address.transport !== 'tcp') return `${service} ${formatAddress(address)}`;
-  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
-  return `${service} ${scheme}://${host}:${address.port}/`;
+  return `${service} ${formatServiceAddress(address, scheme)}`;
 }
 
 /**
@@ -122,18 +120,6 @@ function clusterServices(lines: readonly string[], workers: ReadonlyArray<Readon
   return [...services.values()];
 }
 
-/** Each running service as `wharf status` shows it. */
-async function serviceStatuses(host: ServiceHost): Promise<ServiceStatusLine[]> {
-  return Promise.all(
-    host.running.map(async (service) => ({
-      name: service.name,
-      addresses: service.addresses.map((address) => listeningLine(service.name, address, service.scheme).slice(service.name.length + 1)),
-      connectionsOpen: host.metrics.for(service.name).connectionsOpen,
-      ...((await service.status?.()) ?? {}),
-    })),
-  );
-}
-
 /**
  * Which data folder the server uses (the accounts `wharf user` must change): a log event, so
  * JSON logs stay JSON; said once listening, so a failed start is its one sentence.
@@ -156,7 +142,7 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
   const admin = await startAdmin({
     ...adminBase(options, logger, dataDir, print),
     commands: () => running.host?.running.flatMap((service) => service.consoleCommands ?? []) ?? [],
-    services: () => (running.host ? serviceStatuses(running.host) : Promise.resolve([])),
+    services: () => (running.host ? running.host.statuses() : Promise.resolve([])),
     stop: (reason) => running.stop?.(reason),
     isStopping: () => running.stopping,
   });
@@ -218,7 +204,7 @@ async function runServices(options: ServeOptions, logger: Logger, dataDir: strin
   if (isClusterWorker()) {
     // The primary prints; it needs the service names too.
     reportWorkerListening(lines);
-    onWorkerStatusRequest(() => serviceStatuses(host));
+    onWorkerStatusRequest(() => host.statuses());
   } else {
     announceDataFolder(logger, dataDir);
     for (const line of lines) print(line);

@@ -2,7 +2,7 @@ import { readConsoleLines, type ConsoleReader } from '../core/console.js';
 import { ConsoleCommands, type ConsoleAnswer, type DataCommand } from '../core/console-commands.js';
 import { openControlSocket, type ControlSocket } from '../core/control-socket.js';
 import type { Logger } from '../core/logger.js';
-import type { ConsoleCommand, ServiceStatus } from '../core/service.js';
+import type { ConsoleCommand, ServiceStatusLine } from '../core/service.js';
 import { WHARF_VERSION } from '../core/version.js';
 
 /**
@@ -12,13 +12,7 @@ import { WHARF_VERSION } from '../core/version.js';
  */
 
 /** One service in `wharf status`. */
-export interface ServiceStatusLine extends ServiceStatus {
-  name: string;
-  /** As the listening lines print them: `tcp://127.0.0.1:7007`, `http://127.0.0.1:8000/`. */
-  addresses: string[];
-  /** Connections (TCP) or peers (UDP) open now; summed over the workers with --workers. */
-  connectionsOpen: number;
-}
+export type { ServiceStatusLine };
 
 /** What `wharf status --json` prints. */
 export interface ServerStatus {

@@ -1,6 +1,7 @@
 import type { Logger } from './logger.js';
 import { MetricsRegistry } from './metrics.js';
-import type { RunningService, ServiceDefinition } from './service.js';
+import { PortalRegistry } from './portal.js';
+import { formatServiceAddress, type RunningService, type ServiceDefinition, type ServiceStatusLine } from './service.js';
 
 export interface HostOptions {
   logger: Logger;
@@ -17,6 +18,8 @@ export interface HostOptions {
 export class ServiceHost {
   readonly running: RunningService[] = [];
   readonly metrics: MetricsRegistry;
+  /** The browser portal's sections, added by the services that have a page (core/portal.ts). */
+  readonly portal = new PortalRegistry();
   readonly #abort = new AbortController();
   readonly #options: HostOptions;
 
@@ -36,11 +39,29 @@ export class ServiceHost {
         resources: resources ?? {},
         console: console ?? false,
         services: () => this.running.map((running) => ({ name: running.name, addresses: running.addresses })),
+        statuses: () => this.statuses(),
+        portal: this.portal,
       },
       config,
     );
     this.running.push(service);
     return service;
+  }
+
+  /** Each running service as `wharf status` shows it. */
+  async statuses(): Promise<ServiceStatusLine[]> {
+    return Promise.all(
+      this.running.map(async (service) => {
+        const commands = service.clientCommands?.();
+        return {
+          name: service.name,
+          addresses: service.addresses.map((address) => formatServiceAddress(address, service.scheme)),
+          connectionsOpen: this.metrics.for(service.name).connectionsOpen,
+          ...((await service.status?.()) ?? {}),
+          ...(commands !== undefined && commands.length > 0 ? { clientCommands: commands } : {}),
+        };
+      }),
+    );
   }
 
   /** Stop every service, all at once, each with the same deadline. */

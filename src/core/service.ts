@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
+import type { PortalRegistry } from './portal.js';
 
 /** Where a service listens, as printed on start: one line per address. */
 export interface ListeningAddress {
@@ -32,6 +33,17 @@ export interface ServiceContext {
    * with where they listen: what a discovery service announces. Absent outside a host.
    */
   services?: () => ReadonlyArray<{ readonly name: string; readonly addresses: readonly ListeningAddress[] }>;
+  /**
+   * What `wharf status` shows of every service this host runs, at the moment of the call: the
+   * portal's home and admin pages read it. Absent outside a host.
+   */
+  statuses?: () => Promise<ServiceStatusLine[]>;
+  /**
+   * The browser portal's sections (core/portal.ts): a service that has a page in the portal
+   * (chat, dictionary, files, diary) adds its section here; the web service serves them. One
+   * registry per host, so that no service imports another. Absent outside a host unless given.
+   */
+  portal?: PortalRegistry;
 }
 
 /**
@@ -61,6 +73,25 @@ export interface ServiceStatus {
   members?: { count: number; names: string[] };
 }
 
+/** One service as `wharf status` and the portal show it. */
+export interface ServiceStatusLine extends ServiceStatus {
+  name: string;
+  /** As the listening lines print them: `tcp://127.0.0.1:7007`, `http://127.0.0.1:8000/`. */
+  addresses: string[];
+  /** Connections (TCP) or peers (UDP) open now; summed over the workers with --workers. */
+  connectionsOpen: number;
+  /** Commands a person pastes to reach the service with a standard client (`curl -u NAME ftp://…`). */
+  clientCommands?: ClientCommand[];
+}
+
+/** A standard client's command line for a running service, shown on the portal's home page. */
+export interface ClientCommand {
+  /** What it does, in a few words: `list your files`. */
+  summary: string;
+  /** The line to paste: `curl -u NAME ftp://127.0.0.1:2121/`. NAME stands for the reader's account name. */
+  command: string;
+}
+
 export interface RunningService {
   readonly name: string;
   readonly addresses: ListeningAddress[];
@@ -75,6 +106,8 @@ export interface RunningService {
   readonly consoleCommands?: readonly ConsoleCommand[];
   /** What `wharf status` shows of this service beyond what the host's metrics say. */
   status?(): Promise<ServiceStatus>;
+  /** Standard clients' command lines for this service's addresses (the portal's home lists them). */
+  clientCommands?(): ClientCommand[];
 }
 
 /**
@@ -112,6 +145,16 @@ export interface ServiceDefinition<Config = unknown> {
 export function serviceContext(options: { name: string; logger: Logger; dataDir: string } & Partial<Omit<ServiceContext, 'logger' | 'dataDir'>>): ServiceContext {
   const { name, ...given } = options;
   return { metrics: new ServiceMetrics(name), signal: new AbortController().signal, resources: {}, ...given };
+}
+
+/**
+ * An address as a person opens it: `http://127.0.0.1:8000/` for a service that speaks HTTP,
+ * else `tcp://127.0.0.1:7007` (what the listening lines and `wharf status` print).
+ */
+export function formatServiceAddress(address: ListeningAddress, scheme?: string): string {
+  if (scheme === undefined || address.transport !== 'tcp') return formatAddress(address);
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}/`;
 }
 
 export function formatAddress(a: ListeningAddress): string {
