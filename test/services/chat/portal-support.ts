@@ -18,8 +18,8 @@ export interface PortalChat {
   stop(): Promise<void>;
 }
 
-export async function startPortalChat(overrides: Record<string, unknown> = {}, options: ChatStartOptions & { user?: string } = {}): Promise<PortalChat> {
-  const ctx = chatContext();
+export async function startPortalChat(overrides: Record<string, unknown> = {}, options: ChatStartOptions & { user?: string; resources?: Record<string, unknown> } = {}): Promise<PortalChat> {
+  const ctx = chatContext(options.resources);
   ctx.portal = new PortalRegistry();
   const config = chatConfigSchema.parse({ port: 0, tcpPort: 0, console: 'off', ...overrides });
   const chat = await startChat(ctx, config, options);
