@@ -29,9 +29,11 @@ const CSS = `
 .chat-log .chat-admin{color:#a40000}
 .chat-form{grid-area:form;display:flex;gap:.5rem}.chat-form input{flex:1;min-width:0;font:inherit;padding:.5rem}
 .chat-form button{font:inherit;padding:.5rem 1rem}
+.chat [hidden]{display:none!important}
+.chat-rooms summary,.chat-members summary{font-weight:bold;font-size:1.05rem;padding:.5rem 0;cursor:pointer}
 .chat-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .chat-older{margin:.25rem auto;display:block}
-@media (max-width:700px){.chat{grid-template-columns:minmax(0,1fr);grid-template-areas:"bar" "rooms" "members" "log" "form";grid-template-rows:auto auto auto minmax(12rem,1fr) auto;height:auto}
+@media (max-width:700px){.chat{grid-template-columns:minmax(0,1fr);grid-template-areas:"bar" "rooms" "members" "log" "form";grid-template-rows:auto auto auto minmax(10rem,1fr) auto;gap:.25rem;min-height:24rem}
 .chat-rooms ul,.chat-members ul{display:flex;flex-wrap:wrap;gap:0 .5rem}.chat-rooms li button,.chat-members li button{width:auto}}
 `;
 
@@ -67,7 +69,7 @@ class ChatView {
   readonly #older: HTMLButtonElement;
   readonly #roomList = h('ul', {});
   readonly #memberList = h('ul', {});
-  readonly #memberHeading = h('h3', {});
+  readonly #memberHeading = h('summary', {});
   readonly #input: HTMLInputElement;
   readonly #roomInput: HTMLInputElement;
   readonly #logs = new Map<string, RoomLog>();
@@ -104,6 +106,8 @@ class ChatView {
 
   mount(root: HTMLElement): void {
     const t = this.#t;
+    // On a phone the rooms and the members start folded, so the messages get the screen.
+    const wide = !window.matchMedia('(max-width: 700px)').matches;
     const form = h('form', { class: 'chat-form', onsubmit: (event: Event) => this.#submit(event) }, h('label', { for: 'chat-input', class: 'chat-hidden' }, t('Message', '消息')), this.#input, h('button', { type: 'submit' }, t('Send', '发送')));
     const roomForm = h(
       'form',
@@ -117,10 +121,10 @@ class ChatView {
         'div',
         { class: 'chat' },
         h('div', { class: 'chat-bar' }, this.#title, this.#status, this.#retry),
-        h('nav', { class: 'chat-rooms', 'aria-label': t('Rooms', '聊天室') }, h('h3', {}, t('Rooms', '聊天室')), this.#roomList, roomForm),
+        h('nav', { class: 'chat-rooms', 'aria-label': t('Rooms', '聊天室') }, h('details', { open: wide }, h('summary', {}, t('Rooms', '聊天室')), this.#roomList, roomForm)),
         h('div', { class: 'chat-log-wrap' }, this.#older, this.#log),
         form,
-        h('aside', { class: 'chat-members', 'aria-label': t('Members', '成员') }, this.#memberHeading, this.#memberList),
+        h('aside', { class: 'chat-members', 'aria-label': t('Members', '成员') }, h('details', { open: wide }, this.#memberHeading, this.#memberList)),
       ),
     );
     this.#title.textContent = t('Chat', '聊天室');
@@ -292,6 +296,7 @@ class ChatView {
     if (room !== this.#room) return;
     const t = this.#t;
     for (const member of joined) this.#members.set(member.name, member);
+    joined = joined.filter((m) => m.name !== this.#me);
     for (const member of left) if (member.name !== this.#me) this.#members.delete(member.name);
     this.#renderMembers();
     const names = (list: PortalPresenceChange[]) => list.map((m) => m.name).join(t(', ', '、'));
