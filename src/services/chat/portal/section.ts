@@ -38,7 +38,7 @@ export function chatPortalSection(front: WebFrontEnd, options: { maxMessageBytes
       if (request.user === undefined) return refuseUpgrade(socket, 401, 'Unauthorized', 'sign in to the portal to chat');
       // The web service has checked it; checked again, since a page elsewhere must never get in.
       const origin = req.headers.origin;
-      if (origin !== undefined && origin !== request.origin) return refuseUpgrade(socket, 403, 'Forbidden', 'a page of another site may not open the chat');
+      if (origin !== undefined && origin.toLowerCase() !== request.origin.toLowerCase()) return refuseUpgrade(socket, 403, 'Forbidden', 'a page of another site may not open the chat');
       if (request.path !== CHAT_SOCKET_PATH) return refuseUpgrade(socket, 404, 'Not Found', `the chat's WebSocket is at /portal/api/chat${CHAT_SOCKET_PATH}`);
       if (front.stopping) return refuseUpgrade(socket, 503, 'Service Unavailable', 'the chat is shutting down');
       const user = request.user;

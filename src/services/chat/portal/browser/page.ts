@@ -12,7 +12,7 @@ import { CLOSE_REPLACED, RoomLog, parseTypedLine, reconnectDelayMs, utf8Length, 
 const CSS = `
 .chat{display:grid;grid-template-columns:12rem minmax(0,1fr) 12rem;grid-template-areas:"bar bar bar" "rooms log members" "rooms form members";grid-template-rows:auto minmax(0,1fr) auto;gap:.5rem;height:calc(100vh - 8rem);min-height:20rem}
 .chat-bar{grid-area:bar;display:flex;flex-wrap:wrap;align-items:baseline;gap:.5rem 1rem}
-.chat-bar h2{margin:0;font-size:1.2rem;overflow-wrap:anywhere}
+.chat-bar h1{margin:0;font-size:1.2rem;overflow-wrap:anywhere}
 .chat-status{font-size:.9rem}
 .chat-status[data-state=open]{color:#1a7f37}.chat-status[data-state=closed],.chat-status[data-state=replaced]{color:#b35900}
 .chat-rooms{grid-area:rooms;overflow:auto}.chat-members{grid-area:members;overflow:auto}
@@ -62,7 +62,7 @@ function adoptStyles(signal: AbortSignal): void {
 class ChatView {
   readonly #ctx: PageContext;
   readonly #t: PageContext['t'];
-  readonly #title = h('h2', {});
+  readonly #title = h('h1', {});
   readonly #status = h('span', { class: 'chat-status', role: 'status', 'data-state': 'connecting' });
   readonly #retry: HTMLButtonElement;
   readonly #log = h('ol', { class: 'chat-log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' });
@@ -91,6 +91,8 @@ class ChatView {
   #synced = false;
   /** A new connection: what was said and not seen back is said again once it has caught up. */
   #resend = false;
+  /** The connection was lost (or taken by another tab) since it was last open. */
+  #wasDown = false;
   #times: Intl.DateTimeFormat;
 
   constructor(ctx: PageContext) {
@@ -195,7 +197,10 @@ class ChatView {
       replaced: t('The chat is open in another tab or window', '聊天室已在另一个标签页或窗口中打开'),
     }[state];
     this.#status.textContent = text;
-    if (state !== 'connecting') this.#ctx.announce(text);
+    // The first "Connected" goes without saying; a drop and the way back are said.
+    if (state === 'closed' || state === 'replaced' || (state === 'open' && this.#wasDown)) this.#ctx.announce(text);
+    if (state === 'open') this.#wasDown = false;
+    else if (state !== 'connecting') this.#wasDown = true;
     clearInterval(this.#roomsTimer);
     if (state === 'open') this.#roomsTimer = setInterval(() => this.#send({ type: 'rooms' }), 30_000);
   }
