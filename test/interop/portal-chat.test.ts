@@ -27,7 +27,14 @@ async function signIn(page: Page, portal: { url: string }, name: string, passwor
   await page.locator('#signin-name').fill(name);
   await page.locator('#signin-password').fill(password);
   await page.locator('#signin-submit').click();
-  await page.waitForFunction((expected) => document.documentElement.dataset.user === expected, name);
+  await page.waitForFunction((expected) => (globalThis as unknown as BrowserGlobals).document.documentElement.dataset.user === expected, name);
+}
+
+/** What the functions evaluated in the page read there (this file is typed without the DOM). */
+interface BrowserGlobals {
+  document: { documentElement: { dataset: Record<string, string | undefined>; scrollWidth: number } };
+  __pwned?: unknown;
+  __result?: string;
 }
 
 const XSS = '<img src=x onerror="window.__pwned=1">';
@@ -119,7 +126,7 @@ describe.skipIf(browserMissing !== undefined)(`the portal's chat page in Chromiu
     if (dir !== undefined && dir !== '') await page.screenshot({ path: `${dir}/${name}.png` });
   }
 
-  const pwned = (page: Page) => page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned);
+  const pwned = (page: Page) => page.evaluate(() => (globalThis as unknown as BrowserGlobals).__pwned);
 
   it('a seed client and the page talk both ways, Chinese and emoji intact, markup shown as text', async () => {
     const xiaohong = await seed('<b>小红<b>');
@@ -199,7 +206,7 @@ describe.skipIf(browserMissing !== undefined)(`the portal's chat page in Chromiu
     await page.locator('#chat-input').fill('手机上的消息 📱');
     await page.getByRole('button', { name: '发送' }).click();
     await page.locator('.chat-log li', { hasText: '手机上的消息 📱' }).waitFor();
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     const input = await page.locator('#chat-input').boundingBox();
     expect(input!.x + input!.width).toBeLessThanOrEqual(390);
     await screenshot(page, 'chat-phone');
@@ -223,7 +230,7 @@ describe.skipIf(browserMissing !== undefined)(`the portal's chat page in Chromiu
     try {
       const page = await chatPage('alice', 'secret');
       await page.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
-      await expect.poll(() => page.evaluate(() => (window as unknown as { __result: string }).__result)).toMatch(/^closed/);
+      await expect.poll(() => page.evaluate(() => (globalThis as unknown as BrowserGlobals).__result)).toMatch(/^closed/);
       await page.context().close();
     } finally {
       other.close();
