@@ -5,6 +5,8 @@
  * reconnect, two tabs of one account, and the limits.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryHistory } from '../../../src/services/chat/history.js';
+import { InProcessRoomBus, type RoomBus } from '../../../src/services/chat/room.js';
 import { RawChat, SeedPeer, sleep } from './support.js';
 import { WsPeer, startPortalChat, type PortalChat } from './portal-support.js';
 
@@ -29,6 +31,14 @@ async function joined(p: PortalChat, room = 'lobby', since?: number): Promise<Ws
   const peer = await WsPeer.joined(p.socketUrl, room, since);
   sockets.push(peer);
   return peer;
+}
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const start = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out');
+    await sleep(10);
+  }
 }
 
 async function seed(p: PortalChat, name: string): Promise<SeedPeer> {
@@ -285,6 +295,32 @@ describe('chat in the portal: limits and refusals', () => {
     await peer.waitFor((f) => f.some((m) => m.type === 'error' && m.code === 'bad-name'), 'bad-name');
     peer.send({ type: 'say', id: 2, text: 'hi' });
     await peer.waitFor((f) => f.some((m) => m.type === 'error' && m.id === 2 && m.code === 'not-joined'), 'not-joined');
+  });
+
+  it('answers unavailable when the room fails a request, holds nothing back, and goes on', async () => {
+    const inner = new InProcessRoomBus({ history: new MemoryHistory() });
+    let failing = true;
+    const bus = new Proxy(inner, {
+      get(target, property) {
+        if (property === 'members' && failing) return async () => Promise.reject(new Error('the room is away'));
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as RoomBus;
+    const p = await startPortalChat({}, { bus });
+    started.push(p);
+    const alice = await WsPeer.open(p.socketUrl);
+    sockets.push(alice);
+    alice.send({ type: 'join', id: 1, room: 'lobby' });
+    await alice.waitFor((f) => f.some((m) => m.type === 'error' && m.id === 1 && m.code === 'unavailable'), 'unavailable');
+    failing = false;
+    await inner.publish('lobby', { kind: 'admin', from: '管理员消息', text: 'live again' });
+    await alice.waitFor((f) => f.some((m) => m.type === 'msg' && m.text === 'live again'), 'live messages flow');
+    alice.send({ type: 'say', text: 'back' });
+    await alice.waitFor((f) => f.some((m) => m.type === 'msg' && m.text === 'back'), 'said');
+    alice.close();
+    await waitUntil(async () => (await inner.members('lobby')).length === 0);
+    await inner.close();
   });
 
   it('lists the standard clients to paste on the portal home', async () => {

@@ -266,12 +266,27 @@ export class WebFrontEnd {
       session.paused = true;
       session.ws.pause();
     }
-    void this.#chain(session.accountKey, () => this.#handle(session, parsed.message)).finally(() => {
+    void this.#chain(session.accountKey, () => this.#handle(session, parsed.message).catch((error: unknown) => this.#failed(session, parsed.message, error))).finally(() => {
       if (--session.pending <= MAX_PENDING_REQUESTS / 2 && session.paused && !session.closed) {
         session.paused = false;
         session.ws.resume();
       }
     });
+  }
+
+  /**
+   * The room could not do what was asked (Redis away longer than its retries, say): the page is
+   * told, and a catch-up that was under way ends, so that nothing stays held for it. A name
+   * already claimed stays attached, so that the socket's close frees it.
+   */
+  #failed(session: WebSession, message: PortalClientMessage, error: unknown): void {
+    this.#options.logger.warn({ err: error, account: session.peer.account, request: message.type }, 'chat request from the portal failed');
+    if (session.catchingUp !== undefined) {
+      session.catchingUp = undefined;
+      session.heldOverflow = false;
+      this.#flushDeferred(session);
+    }
+    this.#error(session, message.id, 'unavailable', 'the chat could not do that just now; try again');
   }
 
   #bad(session: WebSession, message: string): void {
