@@ -163,7 +163,7 @@ describe.skipIf(browserMissing !== undefined)(`the portal's chat page in Chromiu
     await page.context().close();
   });
 
-  it('reconnects by itself after the connection drops and shows what it missed, each message once', async () => {
+  it('reconnects by itself after the connection drops and shows what it missed, each message once, the room seeing no leave', async () => {
     const relay = new Relay(new URL(portal.url).port === '' ? 80 : Number(new URL(portal.url).port));
     const url = await relay.listen();
     try {
@@ -182,6 +182,8 @@ describe.skipIf(browserMissing !== undefined)(`the portal's chat page in Chromiu
       const seqs = await page.locator('.chat-log li[data-seq]').evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-seq'))));
       expect(new Set(seqs).size).toBe(seqs.length);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      // The page came back within the grace: the room never saw bob leave.
+      expect(xiaoming.lines.filter((line) => line.startsWith('bob 退出了群聊'))).toEqual([]);
       for (const text of ['before the drop', 'while away 1', 'while away 2', 'while away 3', 'after']) {
         expect(await page.locator('.chat-log li', { hasText: text }).count(), text).toBe(1);
       }

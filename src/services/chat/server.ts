@@ -93,6 +93,11 @@ export const chatConfigSchema = z
     portal: z.boolean().default(true),
     /** The portal's WebSocket is pinged this often; one that misses a ping is dropped (dead). */
     webPingMs: z.number().int().min(100).max(10 * 60_000).default(30_000),
+    /**
+     * A portal member whose connection dropped keeps its name this long, so that the page coming
+     * back (it reconnects by itself) takes it over without the room seeing a leave and a join.
+     */
+    webReconnectGraceMs: z.number().int().min(0).max(10 * 60_000).default(10_000),
   })
   .strict()
   .refine((c) => c.tcp || c.udp, { message: 'at least one of tcp and udp must be on', path: ['tcp'] });
@@ -297,6 +302,7 @@ function startWebFrontEnd(ctx: ServiceContext, config: ChatConfig, bus: RoomBus)
     maxWriteQueueBytes: config.maxWriteQueueBytes,
     slowReaderMs: config.slowReaderMs,
     pingIntervalMs: config.webPingMs,
+    reconnectGraceMs: config.webReconnectGraceMs,
     logger: ctx.logger,
     metrics: ctx.metrics,
   });

@@ -123,8 +123,14 @@ export class WsPeer {
     return this.waitFor(() => this.closeCode !== undefined, 'close', timeoutMs);
   }
 
+  /** The connection drops (no close frame): as the network going away. */
   close(): void {
     this.ws.terminate();
+  }
+
+  /** The page leaves (close 1000), as a tab that is closed. */
+  leave(): void {
+    this.ws.close(1000, 'left');
   }
 
   #wake(): void {

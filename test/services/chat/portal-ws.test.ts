@@ -156,9 +156,31 @@ describe('chat in the portal: WebSocket members in the rooms of the UDP and TCP 
     ]);
     await sleep(50);
     expect(bob.of('presence'), JSON.stringify(bob.of('presence'))).toHaveLength(presenceBefore);
-    // The second tab goes: now alice leaves.
-    second.close();
+    // The second tab is closed: now alice leaves.
+    second.leave();
     await bob.waitFor((f) => f.some((m) => m.type === 'presence' && JSON.stringify(m.left).includes('alice')), 5_000, 'alice left');
+    expect(p.chat.memberCount()).toBe(1);
+  });
+
+  it('a dropped connection keeps the name for the grace: the page coming back takes it over unseen; past the grace the member leaves', async () => {
+    const p = await portal({ webReconnectGraceMs: 400 });
+    const bob = await tcpMember(p, 'bob');
+    const alice = await joined(p);
+    await bob.waitFor((f) => f.some((m) => m.type === 'presence' && JSON.stringify(m.joined).includes('alice')), 5_000, 'alice joined');
+    const presenceBefore = bob.of('presence').length;
+    alice.close();
+    await sleep(100);
+    const back = await joined(p, 'lobby', 0);
+    back.send({ type: 'say', text: 'back again' });
+    await bob.waitFor((f) => f.some((m) => m.type === 'msg' && m.text === 'back again'), 5_000, 'back again');
+    await sleep(600);
+    expect(bob.of('presence')).toHaveLength(presenceBefore);
+    expect(p.chat.memberCount()).toBe(2);
+    // Dropped again, and not back within the grace: the room is told.
+    const dropped = Date.now();
+    back.close();
+    await bob.waitFor((f) => f.some((m) => m.type === 'presence' && JSON.stringify(m.left).includes('"name":"alice"')), 5_000, 'alice left');
+    expect(Date.now() - dropped).toBeGreaterThanOrEqual(350);
     expect(p.chat.memberCount()).toBe(1);
   });
 
@@ -318,7 +340,7 @@ describe('chat in the portal: limits and refusals', () => {
     await alice.waitFor((f) => f.some((m) => m.type === 'msg' && m.text === 'live again'), 'live messages flow');
     alice.send({ type: 'say', text: 'back' });
     await alice.waitFor((f) => f.some((m) => m.type === 'msg' && m.text === 'back'), 'said');
-    alice.close();
+    alice.leave();
     await waitUntil(async () => (await inner.members('lobby')).length === 0);
     await inner.close();
   });

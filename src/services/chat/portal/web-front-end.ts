@@ -43,6 +43,11 @@ export interface WebFrontEndOptions {
   slowReaderMs: number;
   /** A ping this often; a socket that has not answered the previous one is dropped. */
   pingIntervalMs: number;
+  /**
+   * A socket that closes without the page saying goodbye (the network dropped) keeps its name
+   * this long, so that the page coming back takes it over without a leave and a join (0: never).
+   */
+  reconnectGraceMs: number;
   logger: Logger;
   metrics: ServiceMetrics;
 }
@@ -86,6 +91,8 @@ class WebSession {
   inherited: { name: string; owner: string } | undefined;
   replaced = false;
   closed = false;
+  /** The server cut it (not reading, not answering pings, too many bad messages): no grace. */
+  dropped = false;
   readonly owner = `web:${randomBytes(8).toString('hex')}`;
   /** Highest sequence number sent in `room` (see the TCP front end's Session). */
   delivered = 0;
@@ -117,6 +124,8 @@ export class WebFrontEnd {
   readonly #byAccount = new Map<string, WebSession>();
   readonly #byName = new Map<string, WebSession>();
   readonly #rooms = new Map<string, Set<WebSession>>();
+  /** Names of sockets that dropped, held for `reconnectGraceMs` by account. */
+  readonly #orphans = new Map<string, { name: string; owner: string; timer: NodeJS.Timeout }>();
   /** One chain of work per account: its tabs' joins and leaves happen in order. */
   readonly #chains = new Map<string, Promise<void>>();
   readonly #limiter: RateLimiter;
@@ -150,6 +159,7 @@ export class WebFrontEnd {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#pinger);
+    for (const [accountKey, orphan] of this.#orphans) this.#releaseOrphan(accountKey, orphan);
     for (const session of this.#sessions) session.ws.close(CLOSE_GOING_AWAY, 'the server is shutting down');
     // Sockets that do not answer the close are cut; each one's leave is in its account's chain.
     const cut = setTimeout(() => {
@@ -182,11 +192,12 @@ export class WebFrontEnd {
       metrics.errors++;
       logger.debug({ err: error, peer: peer.address }, 'chat web socket error');
     });
-    ws.on('close', () => this.#closed(session));
+    ws.on('close', (code) => this.#closed(session, code));
     ws.on('message', (data, isBinary) => this.#received(session, data, isBinary));
     const previous = this.#byAccount.get(session.accountKey);
     this.#byAccount.set(session.accountKey, session);
     if (previous) this.#replace(previous, session);
+    else this.#adoptOrphan(session);
     this.#send(session, { type: 'hello', name: normalizeName(peer.account), room: this.#options.defaultRoom, maxTextBytes: this.#options.maxTextBytes });
   }
 
@@ -201,7 +212,22 @@ export class WebFrontEnd {
     previous.ws.close(CLOSE_REPLACED, 'opened in another tab');
   }
 
-  #closed(session: WebSession): void {
+  /** A socket of an account whose last one dropped within the grace: it takes that name over. */
+  #adoptOrphan(session: WebSession): void {
+    const orphan = this.#orphans.get(session.accountKey);
+    if (orphan === undefined) return;
+    clearTimeout(orphan.timer);
+    this.#orphans.delete(session.accountKey);
+    session.inherited = { name: orphan.name, owner: orphan.owner };
+  }
+
+  #releaseOrphan(accountKey: string, orphan: { name: string; owner: string; timer: NodeJS.Timeout }): void {
+    clearTimeout(orphan.timer);
+    if (this.#orphans.get(accountKey) === orphan) this.#orphans.delete(accountKey);
+    void this.#chain(accountKey, () => this.#options.bus.release(orphan.name, orphan.owner, 'disconnected'));
+  }
+
+  #closed(session: WebSession, code: number): void {
     if (session.closed) return;
     session.closed = true;
     this.#sessions.delete(session);
@@ -211,7 +237,20 @@ export class WebFrontEnd {
     if (session.replaced) return;
     const { name, inherited } = session;
     this.#detach(session);
-    this.#chain(session.accountKey, async () => {
+    // The network dropped (no close frame from the page: 1006): the name waits for the page to
+    // come back. A page that left (1000, 1001) or a socket the server cut leaves at once.
+    const held = name ?? inherited?.name;
+    if (code === 1006 && !session.dropped && !this.#stopping && this.#options.reconnectGraceMs > 0 && held !== undefined) {
+      const owner = name !== undefined ? session.owner : inherited!.owner;
+      if (name !== undefined && inherited !== undefined) void this.#chain(session.accountKey, () => this.#options.bus.release(inherited.name, inherited.owner, 'disconnected'));
+      const orphan = { name: held, owner, timer: setTimeout(() => this.#releaseOrphan(session.accountKey, orphan), this.#options.reconnectGraceMs) };
+      orphan.timer.unref();
+      const earlier = this.#orphans.get(session.accountKey);
+      if (earlier !== undefined) this.#releaseOrphan(session.accountKey, earlier);
+      this.#orphans.set(session.accountKey, orphan);
+      return;
+    }
+    void this.#chain(session.accountKey, async () => {
       if (name !== undefined) await this.#options.bus.release(name, session.owner, 'disconnected');
       if (inherited !== undefined) await this.#options.bus.release(inherited.name, inherited.owner, 'disconnected');
     });
@@ -317,6 +356,7 @@ export class WebFrontEnd {
   #closePolicy(session: WebSession, reason: string): void {
     if (session.closed || session.ws.readyState !== session.ws.OPEN) return;
     this.stats.policyClosed++;
+    session.dropped = true;
     this.#options.logger.info({ peer: session.peer.address, account: session.peer.account, reason }, 'chat web socket closed: ' + reason);
     session.ws.close(CLOSE_POLICY, reason);
     // A peer still sending may never answer the close: it is cut after a second.
@@ -589,6 +629,7 @@ export class WebFrontEnd {
   #dropSlow(session: WebSession, behind: number): void {
     if (session.closed) return;
     this.stats.slowDropped++;
+    session.dropped = true;
     this.#options.logger.info({ peer: session.peer.address, account: session.peer.account, behind }, 'chat web member is not reading; disconnecting');
     session.deferred = [];
     session.deferredBytes = 0;
@@ -602,6 +643,7 @@ export class WebFrontEnd {
       if (session.ws.readyState !== session.ws.OPEN) continue;
       if (!session.alive) {
         this.stats.deadDropped++;
+        session.dropped = true;
         this.#options.logger.debug({ peer: session.peer.address, account: session.peer.account }, 'chat web socket did not answer a ping; dropping it');
         session.ws.terminate();
         continue;
