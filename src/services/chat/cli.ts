@@ -166,7 +166,7 @@ function formatMessage(message: ChatMessage): string {
 }
 
 function formatMembers(room: string, members: MemberSummary[]): string {
-  const names = members.map((m) => `${m.name}${m.via === 'udp' ? ' (seed)' : ''}${m.account ? '*' : ''}`);
+  const names = members.map((m) => `${m.name}${m.via === 'udp' ? ' (seed)' : m.via === 'web' ? ' (browser)' : ''}${m.account ? '*' : ''}`);
   return `* ${members.length} in ${room}: ${names.join(', ')}`;
 }
 
@@ -235,7 +235,7 @@ async function joinAskingForName(flags: ClientFlags, firstName: string, password
 function showClientEvents(client: ChatClient, show: (line: string) => void): void {
   client.on('message', (message) => show(formatMessage(message)));
   client.on('presence', (event) => {
-    for (const change of event.joined) if (change.name !== client.name) show(`* ${change.name} joined${change.via === 'udp' ? ' (seed client)' : ''}`);
+    for (const change of event.joined) if (change.name !== client.name) show(`* ${change.name} joined${change.via === 'udp' ? ' (seed client)' : change.via === 'web' ? ' (in the browser)' : ''}`);
     for (const change of event.left) {
       if (change.name === client.name) continue;
       const why = change.reason === 'expired' ? ' (silent too long)' : change.reason === 'disconnected' ? ' (connection closed)' : change.reason === 'moved' ? ' (to another room)' : '';

@@ -275,7 +275,8 @@ export interface ChatMessage {
   cid?: string;
 }
 
-export type Transport = 'udp' | 'tcp';
+/** How a member is connected: the seed's UDP, wharf's TCP, or the browser portal's WebSocket. */
+export type Transport = 'udp' | 'tcp' | 'web';
 
 export interface MemberSummary {
   name: string;
@@ -372,7 +373,7 @@ export type ServerFrame =
   | { type: 'posted'; id?: number; room: string; seq: number; time: number }
   | { type: 'error'; id?: number; code: ErrorCode; message: string; retryAfterMs?: number };
 
-const memberSummarySchema = z.object({ name: z.string(), via: z.enum(['udp', 'tcp']), account: z.boolean() });
+const memberSummarySchema = z.object({ name: z.string(), via: z.enum(['udp', 'tcp', 'web']), account: z.boolean() });
 const chatMessageSchema = z.object({
   room: z.string(),
   seq,
@@ -384,7 +385,7 @@ const chatMessageSchema = z.object({
 });
 const presenceChangeSchema = z.object({
   name: z.string(),
-  via: z.enum(['udp', 'tcp']),
+  via: z.enum(['udp', 'tcp', 'web']),
   account: z.boolean(),
   reason: z.enum(['left', 'disconnected', 'expired', 'moved', 'kicked']).optional(),
 });

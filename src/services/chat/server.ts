@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isClusterWorker } from '../../core/cluster.js';
 import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.js';
 import { WharfError } from '../../core/errors.js';
-import type { ConsoleCommand, ListeningAddress, RunningService, ServiceContext, ServiceDefinition, ServiceStatus } from '../../core/service.js';
+import type { ClientCommand, ConsoleCommand, ListeningAddress, RunningService, ServiceContext, ServiceDefinition, ServiceStatus } from '../../core/service.js';
 import { streamLimits } from '../../core/tcp-server.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { storeOf } from '../../store/service-store.js';
@@ -11,6 +11,8 @@ import { MemoryHistory, SqlHistory, type HistoryStore } from './history.js';
 import { ADMIN_NAME, DEFAULT_MAX_CLIENT_FRAME_BYTES, DEFAULT_ROOM, roomProblem, textProblem } from './protocol.js';
 import { RedisRoomBus, presenceBoundMs } from './redis-bus.js';
 import { InProcessRoomBus, type RoomBus } from './room.js';
+import { chatPortalSection } from './portal/section.js';
+import { WebFrontEnd, type WebStats } from './portal/web-front-end.js';
 import { TcpFrontEnd, type TcpStats } from './tcp-front-end.js';
 import { UdpFrontEnd, type UdpStats } from './udp-front-end.js';
 
@@ -84,6 +86,18 @@ export const chatConfigSchema = z
     maxWriteQueueBytes: z.number().int().positive().default(1024 * 1024),
     /** A wharf client behind for this long is not reading: it is disconnected. */
     slowReaderMs: z.number().int().positive().default(10_000),
+    /**
+     * The chat page of the browser portal (issue #19), over WebSocket on the web service, when the
+     * host runs one (`wharf serve`): signed-in accounts chat in the same rooms.
+     */
+    portal: z.boolean().default(true),
+    /** The portal's WebSocket is pinged this often; one that misses a ping is dropped (dead). */
+    webPingMs: z.number().int().min(100).max(10 * 60_000).default(30_000),
+    /**
+     * A portal member whose connection dropped keeps its name this long, so that the page coming
+     * back (it reconnects by itself) takes it over without the room seeing a leave and a join.
+     */
+    webReconnectGraceMs: z.number().int().min(0).max(10 * 60_000).default(10_000),
   })
   .strict()
   .refine((c) => c.tcp || c.udp, { message: 'at least one of tcp and udp must be on', path: ['tcp'] });
@@ -95,6 +109,8 @@ export interface ChatStats {
   udpSendMode: 'worker' | 'inline' | undefined;
   udp: UdpStats | undefined;
   tcp: TcpStats | undefined;
+  /** The browser portal's members (WebSocket), when the host has a portal. */
+  web: WebStats | undefined;
   historyWriteFailures: number;
 }
 
@@ -131,6 +147,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     throw error;
   }
   const { udp, tcp } = frontEnds;
+  const web = ctx.portal !== undefined && config.portal ? startWebFrontEnd(ctx, config, bus) : undefined;
 
   const announce = async (text: string): Promise<void> => {
     const problem = textProblem(text, config.maxTextBytes);
@@ -145,6 +162,7 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     udpSendMode: udp?.sendMode,
     udp: udp?.stats,
     tcp: tcp?.stats,
+    web: web?.front.stats,
     get historyWriteFailures() {
       return historyWriteFailures();
     },
@@ -155,15 +173,17 @@ export async function startChat(ctx: ServiceContext, config: ChatConfig, options
     addresses,
     bus,
     stats,
-    memberCount: () => (udp?.memberCount ?? 0) + (tcp?.memberCount ?? 0),
+    memberCount: () => (udp?.memberCount ?? 0) + (tcp?.memberCount ?? 0) + (web?.front.memberCount ?? 0),
     announce,
     consoleCommands: config.console === 'off' ? [] : [sayCommand(announce)],
     status: () => memberStatus(bus),
+    clientCommands: () => chatClientCommands(udp?.addresses[0], tcp?.addresses[0]),
     stop(deadlineMs) {
       stopped ??= (async () => {
-        await Promise.all([udp?.stop(), tcp?.stop(deadlineMs)]);
+        web?.withdraw();
+        await Promise.all([udp?.stop(), tcp?.stop(deadlineMs), web?.front.stop()]);
         if (ownBus) await bus.close();
-        logger.debug({ udp: udp?.stats, tcp: tcp?.stats, udpSendMode: udp?.sendMode, historyWriteFailures: historyWriteFailures() }, 'chat counters in full');
+        logger.debug({ udp: udp?.stats, tcp: tcp?.stats, web: web?.front.stats, udpSendMode: udp?.sendMode, historyWriteFailures: historyWriteFailures() }, 'chat counters in full');
       })();
       return stopped;
     },
@@ -261,6 +281,51 @@ async function startFrontEnds(ctx: ServiceContext, config: ChatConfig, bus: Room
     throw error;
   }
   return { udp, tcp };
+}
+
+/** The portal's chat page: a WebSocket front end over the same bus, and its section in the portal. */
+function startWebFrontEnd(ctx: ServiceContext, config: ChatConfig, bus: RoomBus): { front: WebFrontEnd; withdraw: () => void } {
+  // A page's message is a few fields around one text of at most maxTextBytes; JSON may escape
+  // a character as 6 bytes (`\u2028`), so the socket takes up to the TCP frame limit.
+  const maxMessageBytes = Math.max(config.maxFrameBytes, 2 * config.maxTextBytes + 1024);
+  const front = new WebFrontEnd({
+    bus,
+    defaultRoom: config.room,
+    maxMessageBytes,
+    maxTextBytes: config.maxTextBytes,
+    historyOnJoin: config.historyOnJoin,
+    maxCatchUp: config.maxCatchUp,
+    historyLimit: config.historyLimit,
+    ratePerSecond: config.ratePerSecond,
+    rateBurst: config.rateBurst,
+    writeHighWaterBytes: config.writeHighWaterBytes,
+    maxWriteQueueBytes: config.maxWriteQueueBytes,
+    slowReaderMs: config.slowReaderMs,
+    pingIntervalMs: config.webPingMs,
+    reconnectGraceMs: config.webReconnectGraceMs,
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+  });
+  const withdraw = ctx.portal!.add(chatPortalSection(front, { maxMessageBytes }));
+  return { front, withdraw };
+}
+
+/** Where a reader connects: a wildcard listen address is reached as loopback from this machine. */
+function reachable(address: ListeningAddress): string {
+  const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The standard clients' command lines for the portal's home (NAME: the reader's account). */
+export function chatClientCommands(udp: ListeningAddress | undefined, tcp: ListeningAddress | undefined): ClientCommand[] {
+  const commands: ClientCommand[] = [];
+  if (tcp) commands.push({ summary: 'join the room from a terminal with your account', command: `wharf chat -H ${reachable(tcp)} -p ${tcp.port} --name NAME --login` });
+  if (udp) {
+    commands.push({ summary: "join with the seed's protocol (any free name)", command: `wharf chat --seed-protocol -H ${reachable(udp)} -p ${udp.port} --name NAME` });
+    commands.push({ summary: "the seed's client", command: `python3 chat_client.py ${reachable(udp)} ${udp.port}` });
+    commands.push({ summary: 'by hand: type L NAME, then C NAME text, then E NAME', command: `nc -u ${reachable(udp)} ${udp.port}` });
+  }
+  return commands;
 }
 
 /** The console's `say TEXT`, which also takes every typed line that is no command (the seed's console). */
