@@ -191,15 +191,18 @@ export class DictPortalApi {
     if (this.#regexRunning >= this.#limits.regexInFlight) throw new WharfError('EOVERLOAD', 'the server is busy with other regular-expression searches; try again in a moment');
     this.#regexRunning++;
     const deadline = performance.now() + this.#limits.regexDeadlineMs;
+    const gone = () => res.destroyed || res.socket?.destroyed === true;
     let late = false;
     const stopped = () => {
       late = performance.now() > deadline;
-      return late || res.destroyed || res.socket?.destroyed === true;
+      return late || gone();
     };
     try {
       const found = await matchRegex(targets, strategy, pattern, { ...scope, limit, timeLimitMs: this.#state.limits.regexTimeLimitMs, stopped });
+      if (gone()) return undefined;
+      // Stopped at the deadline: `found` is partial, and a partial list would read as the answer.
       if (late) throw new WharfError('EOVERLOAD', `the search took longer than ${this.#limits.regexDeadlineMs} ms; try a narrower pattern`);
-      return stopped() ? undefined : found;
+      return found;
     } catch (error) {
       if (error instanceof RegexError) throw new WharfError('EBADVALUE', `bad regular expression: ${error.message}`);
       if (error instanceof MatchTimeLimitError) throw new WharfError('EBADVALUE', `${error.message}; try a narrower pattern`);
