@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { definitionSegments, MAX_REFERENCE_CHARS, referenceWord, type DefinitionSegment } from '../../../src/services/dict/portal/cross-references.js';
+import { bodySegments, definitionSegments, MAX_REFERENCE_CHARS, referenceWord, type DefinitionSegment } from '../../../src/services/dict/portal/cross-references.js';
 
 /** What the page shows: the texts joined. */
 const shown = (segments: readonly DefinitionSegment[]): string => segments.map((s) => s.text).join('');
@@ -77,5 +77,21 @@ describe('cross-references in a definition, as text and link segments', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(shown(segments)).toBe(hostile);
     expect(links(segments)).toEqual([]);
+  });
+});
+
+describe('the body under the headword, as the page lays it out', () => {
+  it('drops the headword line and the shared indentation, inside wrapped links too', () => {
+    const hello = definitionSegments('hello\n    n 1: greeting [syn: {hello}, {how-\n         do-you-do}]\n');
+    expect(bodySegments(hello, 'hello')).toEqual([
+      { text: 'n 1: greeting [syn: ' },
+      { link: 'hello', text: 'hello' },
+      { text: ', ' },
+      { link: 'how-do-you-do', text: 'how-\n     do-you-do' },
+      { text: ']\n' },
+    ]);
+    expect(bodySegments([{ text: 'other\n  x\n' }], 'hello')).toEqual([{ text: 'other\n  x\n' }]);
+    expect(bodySegments([{ text: '你好\n    hello (Mandarin greeting)\n' }], '你好')).toEqual([{ text: 'hello (Mandarin greeting)\n' }]);
+    expect(bodySegments([], 'x')).toEqual([]);
   });
 });

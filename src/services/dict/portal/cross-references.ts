@@ -137,3 +137,34 @@ function termAt(text: string, at: number): string | undefined {
   const term = text.slice(at, end);
   return words === 0 || term.length > MAX_REFERENCE_CHARS ? undefined : term;
 }
+
+/**
+ * The segments as the page lays them out under the headword's own heading: the headword line
+ * that opens a dictd entry taken out, and the indentation every line shares (WordNet's four
+ * spaces) too, so that a phone's narrow column is not spent on margins. Display only: the words
+ * linked stay the same.
+ */
+export function bodySegments(segments: readonly DefinitionSegment[], headword: string): DefinitionSegment[] {
+  const first = segments[0];
+  let rest = [...segments];
+  if (first !== undefined && !('link' in first) && first.text.startsWith(`${headword}\n`)) {
+    const text = first.text.slice(headword.length + 1);
+    rest = text === '' ? rest.slice(1) : [{ text }, ...rest.slice(1)];
+  }
+  const joined = rest.map((segment) => segment.text).join('');
+  const indents = joined
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => /^ */.exec(line)![0].length);
+  const indent = indents.length === 0 ? 0 : Math.min(...indents);
+  if (indent === 0) return rest;
+  const margin = ' '.repeat(indent);
+  let atLineStart = true;
+  return rest.map((segment) => {
+    // A segment's first characters start a line only when the text before it ended one.
+    let text = segment.text.split(`\n${margin}`).join('\n');
+    if (atLineStart && text.startsWith(margin)) text = text.slice(indent);
+    atLineStart = segment.text === '' ? atLineStart : segment.text.endsWith('\n');
+    return 'link' in segment ? { link: segment.link, text } : { text };
+  });
+}
