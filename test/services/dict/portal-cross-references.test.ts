@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodySegments, definitionSegments, MAX_REFERENCE_CHARS, referenceWord, type DefinitionSegment } from '../../../src/services/dict/portal/cross-references.js';
+import { bodySegments, definitionSegments, MAX_REFERENCE_CHARS, referenceWord, unwrapSegments, type DefinitionSegment } from '../../../src/services/dict/portal/cross-references.js';
 
 /** What the page shows: the texts joined. */
 const shown = (segments: readonly DefinitionSegment[]): string => segments.map((s) => s.text).join('');
@@ -93,5 +93,29 @@ describe('the body under the headword, as the page lays it out', () => {
     expect(bodySegments([{ text: 'other\n  x\n' }], 'hello')).toEqual([{ text: 'other\n  x\n' }]);
     expect(bodySegments([{ text: '你好\n    hello (Mandarin greeting)\n' }], '你好')).toEqual([{ text: 'hello (Mandarin greeting)\n' }]);
     expect(bodySegments([], 'x')).toEqual([]);
+  });
+});
+
+describe("the database's wrapping undone, for the reader's width", () => {
+  it('joins hanging-indent continuations (after a hyphen without a space), keeps senses, lists and blank lines apart', () => {
+    const body = bodySegments(definitionSegments('good\n    adv 1: in a good or proper or\n           satisfactory manner (a well-\n           argued thesis) [syn: {well}, {how-\n           do-you-do}]\n    2: completely\n       and absolutely\n\n    3: last\n'), 'good');
+    expect(unwrapSegments(body)).toEqual([
+      { text: 'adv 1: in a good or proper or satisfactory manner (a well-argued thesis) [syn: ' },
+      { link: 'well', text: 'well' },
+      { text: ', ' },
+      { link: 'how-do-you-do', text: 'how-do-you-do' },
+      { text: ']\n2: completely and absolutely\n\n3: last\n' },
+    ]);
+    const list = [{ text: 'one\ntwo\n  indented\nthree' }];
+    expect(unwrapSegments(list)).toEqual([{ text: 'one\ntwo indented\nthree' }]);
+    expect(unwrapSegments([{ text: '你好\n    hello\n' }])).toEqual([{ text: '你好 hello\n' }]);
+    expect(unwrapSegments([])).toEqual([]);
+  });
+});
+
+describe('unwrapping across segments', () => {
+  it('joins a break that follows a link or whose indentation runs into the next segment', () => {
+    expect(unwrapSegments([{ text: 'n 1: a ' }, { link: 'x', text: 'x' }, { text: '\n     b\n' }])).toEqual([{ text: 'n 1: a ' }, { link: 'x', text: 'x' }, { text: ' b\n' }]);
+    expect(unwrapSegments([{ text: 'n 1: a\n  ' }, { text: '   b' }])).toEqual([{ text: 'n 1: a ' }, { text: 'b' }]);
   });
 });

@@ -168,3 +168,45 @@ export function bodySegments(segments: readonly DefinitionSegment[], headword: s
     return 'link' in segment ? { link: segment.link, text } : { text };
   });
 }
+
+/**
+ * The lines the database's own wrapping cut, joined again, so that the page wraps a sense at the
+ * reader's width (a phone's column is narrower than 68 characters). A line indented deeper than
+ * the line that began its paragraph continues it (WordNet's and dict-wn's hanging indent): the
+ * break becomes a space, or nothing after a hyphen (the wrapper breaks after hyphens). Lines at
+ * the same indentation stay apart (lists, verse, seed entries), and so do blank lines.
+ */
+export function unwrapSegments(segments: readonly DefinitionSegment[]): DefinitionSegment[] {
+  const whole = segments.map((segment) => segment.text).join('');
+  // Where each line break goes: kept, or replaced by a space or by nothing (with its indentation).
+  const replaced = new Map<number, { length: number; by: string }>();
+  let paragraphIndent = /^ */.exec(whole)![0].length;
+  for (let at = whole.indexOf('\n'); at !== -1; at = whole.indexOf('\n', at + 1)) {
+    let end = at + 1;
+    while (whole[end] === ' ') end++;
+    const indent = end - at - 1;
+    const blank = end >= whole.length || whole[end] === '\n' || at === 0 || whole[at - 1] === '\n';
+    if (blank) continue;
+    if (indent > paragraphIndent) replaced.set(at, { length: end - at, by: whole[at - 1] === '-' ? '' : ' ' });
+    else paragraphIndent = indent;
+  }
+  let offset = 0;
+  return segments.map((segment) => {
+    let text = '';
+    for (let i = 0; i < segment.text.length; ) {
+      const cut = replaced.get(offset + i);
+      if (cut === undefined) {
+        text += segment.text[i];
+        i++;
+        continue;
+      }
+      text += cut.by;
+      // The indentation may run on into the next segment; what is left of it is skipped there.
+      const inHere = Math.min(cut.length, segment.text.length - i);
+      if (inHere < cut.length) replaced.set(offset + i + inHere, { length: cut.length - inHere, by: '' });
+      i += inHere;
+    }
+    offset += segment.text.length;
+    return 'link' in segment ? { link: segment.link, text } : { text };
+  });
+}

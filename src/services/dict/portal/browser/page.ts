@@ -9,7 +9,7 @@
  */
 import { h, PortalApiError, replaceChildren, type PageContext, type PortalPage } from '../../../../portal-kit/index.js';
 import type { DatabaseMatches, DefineAnswer, DefinitionAnswer, DefinitionSegment, HistoryAnswer, MatchAnswer, StrategiesAnswer } from '../api-types.js';
-import { bodySegments } from '../cross-references.js';
+import { bodySegments, unwrapSegments } from '../cross-references.js';
 
 const CSS = `
 .dict-search{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end}
@@ -27,6 +27,7 @@ const CSS = `
 .dict-results h2:first-child{margin-top:0}
 .dict-results h3{margin:.8rem 0 .2rem;font-size:1.05rem}
 .dict-results .dict-db{font-weight:400;color:var(--muted,#666);font-size:.85em;margin-left:.4rem}
+.dict-line{display:block;padding-left:1.5em;text-indent:-1.5em;margin:.1rem 0}
 .dict-text{white-space:pre-wrap;overflow-wrap:anywhere;margin:0;padding:.6rem .75rem;background:var(--card,#fff);border:1px solid var(--line,#ddd);border-radius:8px;font-size:.9rem;line-height:1.45}
 .dict-did ul{display:flex;flex-wrap:wrap;gap:.25rem 1rem;list-style:none;padding:0}
 .dict-history h2{margin-top:0;font-size:1.05rem}
@@ -289,13 +290,24 @@ function wordLink(word: string, text: string, follow: (word: string) => void): H
   );
 }
 
-/** The text of one definition, its cross-references as links that look the word up. */
+/**
+ * The text of one definition, its cross-references as links that look the word up; each line
+ * (a sense, once unwrapped) a block with a hanging indent, so the senses stand apart on a phone.
+ */
 function definitionText(segments: readonly DefinitionSegment[], follow: (word: string) => void): HTMLElement {
-  return h(
-    'p',
-    { class: 'dict-text' },
-    segments.map((segment) => ('link' in segment ? wordLink(segment.link, segment.text, follow) : segment.text)),
-  );
+  const lines: Array<Array<Node | string>> = [[]];
+  for (const segment of segments) {
+    if ('link' in segment) {
+      lines[lines.length - 1]!.push(wordLink(segment.link, segment.text, follow));
+      continue;
+    }
+    segment.text.split('\n').forEach((piece, index) => {
+      if (index > 0) lines.push([]);
+      if (piece !== '') lines[lines.length - 1]!.push(piece);
+    });
+  }
+  if (lines.length > 1 && lines[lines.length - 1]!.length === 0) lines.pop();
+  return h('div', { class: 'dict-text' }, lines.map((line) => h('span', { class: 'dict-line' }, line.length === 0 ? '\u00a0' : line)));
 }
 
 /** Definitions grouped by database, in the order the server gave them (databases in their order). */
@@ -307,7 +319,7 @@ function definitionsView(definitions: readonly DefinitionAnswer[], follow: (word
       database = definition.database;
       out.push(h('h2', {}, definition.description, h('span', { class: 'dict-db' }, definition.database)));
     }
-    out.push(h('article', { 'data-database': definition.database }, h('h3', {}, definition.headword), definitionText(bodySegments(definition.segments, definition.headword), follow)));
+    out.push(h('article', { 'data-database': definition.database }, h('h3', {}, definition.headword), definitionText(unwrapSegments(bodySegments(definition.segments, definition.headword)), follow)));
   }
   return out;
 }
@@ -343,7 +355,7 @@ class DictionaryPage {
     const form = h(
       'form',
       { class: 'dict-search', role: 'search', onsubmit: (event: Event) => this.#submit(event) },
-      h('div', { class: 'dict-field' }, h('label', { for: 'dict-q' }, t('Look up', '查词')), this.#search.element),
+      h('div', { class: 'dict-field' }, h('label', { for: 'dict-q' }, t('Word', '词语')), this.#search.element),
       h('div', { class: 'dict-strategy' }, h('label', { for: 'dict-strategy' }, t('Suggest by', '建议方式')), this.#strategy),
       h('button', { type: 'submit' }, t('Look up', '查询')),
     );
