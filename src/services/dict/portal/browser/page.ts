@@ -164,6 +164,7 @@ class SearchBox {
 
   #cancel(): void {
     window.clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#pending?.abort();
     this.#pending = undefined;
   }
@@ -177,7 +178,10 @@ class SearchBox {
       this.close();
       return;
     }
-    this.#timer = window.setTimeout(() => void this.#suggest(query), DEBOUNCE_MS);
+    this.#timer = window.setTimeout(() => {
+      this.#timer = undefined;
+      void this.#suggest(query);
+    }, DEBOUNCE_MS);
   }
 
   async #suggest(query: string): Promise<void> {
@@ -195,6 +199,8 @@ class SearchBox {
       this.#options = [];
       this.close();
       this.#hint.textContent = messageOf(error, this.#ctx.t);
+    } finally {
+      if (this.#pending === controller) this.#pending = undefined;
     }
   }
 
@@ -260,9 +266,10 @@ class SearchBox {
         }
         break;
       case 'Escape':
-        if (!this.#list.hidden) {
+        if (!this.#list.hidden || this.#pending !== undefined || this.#timer !== undefined) {
+          // Closed for good: an answer still on its way does not open it again.
           event.preventDefault();
-          this.close();
+          this.settle();
         } else if (this.input.value !== '') {
           event.preventDefault();
           this.input.value = '';
