@@ -5,7 +5,7 @@ import { loadDatabases } from '../../../src/services/dict/databases.js';
 import type { DefineAnswer, HistoryAnswer, MatchAnswer } from '../../../src/services/dict/portal/api-types.js';
 import { DictPortalApi } from '../../../src/services/dict/portal/section.js';
 import { encodeSaslPlain, type TextReply } from '../../../src/services/dict/protocol.js';
-import { createDictState } from '../../../src/services/dict/server.js';
+import { createDictState, dictClientCommands } from '../../../src/services/dict/server.js';
 import type { Store } from '../../../src/store/index.js';
 import { serveSection, type SectionServer } from '../../helpers/portal-section.js';
 import { RawDict, seedTextFile, startDict, tempStore, type StartedDict } from './support.js';
@@ -46,6 +46,18 @@ describe("the portal's dictionary section", () => {
     expect(other.host.portal.get('dict')).toBeDefined();
     await other.stop();
     expect(other.host.portal.get('dict')).toBeUndefined();
+  });
+
+  it("gives the portal's home the standard clients' command lines for its addresses", async () => {
+    const port = server.port;
+    expect(server.service.clientCommands?.().map((c) => c.command)).toEqual([`dict -h 127.0.0.1 -p ${port} WORD`, `dict -h 127.0.0.1 -p ${port} -m -s prefix WORD`, `wharf dict -H 127.0.0.1 -p ${port} WORD`]);
+    const tcp = (address: string, p: number) => ({ transport: 'tcp' as const, address, port: p });
+    expect(dictClientCommands([tcp('0.0.0.0', 2628)], [tcp('0.0.0.0', 8888)], 'box').map((c) => c.command)).toEqual([
+      'dict -h box -p 2628 WORD',
+      'dict -h box -p 2628 -m -s prefix WORD',
+      'wharf dict -H box -p 2628 WORD',
+      'nc box 8888',
+    ]);
   });
 
   it('lists the databases and strategies the DICT server offers', async () => {
