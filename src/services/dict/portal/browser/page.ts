@@ -438,7 +438,9 @@ class DictionaryPage {
     if (answer.definitions.length > 0) {
       replaceChildren(this.#results, definitionsView(answer.definitions, (next) => this.go(next, 'results')));
       const databases = new Set(answer.definitions.map((d) => d.database)).size;
-      this.#ctx.announce(t(`${answer.definitions.length} definitions of ${answer.word} from ${databases} databases.`, `“${answer.word}”有 ${answer.definitions.length} 条释义，来自 ${databases} 个词典。`));
+      const count = answer.definitions.length;
+      const english = `${count} definition${count === 1 ? '' : 's'} of ${answer.word} from ${databases} database${databases === 1 ? '' : 's'}.`;
+      this.#ctx.announce(t(english, `“${answer.word}”有 ${count} 条释义，来自 ${databases} 个词典。`));
       return;
     }
     const words = optionsOf(answer.suggestions).map((option) => option.word);
