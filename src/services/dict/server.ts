@@ -4,7 +4,7 @@ import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.
 import type { Connection, StreamHandler } from '../../core/connection.js';
 import { framed } from '../../core/framed.js';
 import type { Logger } from '../../core/logger.js';
-import { formatAddress, type RunningService, type ServiceContext, type ServiceDefinition } from '../../core/service.js';
+import { formatAddress, type ClientCommand, type ListeningAddress, type RunningService, type ServiceContext, type ServiceDefinition } from '../../core/service.js';
 import { listenStreamService, type StreamServer } from '../../core/tcp-server.js';
 import { WHARF_VERSION as version } from '../../core/version.js';
 import { LineDecoder } from '../../codec/index.js';
@@ -12,6 +12,7 @@ import { storeOf } from '../../store/service-store.js';
 import { loadDatabases, type DatabaseSet } from './databases.js';
 import { StoreHistory, type LookupHistory } from './history.js';
 import { Code, MAX_COMMAND_LINE_BYTES, statusLine } from './protocol.js';
+import { DictPortalApi } from './portal/section.js';
 import { createSeedDictHandler } from './seed-server.js';
 import { DefinitionCache, DEFAULT_LIMITS, DictSession, type DictLimits, type DictState, type Reply, type SessionAccounts } from './session.js';
 
@@ -334,15 +335,43 @@ export async function startDict(ctx: ServiceContext, config: DictConfig): Promis
     databases.close();
     throw error;
   }
+  // The portal's dictionary page (issue #19) answers from the same state: databases, limits, history.
+  const withdrawPortal = ctx.portal?.add(new DictPortalApi(state, ctx.logger).section());
+  const dictAddresses = servers[0]!.addresses;
+  const seedAddresses = config.seedProtocol ? servers[1]!.addresses : [];
   return {
     name: 'dict',
     // DICT's address first: clients and tests read the service's port from addresses[0].
     addresses: servers.flatMap((server) => server.addresses),
+    clientCommands: () => dictClientCommands(dictAddresses, seedAddresses, state.hostname),
     async stop(deadlineMs) {
+      withdrawPortal?.();
       await Promise.all(servers.map((server) => server.stop(deadlineMs)));
       databases.close();
     },
   };
+}
+
+/** The host a person types for an address: a wildcard listen address stands for this machine's name. */
+function connectHost(address: ListeningAddress, hostname: string): string {
+  return address.address === '0.0.0.0' || address.address === '::' ? hostname : address.address;
+}
+
+/** The portal home's lines for `dict`, `wharf dict` and the seed protocol (WORD is the reader's word). */
+export function dictClientCommands(dict: readonly ListeningAddress[], seed: readonly ListeningAddress[], hostname: string): ClientCommand[] {
+  const commands: ClientCommand[] = [];
+  const first = dict.find((a) => a.transport === 'tcp');
+  if (first) {
+    const host = connectHost(first, hostname);
+    commands.push(
+      { summary: 'look up a word with the dict client', command: `dict -h ${host} -p ${first.port} WORD` },
+      { summary: 'list the headwords that start with WORD', command: `dict -h ${host} -p ${first.port} -m -s prefix WORD` },
+      { summary: "look up a word with wharf's client (no word: log in and see your history)", command: `wharf dict -H ${host} -p ${first.port} WORD` },
+    );
+  }
+  const seedFirst = seed.find((a) => a.transport === 'tcp');
+  if (seedFirst) commands.push({ summary: "the seed dictionary's own protocol (R, L, Q, H, E)", command: `nc ${connectHost(seedFirst, hostname)} ${seedFirst.port}` });
+  return commands;
 }
 
 export const dictService: ServiceDefinition<DictConfig> = {

@@ -9,15 +9,14 @@
  * creates an account, `XHISTORY` lists the account's latest lookups, `XLOGOUT` forgets the login.
  * Every DEFINE by a logged-in account is recorded with its time.
  */
-import { performance } from 'node:perf_hooks';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { WharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { loginFailureLine, type Account, type VerifyResult } from '../../store/index.js';
 import type { DictDatabase } from './database.js';
 import type { DatabaseSet } from './databases.js';
-import { DEFAULT_STRATEGY, isStrategy, STRATEGIES, type StrategyName } from './headwords.js';
+import { DEFAULT_STRATEGY, isStrategy, STRATEGIES } from './headwords.js';
 import type { LookupHistory } from './history.js';
+import { databasesNamed, findDefinitions, matchHeadwords, matchRegex, MatchTimeLimitError, type LookupScope } from './lookup.js';
 import {
   bannerLine,
   Code,
@@ -35,7 +34,7 @@ import {
   textResponse,
   type MatchListing,
 } from './protocol.js';
-import { RegexError, type CompiledRegex } from './regex.js';
+import { RegexError } from './regex.js';
 
 /** The account operations the session uses (the store's Accounts fits). */
 export interface SessionAccounts {
@@ -247,31 +246,13 @@ export class DictSession {
     }
   }
 
-  /** The databases a DEFINE or MATCH names: one, or all for `*` and `!`; undefined for an unknown name. */
-  #targets(name: string): readonly DictDatabase[] | undefined {
-    if (name === '*' || name === '!') return this.#state.databases.list;
-    const db = this.#state.databases.get(name);
-    return db ? [db] : undefined;
-  }
-
   #define(args: string[]): Reply {
     if (args.length !== 2) return ILLEGAL();
     const [dbName, word] = args as [string, string];
-    const targets = this.#targets(dbName);
+    const targets = databasesNamed(this.#state.databases, dbName);
     if (!targets) return reply(Code.INVALID_DATABASE, 'invalid database, use SHOW DB for list');
     this.#remember(word, dbName);
-    const { maxDefinitions } = this.#state.limits;
-    const found: Array<{ db: DictDatabase; entry: number }> = [];
-    for (const db of targets) {
-      const entries = db.index.exact(word, maxDefinitions - found.length);
-      for (const entry of entries) {
-        const previous = found[found.length - 1];
-        // dictd shows an entry that repeats the text just before it once.
-        if (previous && previous.db === db && db.sameDefinition(previous.entry, entry)) continue;
-        found.push({ db, entry });
-      }
-      if ((dbName === '!' && entries.length > 0) || found.length >= maxDefinitions) break;
-    }
+    const found = findDefinitions(targets, word, this.#state.limits.maxDefinitions, dbName === '!');
     if (found.length === 0) return reply(Code.NO_MATCH, 'no match');
     this.#state.counters.definitions += found.length;
     const cache = this.#state.cache;
@@ -289,17 +270,11 @@ export class DictSession {
     const [dbName, strategyName, word] = args as [string, string, string];
     const strategy = strategyName === '.' ? DEFAULT_STRATEGY : strategyName.toLowerCase();
     if (!isStrategy(strategy)) return reply(Code.INVALID_STRATEGY, 'invalid strategy, use SHOW STRAT for a list');
-    const targets = this.#targets(dbName);
+    const targets = databasesNamed(this.#state.databases, dbName);
     if (!targets) return reply(Code.INVALID_DATABASE, 'invalid database, use SHOW DB for list');
-    if (strategy === 're' || strategy === 'regexp') return this.#matchRegex(targets, dbName === '!', strategy, word);
-    const limit = this.#state.limits.maxMatches;
-    const found: MatchListing[] = [];
-    for (const db of targets) {
-      const entries = db.index.match(strategy as StrategyName, word, limit - found.length);
-      for (const entry of entries) found.push({ database: db.name, word: db.index.shown(entry) });
-      if ((dbName === '!' && entries.length > 0) || found.length >= limit) break;
-    }
-    return this.#matchReply(found);
+    const scope = { firstOnly: dbName === '!', limitPer: 'all' } as const;
+    if (strategy === 're' || strategy === 'regexp') return this.#matchRegex(targets, scope, strategy, word);
+    return this.#matchReply(matchHeadwords(targets, strategy, word, this.#state.limits.maxMatches, scope));
   }
 
   #matchReply(found: MatchListing[]): Reply {
@@ -308,43 +283,18 @@ export class DictSession {
     return { text: matchList(found, this.#mime) };
   }
 
-  /**
-   * `re` and `regexp`: the pattern runs as an automaton (linear time per headword), over the
-   * headwords in slices of a few milliseconds with the event loop free in between, within a CPU
-   * budget; other connections are served meanwhile.
-   */
-  async #matchRegex(targets: readonly DictDatabase[], firstOnly: boolean, strategy: 're' | 'regexp', pattern: string): Promise<Reply> {
+  /** `re` and `regexp` run in slices within a CPU budget (lookup.ts); other connections are served meanwhile. */
+  async #matchRegex(targets: readonly DictDatabase[], scope: LookupScope, strategy: 're' | 'regexp', pattern: string): Promise<Reply> {
     const { maxMatches, regexTimeLimitMs } = this.#state.limits;
-    const compiled = new Map<boolean, CompiledRegex>();
-    const found: MatchListing[] = [];
-    let spent = 0;
-    for (const db of targets) {
-      let regex = compiled.get(db.index.flags.caseSensitive);
-      if (!regex) {
-        try {
-          regex = db.index.compileRegex(pattern, strategy === 're' ? 'extended' : 'basic');
-        } catch (error) {
-          if (error instanceof RegexError) return ILLEGAL(`bad regular expression: ${error.message}`);
-          throw error;
-        }
-        compiled.set(db.index.flags.caseSensitive, regex);
-      }
-      const entries: number[] = [];
-      const size = db.index.size;
-      let at = 0;
-      while (at < size && found.length + entries.length < maxMatches) {
-        const started = performance.now();
-        const sliceEnd = started + 5;
-        do at = db.index.regexScan(regex, at, Math.min(at + 256, size), entries, maxMatches - found.length);
-        while (at < size && found.length + entries.length < maxMatches && performance.now() < sliceEnd);
-        spent += performance.now() - started;
-        if (spent > regexTimeLimitMs) return ILLEGAL(`the regular expression took more than ${regexTimeLimitMs} ms`);
-        if (at < size) await yieldToLoop();
-        if (this.#closed) return { text: '' };
-      }
-      for (const entry of entries) found.push({ database: db.name, word: db.index.shown(entry) });
-      if ((firstOnly && entries.length > 0) || found.length >= maxMatches) break;
+    let found: MatchListing[];
+    try {
+      found = await matchRegex(targets, strategy, pattern, { ...scope, limit: maxMatches, timeLimitMs: regexTimeLimitMs, stopped: () => this.#closed });
+    } catch (error) {
+      if (error instanceof RegexError) return ILLEGAL(`bad regular expression: ${error.message}`);
+      if (error instanceof MatchTimeLimitError) return ILLEGAL(error.message);
+      throw error;
     }
+    if (this.#closed) return { text: '' };
     return this.#matchReply(found);
   }
 
