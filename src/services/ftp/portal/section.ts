@@ -51,7 +51,16 @@ export const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const UPLOAD_PATH = /^\/upload\/([0-9a-f]{32})(\/finish)?$/;
 
+/** What the handlers share. */
+interface SectionDeps {
+  store: Store;
+  logger: Logger;
+  uploads: PortalUploads;
+  uploadLocks: Set<string>;
+}
+
 interface Call {
+  deps: SectionDeps;
   req: IncomingMessage;
   res: ServerResponse;
   request: PortalRequest;
@@ -69,162 +78,7 @@ export function filesSection(options: FilesSectionOptions): FilesSection {
     expireMs: options.expireMs ?? DAY_MS,
     maxUploadsPerAccount: 32,
   });
-
-  async function route(call: Call): Promise<void> {
-    const { req, request, account } = call;
-    const method = req.method ?? 'GET';
-    const key = `${method} ${request.path}`;
-    switch (key) {
-      case 'GET /list':
-        return list(call);
-      case 'GET /file':
-      case 'HEAD /file':
-        return download(call);
-      case 'POST /folder':
-        return makeFolder(call);
-      case 'POST /rename':
-        return rename(call);
-      case 'DELETE /entry':
-        return remove(call);
-      case 'GET /quota': {
-        const usage = await store.quota.usage(account);
-        return sendJson(call.res, 200, { used: usage.bytesUsed, limit: usage.quotaBytes });
-      }
-      case 'POST /upload': {
-        const body = objectBody(await readJsonBody(req));
-        const target = browserEntryPath(body.path);
-        const size = body.size;
-        if (typeof size !== 'number') throw new WharfError('EBADVALUE', 'size: a whole number of bytes');
-        return sendJson(call.res, 201, await uploads.begin(account, call.home, target, size, body.replace === true));
-      }
-    }
-    const upload = UPLOAD_PATH.exec(request.path);
-    if (upload === null) throw new WharfError('EMISSING', 'no such files API');
-    const id = upload[1] as string;
-    if (upload[2] !== undefined) {
-      if (method !== 'POST') throw new WharfError('EUSAGE', 'finish an upload with POST');
-      const body = req.headers['content-type'] === undefined ? {} : objectBody((await readJsonBody(req)) ?? {});
-      return sendJson(call.res, 200, await uploads.finish(account, id, body.replace === true));
-    }
-    if (method === 'GET') return sendJson(call.res, 200, uploads.state(account, id));
-    if (method === 'PUT') return sendJson(call.res, 200, await uploads.write(account, id, offsetOf(request.query), req));
-    if (method === 'DELETE') {
-      await uploads.abandon(account, id);
-      return sendJson(call.res, 200, { id });
-    }
-    throw new WharfError('EUSAGE', `${method} is not used on an upload`);
-  }
-
-  async function list({ res, request, home }: Call): Promise<void> {
-    const folder = browserPath(request.query.get('path') ?? '/');
-    const entry = await refusingAs(folder.path, () => home.existingEntry(folder.segments));
-    if (!entry.stats.isDirectory()) throw new WharfError('EBADVALUE', `${folder.path}: not a folder`);
-    const entries = (await refusingAs(folder.path, () => home.list(entry.real))).map((e) => ({
-      name: e.name,
-      type: e.type === 'dir' ? 'folder' : 'file',
-      size: e.type === 'dir' ? 0 : e.size,
-      mtime: e.mtime.toISOString(),
-    }));
-    entries.sort((a, b) => (a.type === b.type ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.type === 'folder' ? -1 : 1));
-    sendJson(res, 200, { path: folder.path, entries });
-  }
-
-  async function download({ req, res, request, home }: Call): Promise<void> {
-    const target = browserEntryPath(request.query.get('path'));
-    const entry = await refusingAs(target.path, () => home.existingEntry(target.segments));
-    if (!entry.stats.isFile()) throw new WharfError('EBADVALUE', `${target.path}: not a plain file`);
-    const handle = await refusingAs(target.path, () => home.openForReading(entry.real));
-    let streaming = false;
-    try {
-      const stats = await handle.stat();
-      const etag = `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
-      const headers: Record<string, string> = {
-        'Content-Type': 'application/octet-stream',
-        'Content-Disposition': attachmentDisposition(target.segments[target.segments.length - 1] as string),
-        'X-Content-Type-Options': 'nosniff',
-        'Content-Security-Policy': "default-src 'none'; sandbox",
-        'Cache-Control': 'private, no-cache',
-        'Accept-Ranges': 'bytes',
-        ETag: etag,
-        'Last-Modified': stats.mtime.toUTCString(),
-      };
-      if (req.headers['if-none-match'] === etag) {
-        res.writeHead(304, headers).end();
-        return;
-      }
-      const ifRange = req.headers['if-range'];
-      const range = ifRange !== undefined && ifRange !== etag ? 'ignore' : parseRange(req.headers.range, stats.size);
-      if (range === 'unsatisfiable') {
-        res.writeHead(416, { ...headers, 'Content-Range': `bytes */${stats.size}`, 'Content-Length': '0' }).end();
-        return;
-      }
-      const start = range === 'ignore' ? 0 : range.start;
-      const end = range === 'ignore' ? stats.size - 1 : range.end;
-      if (range !== 'ignore') headers['Content-Range'] = `bytes ${start}-${end}/${stats.size}`;
-      headers['Content-Length'] = String(Math.max(0, end - start + 1));
-      res.writeHead(range === 'ignore' ? 200 : 206, headers);
-      if (req.method === 'HEAD' || end < start) {
-        res.end();
-        return;
-      }
-      streaming = true;
-      await pipeline(handle.createReadStream({ start, end, autoClose: true }), res).catch(() => {
-        // The browser stopped the download: nothing to answer.
-      });
-    } finally {
-      if (!streaming) await handle.close().catch(() => {});
-    }
-  }
-
-  async function makeFolder({ req, res, home }: Call): Promise<void> {
-    const target = browserEntryPath(objectBody(await readJsonBody(req)).path);
-    const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
-    if (entry.existing) throw new WharfError('ETAKEN', `${target.path}: that name is taken`);
-    await refusingAs(target.path, () => home.makeFolder(entry.real));
-    sendJson(res, 201, { path: target.path });
-  }
-
-  async function rename({ req, res, home }: Call): Promise<void> {
-    const body = objectBody(await readJsonBody(req));
-    const from = browserEntryPath(body.from, 'from');
-    const to = browserEntryPath(body.to, 'to');
-    const source = await refusingAs(from.path, () => home.creatableEntry(from.segments));
-    if (!source.existing) throw new WharfError('EMISSING', `${from.path}: no such file or folder`);
-    const target = await refusingAs(to.path, () => home.creatableEntry(to.segments));
-    if (target.existing) throw new WharfError('ETAKEN', `${to.path}: that name is taken`);
-    if (options.uploadLocks.has(source.real) || options.uploadLocks.has(target.real)) throw new WharfError('ETAKEN', 'an FTP upload of that file is in progress; try again later');
-    if (source.existing.isDirectory()) {
-      if (to.path.startsWith(`${from.path}/`)) throw new WharfError('EBADVALUE', 'a folder cannot go inside itself');
-      await refusingAs(to.path, () => home.move(source.real, target.real));
-    } else {
-      // A second name first (refused if taken meanwhile), then the first one goes: never a clobber.
-      await refusingAs(to.path, () => home.linkNew(source.real, target.real));
-      await refusingAs(from.path, () => home.removeFile(source.real));
-    }
-    sendJson(res, 200, { from: from.path, to: to.path });
-  }
-
-  async function remove({ res, request, account, home }: Call): Promise<void> {
-    const target = browserEntryPath(request.query.get('path'));
-    const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
-    if (!entry.existing) throw new WharfError('EMISSING', `${target.path}: no such file or folder`);
-    if (options.uploadLocks.has(entry.real)) throw new WharfError('ETAKEN', `${target.path}: an FTP upload of this file is in progress`);
-    if (entry.existing.isDirectory()) {
-      await refusingAs(target.path, () => home.removeFolder(entry.real));
-      return sendJson(res, 200, { path: target.path });
-    }
-    await refusingAs(target.path, () => home.removeFile(entry.real));
-    let freed = entry.existing.size;
-    // As FTP's DELE: deleting a file also drops an interrupted FTP upload of it.
-    const partial = home.partialOf(entry);
-    const partialStats = await home.statIfPresent(partial);
-    if (partialStats?.isFile()) {
-      await home.removeFile(partial).catch(() => {});
-      freed += partialStats.size;
-    }
-    await store.quota.release(account, freed).catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'could not give quota back'));
-    sendJson(res, 200, { path: target.path });
-  }
+  const deps: SectionDeps = { store, logger, uploads, uploadLocks: options.uploadLocks };
 
   const section: PortalSection = {
     id: 'files',
@@ -237,7 +91,7 @@ export function filesSection(options: FilesSectionOptions): FilesSection {
         const user = request.user;
         if (user === undefined) throw new WharfError('EAUTH', 'sign in to see your files');
         const home = await Home.open(join(options.usersRoot, user.name), { writable: true, owner: user.name });
-        await route({ req, res, request, account: user.name, home });
+        await route({ deps, req, res, request, account: user.name, home });
       } catch (error) {
         // A body the route never read (a refused chunk) is drained, not left on the socket.
         if (!req.readableEnded) req.resume();
@@ -246,6 +100,162 @@ export function filesSection(options: FilesSectionOptions): FilesSection {
     },
   };
   return { section, uploads, close: () => uploads.close() };
+}
+
+async function route(call: Call): Promise<void> {
+  const { req, request, account, deps } = call;
+  const method = req.method ?? 'GET';
+  const key = `${method} ${request.path}`;
+  switch (key) {
+    case 'GET /list':
+      return list(call);
+    case 'GET /file':
+    case 'HEAD /file':
+      return download(call);
+    case 'POST /folder':
+      return makeFolder(call);
+    case 'POST /rename':
+      return rename(call);
+    case 'DELETE /entry':
+      return remove(call);
+    case 'GET /quota': {
+      const usage = await deps.store.quota.usage(account);
+      return sendJson(call.res, 200, { used: usage.bytesUsed, limit: usage.quotaBytes });
+    }
+    case 'POST /upload': {
+      const body = objectBody(await readJsonBody(req));
+      const target = browserEntryPath(body.path);
+      const size = body.size;
+      if (typeof size !== 'number') throw new WharfError('EBADVALUE', 'size: a whole number of bytes');
+      return sendJson(call.res, 201, await deps.uploads.begin(account, call.home, target, size, body.replace === true));
+    }
+  }
+  const upload = UPLOAD_PATH.exec(request.path);
+  if (upload === null) throw new WharfError('EMISSING', 'no such files API');
+  const id = upload[1] as string;
+  if (upload[2] !== undefined) {
+    if (method !== 'POST') throw new WharfError('EUSAGE', 'finish an upload with POST');
+    const body = req.headers['content-type'] === undefined ? {} : objectBody((await readJsonBody(req)) ?? {});
+    return sendJson(call.res, 200, await deps.uploads.finish(account, id, body.replace === true));
+  }
+  if (method === 'GET') return sendJson(call.res, 200, deps.uploads.state(account, id));
+  if (method === 'PUT') return sendJson(call.res, 200, await deps.uploads.write(account, id, offsetOf(request.query), req));
+  if (method === 'DELETE') {
+    await deps.uploads.abandon(account, id);
+    return sendJson(call.res, 200, { id });
+  }
+  throw new WharfError('EUSAGE', `${method} is not used on an upload`);
+}
+
+async function list({ res, request, home }: Call): Promise<void> {
+  const folder = browserPath(request.query.get('path') ?? '/');
+  const entry = await refusingAs(folder.path, () => home.existingEntry(folder.segments));
+  if (!entry.stats.isDirectory()) throw new WharfError('EBADVALUE', `${folder.path}: not a folder`);
+  const entries = (await refusingAs(folder.path, () => home.list(entry.real))).map((e) => ({
+    name: e.name,
+    type: e.type === 'dir' ? 'folder' : 'file',
+    size: e.type === 'dir' ? 0 : e.size,
+    mtime: e.mtime.toISOString(),
+  }));
+  entries.sort((a, b) => (a.type === b.type ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.type === 'folder' ? -1 : 1));
+  sendJson(res, 200, { path: folder.path, entries });
+}
+
+async function download({ req, res, request, home }: Call): Promise<void> {
+  const target = browserEntryPath(request.query.get('path'));
+  const entry = await refusingAs(target.path, () => home.existingEntry(target.segments));
+  if (!entry.stats.isFile()) throw new WharfError('EBADVALUE', `${target.path}: not a plain file`);
+  const handle = await refusingAs(target.path, () => home.openForReading(entry.real));
+  let streaming = false;
+  try {
+    const stats = await handle.stat();
+    const etag = `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream',
+      'Content-Disposition': attachmentDisposition(target.segments[target.segments.length - 1] as string),
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': "default-src 'none'; sandbox",
+      'Cache-Control': 'private, no-cache',
+      'Accept-Ranges': 'bytes',
+      ETag: etag,
+      'Last-Modified': stats.mtime.toUTCString(),
+    };
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers).end();
+      return;
+    }
+    const ifRange = req.headers['if-range'];
+    const range = ifRange !== undefined && ifRange !== etag ? 'ignore' : parseRange(req.headers.range, stats.size);
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { ...headers, 'Content-Range': `bytes */${stats.size}`, 'Content-Length': '0' }).end();
+      return;
+    }
+    const start = range === 'ignore' ? 0 : range.start;
+    const end = range === 'ignore' ? stats.size - 1 : range.end;
+    if (range !== 'ignore') headers['Content-Range'] = `bytes ${start}-${end}/${stats.size}`;
+    headers['Content-Length'] = String(Math.max(0, end - start + 1));
+    res.writeHead(range === 'ignore' ? 200 : 206, headers);
+    if (req.method === 'HEAD' || end < start) {
+      res.end();
+      return;
+    }
+    streaming = true;
+    await pipeline(handle.createReadStream({ start, end, autoClose: true }), res).catch(() => {
+      // The browser stopped the download: nothing to answer.
+    });
+  } finally {
+    if (!streaming) await handle.close().catch(() => {});
+  }
+}
+
+async function makeFolder({ req, res, home }: Call): Promise<void> {
+  const target = browserEntryPath(objectBody(await readJsonBody(req)).path);
+  const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
+  if (entry.existing) throw new WharfError('ETAKEN', `${target.path}: that name is taken`);
+  await refusingAs(target.path, () => home.makeFolder(entry.real));
+  sendJson(res, 201, { path: target.path });
+}
+
+async function rename({ req, res, home, deps }: Call): Promise<void> {
+  const body = objectBody(await readJsonBody(req));
+  const from = browserEntryPath(body.from, 'from');
+  const to = browserEntryPath(body.to, 'to');
+  const source = await refusingAs(from.path, () => home.creatableEntry(from.segments));
+  if (!source.existing) throw new WharfError('EMISSING', `${from.path}: no such file or folder`);
+  const target = await refusingAs(to.path, () => home.creatableEntry(to.segments));
+  if (target.existing) throw new WharfError('ETAKEN', `${to.path}: that name is taken`);
+  if (deps.uploadLocks.has(source.real) || deps.uploadLocks.has(target.real)) throw new WharfError('ETAKEN', 'an FTP upload of that file is in progress; try again later');
+  if (source.existing.isDirectory()) {
+    if (to.path.startsWith(`${from.path}/`)) throw new WharfError('EBADVALUE', 'a folder cannot go inside itself');
+    await refusingAs(to.path, () => home.move(source.real, target.real));
+  } else {
+    // A second name first (refused if taken meanwhile), then the first one goes: never a clobber.
+    await refusingAs(to.path, () => home.linkNew(source.real, target.real));
+    await refusingAs(from.path, () => home.removeFile(source.real));
+  }
+  sendJson(res, 200, { from: from.path, to: to.path });
+}
+
+async function remove({ res, request, account, home, deps }: Call): Promise<void> {
+  const target = browserEntryPath(request.query.get('path'));
+  const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
+  if (!entry.existing) throw new WharfError('EMISSING', `${target.path}: no such file or folder`);
+  if (deps.uploadLocks.has(entry.real)) throw new WharfError('ETAKEN', `${target.path}: an FTP upload of this file is in progress`);
+  if (entry.existing.isDirectory()) {
+    await refusingAs(target.path, () => home.removeFolder(entry.real));
+    return sendJson(res, 200, { path: target.path });
+  }
+  await refusingAs(target.path, () => home.removeFile(entry.real));
+  let freed = entry.existing.size;
+  // As FTP's DELE: deleting a file also drops an interrupted FTP upload of it.
+  const partial = home.partialOf(entry);
+  const partialStats = await home.statIfPresent(partial);
+  if (partialStats?.isFile()) {
+    await home.removeFile(partial).catch(() => {});
+    freed += partialStats.size;
+  }
+  await deps.store.quota.release(account, freed).catch((error: unknown) => deps.logger.warn({ err: (error as Error).message }, 'could not give quota back'));
+  sendJson(res, 200, { path: target.path });
 }
 
 function objectBody(body: unknown): Record<string, unknown> {
