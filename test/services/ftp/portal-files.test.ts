@@ -156,3 +156,15 @@ describe('portal files API', () => {
     }
   });
 });
+
+describe('ftp client commands for the portal home', () => {
+  it('names the real port and a reachable address', async () => {
+    const { ftpClientCommands } = await import('../../../src/services/ftp/server.js');
+    const commands = ftpClientCommands(2121, '0.0.0.0').map((c) => c.command);
+    expect(commands).toContain('curl -u NAME ftp://127.0.0.1:2121/');
+    expect(commands).toContain('curl -u NAME -T FILE ftp://127.0.0.1:2121/');
+    expect(commands).toContain('lftp -u NAME -p 2121 127.0.0.1');
+    expect(commands.some((c) => c.startsWith('wharf ftp put FILE --user NAME --host 127.0.0.1 --port 2121'))).toBe(true);
+    expect(ftpClientCommands(21, '::1')[0]?.command).toBe('curl -u NAME ftp://[::1]:21/');
+  });
+});
