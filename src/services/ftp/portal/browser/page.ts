@@ -63,10 +63,21 @@ function joinPath(folder: string, name: string): string {
   return folder === '/' ? `/${name}` : `${folder}/${name}`;
 }
 
+/**
+ * The API's refusal, if `error` is one. Not `instanceof`: the shell made the PortalApi from its
+ * own bundle, whose PortalApiError class is not this bundle's copy of it.
+ */
+function apiError(error: unknown): Pick<PortalApiError, 'status' | 'code' | 'message'> | undefined {
+  if (error instanceof PortalApiError) return error;
+  if (error instanceof Error && error.name === 'PortalApiError' && typeof (error as { status?: unknown }).status === 'number') return error as PortalApiError;
+  return undefined;
+}
+
 function errorText(error: unknown, t: PageContext['t']): string {
-  if (error instanceof PortalApiError) {
-    if (error.code === 'EQUOTA') return `${t('Not enough room in your quota', '配额空间不足')}: ${error.message}`;
-    return error.message;
+  const refusal = apiError(error);
+  if (refusal !== undefined) {
+    if (refusal.code === 'EQUOTA') return `${t('Not enough room in your quota', '配额空间不足')}: ${refusal.message}`;
+    return refusal.message;
   }
   return error instanceof Error ? error.message : String(error);
 }
@@ -336,7 +347,7 @@ class FilesPage {
       try {
         state = await api.send<UploadState>('POST', '/upload', { path, size: file.size }, signal);
       } catch (error) {
-        if (!(error instanceof PortalApiError && error.code === 'ETAKEN' && confirm(`${path}: ${t('a file of that name exists. Replace it?', '同名文件已存在，要替换吗？')}`))) throw error;
+        if (!(apiError(error)?.code === 'ETAKEN' && confirm(`${path}: ${t('a file of that name exists. Replace it?', '同名文件已存在，要替换吗？')}`))) throw error;
         state = await api.send<UploadState>('POST', '/upload', { path, size: file.size, replace: true }, signal);
       }
       localStorage.setItem(key, state.id);
@@ -354,7 +365,8 @@ class FilesPage {
         failures = 0;
       } catch (error) {
         if (signal.aborted) throw error;
-        const dropped = error instanceof PortalApiError && (error.status === 0 || error.code === 'ERESUME' || error.code === 'ECHANGED' || error.status >= 502);
+        const refusal = apiError(error);
+        const dropped = refusal !== undefined && (refusal.status === 0 || refusal.code === 'ERESUME' || refusal.code === 'ECHANGED' || refusal.status >= 502);
         if (!dropped || ++failures > RETRIES) throw error;
         await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** failures));
         received = (await api.get<UploadState>(`/upload/${id}`)).received;
