@@ -152,9 +152,12 @@ export class Home {
     }
   }
 
-  /** What a folder holds, as listings show it. Internal files, and symlinks out of the home, are left out. */
-  async list(folder: string): Promise<EntryInfo[]> {
-    const listed = await this.#files.list(folder, { hidden: hiddenFromListings });
+  /**
+   * What a folder holds, as listings show it. Internal files, and symlinks out of the home, are
+   * left out. `limit`: at most this many names are looked at (the portal's listing).
+   */
+  async list(folder: string, limit?: number): Promise<EntryInfo[]> {
+    const listed = await this.#files.list(folder, { hidden: hiddenFromListings, ...(limit === undefined ? {} : { limit }) });
     const entries: EntryInfo[] = [];
     for (const { name, stats } of listed) {
       const info = toEntryInfo(name, stats, this);

@@ -4,7 +4,7 @@
  * same `FileRoot` confinement) and the same `Quota` as an FTP session; nothing here touches the
  * disk by itself. The API (JSON unless bytes):
  *
- *   GET    /list?path=/docs            { path, entries: [{ name, type, size, mtime }] }
+ *   GET    /list?path=/docs            { path, entries: [{ name, type, size, mtime }], truncated? }
  *   GET    /file?path=/docs/a.pdf      the bytes (Range, ETag, attachment, never rendered)
  *   POST   /folder  { path }           a new folder
  *   POST   /rename  { from, to }       never over an existing name
@@ -48,6 +48,8 @@ export interface FilesSection {
 
 /** The largest chunk of an upload one PUT carries. */
 export const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
+/** A listing shows at most this many entries (a folder of a million files is not read whole). */
+const MAX_LISTED = 10_000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const UPLOAD_PATH = /^\/upload\/([0-9a-f]{32})(\/finish)?$/;
 
@@ -151,14 +153,15 @@ async function list({ res, request, home }: Call): Promise<void> {
   const folder = browserPath(request.query.get('path') ?? '/');
   const entry = await refusingAs(folder.path, () => home.existingEntry(folder.segments));
   if (!entry.stats.isDirectory()) throw new WharfError('EBADVALUE', `${folder.path}: not a folder`);
-  const entries = (await refusingAs(folder.path, () => home.list(entry.real))).map((e) => ({
+  const listed = await refusingAs(folder.path, () => home.list(entry.real, MAX_LISTED));
+  const entries = listed.map((e) => ({
     name: e.name,
     type: e.type === 'dir' ? 'folder' : 'file',
     size: e.type === 'dir' ? 0 : e.size,
     mtime: e.mtime.toISOString(),
   }));
   entries.sort((a, b) => (a.type === b.type ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.type === 'folder' ? -1 : 1));
-  sendJson(res, 200, { path: folder.path, entries });
+  sendJson(res, 200, { path: folder.path, entries, ...(listed.length >= MAX_LISTED ? { truncated: true } : {}) });
 }
 
 async function download({ req, res, request, home }: Call): Promise<void> {

@@ -164,9 +164,9 @@ class FilesPage {
   async open(folder: string): Promise<void> {
     const { api } = this.#ctx;
     try {
-      const listing = await api.get<{ path: string; entries: Entry[] }>('/list', { path: folder }, this.#ctx.signal);
+      const listing = await api.get<{ path: string; entries: Entry[]; truncated?: boolean }>('/list', { path: folder }, this.#ctx.signal);
       this.#folder = listing.path;
-      this.#say('');
+      this.#say(listing.truncated === true ? this.#ctx.t('This folder holds more files than the page shows; use an FTP client to see them all.', '此文件夹的文件比页面显示的多；请用 FTP 客户端查看全部。') : '');
       this.#showCrumbs();
       replaceChildren(this.#body, listing.entries.length === 0 ? h('tr', {}, h('td', { colspan: 4 }, this.#ctx.t('This folder is empty.', '这个文件夹是空的。'))) : listing.entries.map((entry) => this.#row(entry)));
       history.replaceState(history.state, '', `${location.pathname}?path=${encodeURIComponent(this.#folder)}`);
