@@ -102,6 +102,24 @@ describe.skipIf(browserMissing !== undefined)('files page in a browser (harness)
     }
   }, 20_000);
 
+  it('cancels an upload: the server drops its bytes, nothing appears', async () => {
+    const local = join(scratch, 'cancelled.bin');
+    await writeFile(local, randomBytes(16 * MB));
+    const before = (await harness.store.quota.usage('alice')).bytesUsed;
+    await page.route('**/portal/api/files/upload/*?offset=*', async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.continue().catch(() => {});
+    });
+    await page.setInputFiles('#files-picker', local);
+    const item = page.locator('.files-uploads li', { hasText: 'cancelled.bin' });
+    await item.getByRole('button', { name: 'Cancel' }).click();
+    await item.getByText('cancelled').waitFor();
+    await page.unroute('**/portal/api/files/upload/*?offset=*');
+    await expect.poll(async () => readdir(join(harness.home('alice'), '.wharf-portal-uploads'))).toEqual([]);
+    expect(await readdir(harness.home('alice'))).not.toContain('cancelled.bin');
+    expect((await harness.store.quota.usage('alice')).bytesUsed).toBe(before);
+  }, 20_000);
+
   it('works at a phone’s width: the table fits 390 px', async () => {
     const phone = await (await newPerson(browser, { phone: true })).newPage();
     await phone.goto(harness.url);
