@@ -116,6 +116,10 @@ describe('portal uploads', () => {
     expect(over.body.error).toMatch(/quota/);
     expect(await homeNames(api)).toEqual([]);
     expect(await usedBytes(api)).toBe(0);
+    // Two uploads that each fit but not together: the second is refused when announced.
+    const first = (await begin(api, '/first.bin', 600)).body;
+    expect((await begin(api, '/second.bin', 600)).status).toBe(507);
+    expect((await api.json('DELETE', `/upload/${first.id}`)).status).toBe(200);
     // Room when announced, taken meanwhile (by FTP, say): the chunk is refused before it is written.
     const { id } = (await begin(api, '/fits.bin', 800)).body;
     await api.store.quota.reserve('alice', 500);

@@ -7,7 +7,7 @@
  * never show it and no FTP or portal path can name it, and it is never the file's final name, so
  * nobody sees a file half-written. Quota is taken chunk by chunk before the chunk is written (the
  * same `Quota` FTP's STOR uses) and the whole announced size must fit what is left when the
- * upload is announced. `finish` gives the file its name with link(2), which refuses a taken name,
+ * upload is announced, less what the account's other unfinished uploads are still to bring. `finish` gives the file its name with link(2), which refuses a taken name,
  * or with rename(2) when the person asked to replace the file.
  *
  * The list of uploads lives in this process's memory: an upload survives a page reload, not a
@@ -83,13 +83,15 @@ export class PortalUploads {
   /** Announce an upload: refused at once when it cannot fit the quota or its name is taken. */
   async begin(account: string, home: Home, target: BrowserPath, size: number, replace: boolean): Promise<UploadState> {
     if (!Number.isSafeInteger(size) || size < 0) throw new WharfError('EBADVALUE', 'size: a whole number of bytes, 0 or more');
-    const open = [...this.#uploads.values()].filter((u) => u.account === account).length;
-    if (open >= this.#options.maxUploadsPerAccount) throw new WharfError('EOVERLOAD', `at most ${this.#options.maxUploadsPerAccount} uploads at once; finish or cancel one first`);
+    const open = [...this.#uploads.values()].filter((u) => u.account === account);
+    if (open.length >= this.#options.maxUploadsPerAccount) throw new WharfError('EOVERLOAD', `at most ${this.#options.maxUploadsPerAccount} uploads at once; finish or cancel one first`);
     const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
     if (entry.existing?.isDirectory()) throw new WharfError('ETAKEN', `${target.path}: a folder has that name`);
     if (entry.existing && !replace) throw new WharfError('ETAKEN', `${target.path}: a file of that name exists (ask to replace it)`);
-    const { freeBytes } = await this.#options.quota.usage(account);
-    if (size > freeBytes) throw new WharfError('EQUOTA', `over quota: the file has ${size} bytes and ${freeBytes} bytes of your quota are left`);
+    // What is left, less what the account's other unfinished uploads here still have to bring.
+    const promised = open.reduce((sum, u) => sum + (u.size - u.received), 0);
+    const left = Math.max(0, (await this.#options.quota.usage(account)).freeBytes - promised);
+    if (size > left) throw new WharfError('EQUOTA', `over quota: the file has ${size} bytes and ${left} bytes of your quota are left`);
     const folder = await this.#uploadsFolder(home);
     const id = randomBytes(16).toString('hex');
     const partial = join(folder, `${process.pid}.${id}`);
