@@ -153,6 +153,20 @@ describe('portal uploads', () => {
     expect(await usedBytes(api)).toBe(4 + 3 + 3 - 5 - 4);
   });
 
+  it('cancels an upload whose chunk is still arriving: removed once the chunk ends', async () => {
+    api = await startFilesApi();
+    const { id } = (await begin(api, '/cancelled.bin', 100_000)).body;
+    const url = new URL(`${api.server.base}/upload/${id}?offset=0`);
+    const request = http.request(url, { method: 'PUT', headers: { 'Content-Length': '100000' } });
+    request.on('error', () => {});
+    await new Promise<void>((done) => request.write(Buffer.alloc(10_000), () => setTimeout(done, 50)));
+    expect((await api.json('DELETE', `/upload/${id}`)).status).toBe(200);
+    expect((await api.json('GET', `/upload/${id}`)).status).toBe(404);
+    request.destroy();
+    await expect.poll(() => homeNames(api as FilesApi)).toEqual([]);
+    await expect.poll(() => usedBytes(api as FilesApi)).toBe(0);
+  });
+
   it('refuses a finish while FTP uploads the same file', async () => {
     api = await startFilesApi();
     const { id } = (await begin(api, '/busy.txt', 0)).body;

@@ -54,6 +54,8 @@ interface Upload {
   touched: number;
   /** A chunk is being written now. */
   busy: boolean;
+  /** Cancelled while a chunk was being written: removed once that chunk ends. */
+  abandoned: boolean;
 }
 
 export interface UploadState {
@@ -96,7 +98,7 @@ export class PortalUploads {
     const id = randomBytes(16).toString('hex');
     const partial = join(folder, `${process.pid}.${id}`);
     await refusingAs(target.path, async () => (await home.createFile(partial)).close());
-    const upload: Upload = { id, account, home, target, size, replace, partial, received: 0, touched: Date.now(), busy: false };
+    const upload: Upload = { id, account, home, target, size, replace, partial, received: 0, touched: Date.now(), busy: false, abandoned: false };
     this.#uploads.set(id, upload);
     return stateOf(upload);
   }
@@ -144,6 +146,7 @@ export class PortalUploads {
       upload.busy = false;
       upload.touched = Date.now();
       if (reserved > written) await this.#release(account, reserved - written);
+      if (upload.abandoned) await this.#remove(upload);
     }
   }
 
@@ -180,10 +183,17 @@ export class PortalUploads {
     }
   }
 
-  /** Cancel: the partial file goes, and its bytes are given back. */
+  /**
+   * Cancel: the partial file goes, and its bytes are given back. A chunk still arriving (the
+   * browser's cancelled request is not over yet on this side) is let finish, then it all goes.
+   */
   async abandon(account: string, id: string): Promise<void> {
     const upload = this.#find(account, id);
-    if (upload.busy) throw new WharfError('ECHANGED', 'a chunk of this upload is being sent; cancel that first');
+    if (upload.busy) {
+      upload.abandoned = true;
+      this.#uploads.delete(id);
+      return;
+    }
     await this.#remove(upload);
   }
 

@@ -344,13 +344,16 @@ class FilesPage {
     const { api, t } = this.#ctx;
     let state = await this.#resumable(key);
     if (state === undefined) {
+      // Not cancelled mid-way (no signal): once the server has made the upload, the page knows
+      // its id, so that a Cancel pressed meanwhile removes it (below, and in #upload).
       try {
-        state = await api.send<UploadState>('POST', '/upload', { path, size: file.size }, signal);
+        state = await api.send<UploadState>('POST', '/upload', { path, size: file.size });
       } catch (error) {
-        if (!(apiError(error)?.code === 'ETAKEN' && confirm(`${path}: ${t('a file of that name exists. Replace it?', '同名文件已存在，要替换吗？')}`))) throw error;
-        state = await api.send<UploadState>('POST', '/upload', { path, size: file.size, replace: true }, signal);
+        if (signal.aborted || !(apiError(error)?.code === 'ETAKEN' && confirm(`${path}: ${t('a file of that name exists. Replace it?', '同名文件已存在，要替换吗？')}`))) throw error;
+        state = await api.send<UploadState>('POST', '/upload', { path, size: file.size, replace: true });
       }
       localStorage.setItem(key, state.id);
+      if (signal.aborted) throw new DOMException('cancelled', 'AbortError');
     }
     const id = state.id;
     let received = state.received;
