@@ -119,6 +119,19 @@ export class Home {
     return this.#files.lexical(segments);
   }
 
+  /**
+   * An existing file or folder, symlinks resolved, inside the home; refusals as the file root's
+   * own `FileRootRefusal` (the portal maps them to HTTP; FTP uses `existing`).
+   */
+  async existingEntry(segments: readonly string[]): Promise<ExistingEntry> {
+    return this.#files.existing(segments);
+  }
+
+  /** Where a new entry may go, refusals as `FileRootRefusal` (see `creatable`). */
+  async creatableEntry(segments: readonly string[]): Promise<NewEntry> {
+    return this.#files.creatable(segments);
+  }
+
   /** An existing file or folder, symlinks resolved, inside the home. */
   async existing(segments: readonly string[], display: string): Promise<ExistingEntry> {
     try {
@@ -139,9 +152,12 @@ export class Home {
     }
   }
 
-  /** What a folder holds, as listings show it. Internal files, and symlinks out of the home, are left out. */
-  async list(folder: string): Promise<EntryInfo[]> {
-    const listed = await this.#files.list(folder, { hidden: hiddenFromListings });
+  /**
+   * What a folder holds, as listings show it. Internal files, and symlinks out of the home, are
+   * left out. `limit`: at most this many names are looked at (the portal's listing).
+   */
+  async list(folder: string, limit?: number): Promise<EntryInfo[]> {
+    const listed = await this.#files.list(folder, { hidden: hiddenFromListings, ...(limit === undefined ? {} : { limit }) });
     const entries: EntryInfo[] = [];
     for (const { name, stats } of listed) {
       const info = toEntryInfo(name, stats, this);
@@ -226,6 +242,15 @@ export class Home {
 
   async openForWriting(real: string): Promise<sessionFs.FileHandle> {
     return this.#confirmed(await sessionFs.open(this.#confined(real), sessionFs.constants.O_WRONLY | sessionFs.constants.O_NOFOLLOW));
+  }
+
+  /**
+   * Give a file a second name that must not exist yet (link(2) refuses a taken name with EEXIST,
+   * where a rename would replace it): publishing an upload without ever clobbering a file that
+   * appeared meanwhile. The caller removes the first name afterwards.
+   */
+  async linkNew(from: string, to: string): Promise<void> {
+    await sessionFs.link(this.#confined(from), this.#confined(to));
   }
 
   /** A copy of a file (a clone where the file system can). */

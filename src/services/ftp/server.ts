@@ -5,7 +5,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { UsageError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import type { ClientCommand, ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { listenStreamService } from '../../core/tcp-server.js';
 import type { Store, VerifyResult } from '../../store/index.js';
 import { requireStore } from '../../store/service-store.js';
@@ -13,6 +13,7 @@ import { ftpConfigSchema, type FtpConfig } from './config.js';
 import { PassivePortAllocator } from './data-channel.js';
 import { parsePortRange } from './protocol/addresses.js';
 import { formatXferlogLine, type XferlogRecord } from './protocol/xferlog.js';
+import { filesSection } from './portal/section.js';
 import { startSeedServers } from './seed-servers.js';
 import { FtpSession, type FtpServerContext } from './session.js';
 
@@ -128,6 +129,9 @@ export async function startFtp(context: ServiceContext, config: FtpConfig): Prom
     await server.stop(0);
     throw error;
   });
+  // The portal's files page (issue #19): the same homes, confinement, quota and upload locks.
+  const files = filesSection({ store: host.store, logger: host.logger.child({ portal: 'files' }), usersRoot, uploadLocks: ctx.uploadLocks });
+  const withdrawSection = context.portal?.add(files.section);
   host.logger.info({ root, passivePorts: config.passivePorts, tls: secureContext !== undefined, anonymous: config.anonymous }, 'ftp ready');
   return {
     name: 'ftp',
@@ -140,11 +144,30 @@ export async function startFtp(context: ServiceContext, config: FtpConfig): Prom
     },
     // Transfers of the control sessions; the seed front ends' uploads are not counted.
     status: async () => ({ transfers: [...ctx.sessions].filter((session) => session.transferring).length }),
+    clientCommands: () => ftpClientCommands(server.port, (server.addresses as ListeningAddress[])[0]?.address ?? config.host),
     async stop(deadlineMs) {
+      withdrawSection?.();
+      files.close();
       await Promise.all([server.stop(deadlineMs), seeds.stop(deadlineMs)]);
       await transferLog?.close();
     },
   };
+}
+
+/** Standard clients' command lines for the portal's home page (NAME is the reader's account). */
+export function ftpClientCommands(port: number, listening: string): ClientCommand[] {
+  // Listening on every address: this machine's own is the one that surely answers.
+  const address = listening === '0.0.0.0' || listening === '::' ? '127.0.0.1' : listening;
+  const host = address.includes(':') ? `[${address}]` : address;
+  const url = `ftp://${host}:${port}/`;
+  return [
+    { summary: 'list your files', command: `curl -u NAME ${url}` },
+    { summary: 'upload a file', command: `curl -u NAME -T FILE ${url}` },
+    { summary: 'download a file', command: `curl -u NAME -O ${url}FILE` },
+    { summary: 'an interactive session (resumes with put -c / get -c)', command: `lftp -u NAME -p ${port} ${address}` },
+    { summary: 'upload with wharf (resumable)', command: `wharf ftp put FILE --user NAME --host ${address} --port ${port}` },
+    { summary: 'list with wharf', command: `wharf ftp list --user NAME --host ${address} --port ${port}` },
+  ];
 }
 
 export const ftpService: ServiceDefinition<FtpConfig> = {
