@@ -84,6 +84,8 @@ class DiaryView {
     );
     this.#older = h('button', { type: 'button', hidden: true, onclick: () => void this.#loadOlder() }, t('Load older', '加载更早的日记'));
     styled(this.#list, { listStyle: 'none', padding: '0', margin: '0' });
+    // Big enough for a finger on a phone.
+    for (const button of [this.#tabs.mine, this.#tabs.public, this.#write, this.#older]) if (button) button.style.minHeight = '2.75em';
   }
 
   mount(root: HTMLElement): void {
@@ -107,7 +109,10 @@ class DiaryView {
   async show(diary: DiaryName): Promise<void> {
     this.#diary = diary;
     this.#generation += 1;
-    for (const [name, tab] of Object.entries(this.#tabs)) tab?.setAttribute('aria-pressed', String(name === diary));
+    for (const [name, tab] of Object.entries(this.#tabs)) {
+      tab?.setAttribute('aria-pressed', String(name === diary));
+      if (tab) tab.style.fontWeight = name === diary ? 'bold' : '';
+    }
     this.#text.setAttribute('placeholder', diary === 'mine' ? this.#t('Only you can read your diary', '只有你能读自己的日记') : this.#t('Everyone can read the public diary', '所有人都能读公共日记'));
     this.#closeEvents();
     this.#problem.textContent = '';
