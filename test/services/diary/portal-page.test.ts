@@ -91,7 +91,7 @@ async function openPage(user: PortalUser | undefined, options: { locale?: string
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(`${site.url}${options.query ?? ''}`);
-  await page.waitForFunction(() => (window as unknown as { mounted?: boolean }).mounted === true);
+  await page.waitForFunction('window.mounted === true');
   return { ...fixture, page, errors };
 }
 
@@ -107,8 +107,8 @@ describe.skipIf(browserMissing !== undefined)("the diary's page", () => {
     await expect.poll(() => listTexts(page)).toEqual([text]);
     expect((await allEntries(store)).map((r) => [r.diary, r.text])).toEqual([['alice', text]]);
     const item = page.locator('.diary-entry .diary-text').first();
-    expect(await item.evaluate((element) => getComputedStyle(element).whiteSpace)).toBe('pre-wrap');
-    expect(await item.evaluate((element) => (element as HTMLElement).innerText)).toBe(text);
+    expect(await page.evaluate("getComputedStyle(document.querySelector('.diary-entry .diary-text')).whiteSpace")).toBe('pre-wrap');
+    expect(await item.innerText()).toBe(text);
     expect(await page.getByLabel('New entry').inputValue()).toBe('');
     // Written here: not announced as news, and shown once although the stream brings it too.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -127,7 +127,7 @@ describe.skipIf(browserMissing !== undefined)("the diary's page", () => {
     await expect.poll(() => page.locator('.diary-live').textContent()).toBe('New entry: from UDP 🛰️');
     expect(await page.locator('.diary-live').getAttribute('aria-live')).toBe('polite');
     expect(await page.locator('.diary-entries img, .diary-entries script').count()).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { alerts: number }).alerts)).toBe(0);
+    expect(await page.evaluate('window.alerts')).toBe(0);
     expect(await page.locator('.diary-by').first().textContent()).toBe(' · anonymous');
   });
 
@@ -142,7 +142,7 @@ describe.skipIf(browserMissing !== undefined)("the diary's page", () => {
     closers.push(() => context.close());
     const page = await context.newPage();
     await page.goto(site.url);
-    await page.waitForFunction(() => (window as unknown as { mounted?: boolean }).mounted === true);
+    await page.waitForFunction('window.mounted === true');
     expect(await page.locator('.diary-entry').count()).toBe(50);
     await page.getByRole('button', { name: '加载更早的日记' }).click();
     await expect.poll(() => page.locator('.diary-entry').count()).toBe(55);
@@ -151,7 +151,7 @@ describe.skipIf(browserMissing !== undefined)("the diary's page", () => {
     await page.getByRole('button', { name: '写入' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toBe('请先写点什么。');
     // 390 px wide: nothing sticks out sideways.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     // Times in the reader's locale (zh-CN writes 年 in dateStyle "medium").
     expect(await page.locator('.diary-entry time').first().textContent()).toMatch(/年/);
   });
