@@ -291,7 +291,15 @@ class DiaryView {
       // EventSource reconnects by itself (with Last-Event-ID) unless the server refused it.
       if (events.readyState !== EventSource.CLOSED || generation !== this.#generation) return;
       this.#reopen = setTimeout(() => {
-        if (generation === this.#generation) void this.#catchUp().then(() => this.#openEvents(), () => this.#openEvents());
+        if (generation !== this.#generation) return;
+        this.#catchUp().then(
+          () => this.#openEvents(),
+          (error: unknown) => {
+            // Signed out (the session ended): say so and stop; anything else may pass.
+            if (error instanceof PortalApiError && (error.status === 401 || error.status === 403)) this.#fail(error);
+            else this.#openEvents();
+          },
+        );
       }, REOPEN_MS);
     });
   }
