@@ -110,6 +110,11 @@ function defaultsOf(definition: ServiceDefinition<unknown>): Json {
 const HOST_DEFAULTS = hostConfigSchema.parse({}) as unknown as Json;
 
 export interface ConfigSources {
+  /**
+   * Defaults of the command that serves, below everything else (the file included): `wharf
+   * serve` turns the web service's portal on, `wharf web serve` leaves it off.
+   */
+  serviceDefaults?: Record<string, Json>;
   file?: string;
   env?: NodeJS.ProcessEnv;
   /** Host-level flags (`--data`, `--workers`, ...), already typed. */
@@ -124,12 +129,13 @@ export function resolveConfig(definitions: ReadonlyArray<ServiceDefinition<unkno
   const byName = new Map(definitions.map((d) => [d.name, d]));
   const merged: Json = sources.file ? readConfigFile(sources.file) : {};
   const services: Record<string, Json> = {};
+  for (const [name, defaults] of Object.entries(sources.serviceDefaults ?? {})) if (byName.has(name)) services[name] = { ...defaults };
   const fileServices = merged.services;
   if (fileServices !== undefined) {
     if (typeof fileServices !== 'object' || fileServices === null || Array.isArray(fileServices)) throw new UsageError('services: must be an object of service sections');
     for (const [name, section] of Object.entries(fileServices as Json)) {
       if (!byName.has(name)) throw new UsageError(`services.${name}: no such service (known: ${[...byName.keys()].join(', ')})`);
-      services[name] = { ...(section as Json) };
+      services[name] = { ...services[name], ...(section as Json) };
     }
   }
   const env = sources.env ?? {};

@@ -27,6 +27,8 @@ export function createCliContext(loadDefinitions: () => Promise<ReadonlyArray<Se
       const options = command.opts<Record<string, unknown>>();
       const chosen = names.length === 0 ? definitions.filter((d) => d.namedOnly !== true) : names.map((name) => definitions.find((d) => d.name === name)).filter((d): d is ServiceDefinition<unknown> => d !== undefined);
       const config = resolveConfig(definitions, {
+        // `wharf serve` (not `wharf web serve`, which serves a plain site): the browser portal on.
+        serviceDefaults: command.name() === 'serve' && command.parent?.parent === null ? { web: { portal: true } } : {},
         file: options.config as string | undefined,
         env: process.env,
         hostFlags: hostFlagsFrom(options),

@@ -64,7 +64,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('-H, --host <host>', 'listen address for every service (default 127.0.0.1; 0.0.0.0 faces the network)')
     .option('--console', 'read the console (status, say, quit, help) from standard input even when it is not a terminal')
     .option('--no-console', 'never read the console from the terminal (a service, a script)')
-    .option('--redis <url>', 'share the chat rooms with other wharf processes through this Redis (docs/scaling.md)');
+    .option('--redis <url>', 'share the chat rooms with other wharf processes through this Redis (docs/scaling.md)')
+    .option('--portal', 'serve the browser portal on the web service (the default here)')
+    .option('--no-portal', 'serve only the web root on the web service, no portal');
   addHostOptions(serveCommand).addHelpText(
     'after',
     `
@@ -72,10 +74,10 @@ Service settings: --set SERVICE.KEY=VALUE (repeatable), or WHARF_SERVICE_KEY=VAL
   wharf serve --set web.listing=true --set echo.port=7070
   wharf serve web ftp --set ftp.anonymous=true
 Every setting is in docs/configuration.md and each service's page (docs/<service>.md).`,
-  ).action(async (chosen: string[], _flags: unknown, command: Command) => {
+  ).action(async (chosen: string[], flags: { portal?: boolean }, command: Command) => {
     const unknown = chosen.filter((name) => !names.includes(name));
     if (unknown.length > 0) command.error(`unknown service: ${unknown.join(', ')} (known: ${names.join(', ')})`, { exitCode: 2, code: 'wharf.unknownService' });
-    await ctx.serve(chosen, command);
+    await ctx.serve(chosen, command, flags.portal === undefined ? {} : { web: { portal: flags.portal } });
   });
 
   // A stand-in per command: it takes every argument as is, loads the real command and runs it.

@@ -4,7 +4,7 @@ import { isClusterWorker, joinSiblings, onWorkerShutdown, onWorkerStatusRequest,
 import { WharfError } from '../core/errors.js';
 import { ServiceHost } from '../core/host.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { formatServiceAddress, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
+import { formatServiceAddress, resourcesUsed, type ListeningAddress, type ServiceDefinition } from '../core/service.js';
 import { SharedLoginThrottle, openStore, type AccountsEvent, type Store } from '../store/index.js';
 import type { ResolvedConfig } from './config.js';
 import { startAdmin, type ServerAdmin, type ServiceStatusLine } from './server-admin.js';
@@ -155,7 +155,7 @@ async function runInThisProcess(options: ServeOptions, logger: Logger, dataDir: 
 
 async function runServices(options: ServeOptions, logger: Logger, dataDir: string, print: (line: string) => void, running: Running, admin?: ServerAdmin): Promise<number> {
   const { config, definitions } = options;
-  const needsStore = definitions.some((d) => d.uses?.includes('store'));
+  const needsStore = definitions.some((d) => resourcesUsed(d, config.services.get(d.name)).includes('store'));
   const resources: Record<string, unknown> = {};
   let store: Store | undefined;
   let accountsChannel: SiblingChannel<AccountsEvent> | undefined;

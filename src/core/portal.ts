@@ -82,7 +82,7 @@ export interface PortalSection {
 
 const SECTION_ID = /^[a-z]{1,20}$/;
 /** Paths of the portal itself that no section may take. */
-const RESERVED_IDS = new Set(['portal', 'api', 'home', 'signin', 'signout', 'admin']);
+const RESERVED_IDS = new Set(['portal', 'api', 'home', 'signin', 'signout', 'admin', 'session', 'account', 'pages']);
 
 /** The sections a host's services offer, read by the web service at each request. */
 export class PortalRegistry {

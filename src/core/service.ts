@@ -127,15 +127,28 @@ export interface ServiceDefinition<Config = unknown> {
   /**
    * Shared resources this service needs from the host: 'store' opens the database (accounts,
    * quotas, history) before start; the service reads it with the store layer's `storeOf(ctx)`
-   * (or `requireStore(ctx, name)`), never by casting `ctx.resources.store`.
+   * (or `requireStore(ctx, name)`), never by casting `ctx.resources.store`. A function of the
+   * config when it depends on it (the web service needs the store only with its portal on).
    */
-  uses?: ReadonlyArray<'store'>;
+  uses?: ReadonlyArray<'store'> | UsesOfConfig<Config>;
   /**
    * Started only when named (`wharf serve exec`, `wharf exec serve`), never by a bare `wharf
    * serve`: a service whose mere presence is a risk (remote command execution).
    */
   namedOnly?: boolean;
   start(ctx: ServiceContext, config: Config): Promise<RunningService>;
+}
+
+/**
+ * `uses` as a function of the config. Written as a method's type so that a definition of a
+ * particular config is still a `ServiceDefinition<unknown>` (methods' parameters are bivariant).
+ */
+type UsesOfConfig<Config> = { uses(config: Config): ReadonlyArray<'store'> }['uses'];
+
+/** The shared resources `definition` needs with this config (its `uses`). */
+export function resourcesUsed<Config>(definition: Pick<ServiceDefinition<Config>, 'uses'>, config: Config): ReadonlyArray<'store'> {
+  const uses = definition.uses;
+  return typeof uses === 'function' ? uses(config) : (uses ?? []);
 }
 
 /**

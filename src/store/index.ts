@@ -24,5 +24,6 @@ export { SharedLoginThrottle, type SharedLoginThrottleOptions } from './shared-l
 export { LoginThrottle, LOGIN_THROTTLE_DEFAULTS, throttleKeyForAddress, type LoginThrottleOptions, type ThrottleCheck, type ThrottleEvent, type ThrottleFailure } from './login-throttle.js';
 export { hashPassword, verifyPassword, MAX_PASSWORD_LENGTH } from './password.js';
 export { storeMigrations, type StoreMigration } from './migrations/index.js';
-export type { Schema, AccountsTable } from './schema.js';
+export type { Schema, AccountsTable, PortalSessionsTable } from './schema.js';
 export { FileRoot, FileRootRefusal, isInsideRoot, type FileRootRefusalReason } from './file-root.js';
+export { PortalSessions, PORTAL_SESSION_DEFAULTS, isTokenShaped, newToken, type PortalSession, type NewPortalSession, type PortalSessionsOptions } from './portal-sessions.js';

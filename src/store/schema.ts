@@ -35,6 +35,20 @@ export interface AccountsTable {
  * Every table wharf keeps. A migration that adds a table adds its interface here, so the
  * services' queries are type-checked against the real schema.
  */
+/** `portal_sessions`: the browser portal's sign-ins (migration 0009_portal_sessions). */
+export interface PortalSessionsTable {
+  /** SHA-256 of the cookie's token, hex. */
+  token_hash: string;
+  account_id: BigIntColumn;
+  /** The token every state-changing request of this session carries (X-CSRF-Token). */
+  csrf_token: string;
+  /** The account's `password_changed_at` at sign-in: a session outlives no password change. */
+  password_changed_at: BigIntColumn;
+  created_at: BigIntColumn;
+  expires_at: BigIntColumn;
+}
+
 export interface Schema {
   accounts: AccountsTable;
+  portal_sessions: PortalSessionsTable;
 }

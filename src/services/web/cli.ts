@@ -27,7 +27,9 @@ export function registerWebCli(program: Command, ctx: CliContext): void {
     .option('--access-log <target>', 'pino (default: a JSON line per request on stderr), off, or a file (combined log format)')
     .option('--cert <file>', 'PEM certificate chain: with --key, serve HTTPS and HTTP/2')
     .option('--key <file>', 'PEM private key')
-    .option('--no-http2', 'with TLS, speak HTTP/1.1 only');
+    .option('--no-http2', 'with TLS, speak HTTP/1.1 only')
+    .option('--portal', 'also serve the browser portal (sign-in, the admin page; `wharf serve` does by default)')
+    .option('--no-portal', 'serve only the folder (the default here)');
   addHostOptions(serveCommand).action(async (flags: Record<string, unknown>, command: Command) => {
     const path = (value: unknown) => (typeof value === 'string' ? resolve(value) : undefined);
     const accessLog = flags.accessLog;
@@ -44,6 +46,7 @@ export function registerWebCli(program: Command, ctx: CliContext): void {
         compress: flags.compress === false ? false : undefined,
         http2: flags.http2 === false ? false : undefined,
         accessLog: typeof accessLog === 'string' && accessLog !== 'pino' && accessLog !== 'off' ? resolve(accessLog) : accessLog,
+        portal: typeof flags.portal === 'boolean' ? flags.portal : undefined,
         cert: path(flags.cert),
         key: path(flags.key),
       },

@@ -11,7 +11,10 @@ import { listenSchema, portSchema, sizeSchema } from '../../core/config.js';
 import { WharfError, isErrnoException } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ServiceMetrics } from '../../core/metrics.js';
-import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import { PortalRegistry } from '../../core/portal.js';
+import { formatServiceAddress, type ClientCommand, type ListeningAddress, type RunningService, type ServiceContext, type ServiceDefinition } from '../../core/service.js';
+import { requireStore } from '../../store/service-store.js';
+import { WebPortal } from './portal/portal.js';
 import { normaliseAddress } from '../../core/connection.js';
 import { ConnectionLimiter } from '../../core/connection-limiter.js';
 import { listenError } from '../../core/tcp-server.js';
@@ -79,6 +82,12 @@ export const webConfigSchema = z
     requestTimeoutMs: z.number().int().positive().default(30_000),
     /** An idle keep-alive connection is closed after this. */
     keepAliveTimeoutMs: z.number().int().positive().default(5_000),
+    /**
+     * The browser portal (docs/portal.md): sign-in, the admin page and every service's page, on
+     * `/`, `/<section>` and `/portal/…`; other paths are the web root's. `wharf serve` turns it
+     * on; `wharf web serve` serves a plain site unless given --portal. Needs the store.
+     */
+    portal: z.boolean().default(false),
     /** A connection with no traffic at all (a reader that stopped reading) is closed after this. */
     idleTimeoutMs: z.number().int().min(0).default(120_000),
     /** Largest request head (request line and headers); past it: 431. */
@@ -232,6 +241,8 @@ class RunningWebServer implements WebServerHandle {
   // Checked on the raw socket, before any TLS handshake or HTTP parsing.
   readonly #caps: ConnectionLimiter;
   readonly #counting: NodeJS.Timeout;
+  /** The browser portal, asked first for every request (config.portal). */
+  readonly #portal: WebPortal | undefined;
   #addresses: ListeningAddress[] = [];
   #stopping: Promise<void> | undefined;
 
@@ -243,6 +254,7 @@ class RunningWebServer implements WebServerHandle {
     this.scheme = tls ? 'https' : 'http';
     this.#accessLog = createAccessLog(config.accessLog, ctx.logger, process.cwd());
     this.files = this.#createFiles(root);
+    this.#portal = config.portal ? this.#createPortal(ctx) : undefined;
     this.#gate = this.#createGate();
     this.#server = this.#createServer();
     this.#caps = new ConnectionLimiter({ maxTotal: config.maxConnections, maxPerIp: config.maxConnectionsPerIp });
@@ -257,6 +269,7 @@ class RunningWebServer implements WebServerHandle {
     }, 1_000);
     this.#counting.unref();
     this.#server.on('connection', (socket: Socket) => this.#onConnection(socket));
+    if (this.#portal !== undefined) this.#server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head));
     if (this.#speaksHttp2) this.#trackSessions(this.#server as http2.Http2SecureServer);
   }
 
@@ -273,6 +286,12 @@ class RunningWebServer implements WebServerHandle {
     const web = new RunningWebServer(ctx, config, root, tls);
     await web.#listen();
     ctx.logger.debug({ root, tls: tls !== undefined, http2: web.#speaksHttp2 }, 'web root');
+    const address = web.#addresses[0];
+    if (config.portal && address !== undefined) {
+      // What a newcomer opens: said once, beside the listening lines.
+      const url = formatServiceAddress(address, web.scheme);
+      ctx.logger.info({ url }, `portal: open ${url} in a browser (sign in with a wharf account; make the first admin with \`wharf user add NAME --admin\`)`);
+    }
     return web;
   }
 
@@ -311,8 +330,40 @@ class RunningWebServer implements WebServerHandle {
     });
   }
 
+  #createPortal(ctx: ServiceContext): WebPortal {
+    const accessLog = this.#accessLog;
+    return new WebPortal({
+      store: requireStore(ctx, 'the web portal'),
+      registry: ctx.portal ?? new PortalRegistry(),
+      logger: this.#logger,
+      secure: this.#tls !== undefined,
+      statuses: ctx.statuses,
+      accessLog: accessLog === undefined ? undefined : (entry) => accessLog.write(entry),
+    });
+  }
+
+  /** A WebSocket upgrade: the portal's sections take theirs; any other path has none. */
+  #onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    if (this.#portal?.upgrade(req, socket, head) === true) return;
+    endWithStatus(socket, 404);
+  }
+
+  /** Standard clients that reach this server: the portal's home page lists them. */
+  clientCommands(): ClientCommand[] {
+    const address = this.#addresses[0];
+    if (address === undefined) return [];
+    const url = formatServiceAddress(address, this.scheme);
+    const insecure = this.scheme === 'https' ? ' -k' : '';
+    return [
+      { summary: 'fetch the home page', command: `curl${insecure} ${url}` },
+      { summary: 'download a file of the web root', command: `wharf web get ${url}FILE` },
+    ];
+  }
+
   #createGate(): ConnectionGate {
     const files = this.files;
+    const portal = this.#portal;
+    const handle = files.handle as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => void;
     return new ConnectionGate(
       {
         maxQueued: this.#config.maxPipelined,
@@ -323,7 +374,7 @@ class RunningWebServer implements WebServerHandle {
         },
         writeError: (socket, status) => endWithStatus(socket, status),
       },
-      files.handle as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => void,
+      portal === undefined ? handle : (req, res) => void (portal.handle(req, res) || handle(req, res)),
       (req, res, status, reason) => files.refuse(req, res, status, reason),
     );
   }
@@ -442,6 +493,7 @@ class RunningWebServer implements WebServerHandle {
   stop(deadlineMs = 5_000): Promise<void> {
     this.#stopping ??= this.#closeServer(deadlineMs).finally(() => {
       clearInterval(this.#counting);
+      this.#portal?.close();
       this.files.close();
       this.#accessLog?.close();
     });
@@ -475,6 +527,8 @@ export const webService: ServiceDefinition<WebConfig> = {
   name: 'web',
   summary: 'static web server: HTTP/1.1 keep-alive, ranges, ETags, compression, HTTPS and HTTP/2 (the seeds\' WebServer)',
   configSchema: webConfigSchema,
+  // The portal's sign-ins and accounts; a plain site needs no database.
+  uses: (config) => (config.portal ? ['store'] : []),
   start: startWeb,
 };
 

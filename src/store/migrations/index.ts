@@ -7,6 +7,7 @@ import { passwordChangedMigration } from './0005-password-changed.js';
 import { accountNameKeysMigration } from './0006-account-name-keys.js';
 import { execRunsMigration } from './0007-exec-runs.js';
 import { loginThrottleEventsMigration } from './0008-login-throttle-events.js';
+import { portalSessionsMigration } from './0009-portal-sessions.js';
 
 export type StoreDialect = 'sqlite' | 'postgres' | 'mysql';
 
@@ -30,6 +31,7 @@ export const storeMigrations: ReadonlyArray<readonly [name: string, migration: S
   ['0006_account_name_keys', accountNameKeysMigration],
   ['0007_exec_runs', execRunsMigration],
   ['0008_login_throttle_events', loginThrottleEventsMigration],
+  ['0009_portal_sessions', portalSessionsMigration],
 ];
 
 /** The list in the shape Kysely's Migrator wants, each migration bound to the dialect. */
