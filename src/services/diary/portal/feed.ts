@@ -123,7 +123,6 @@ export class DiaryFeed {
     });
     // Reconnect after 2 s (EventSource's default is browser-specific).
     res.write('retry: 2000\n\n');
-    req.socket.setNoDelay(true);
     const channel = this.#channel(options.diary);
     const stream: Stream = { res, client: options.client, channel, cursor: 0, ready: false };
     channel.streams.add(stream);
