@@ -135,7 +135,7 @@ class DiaryView {
     this.#form.hidden = !answer.canWrite;
     for (const entry of answer.entries) this.#add(entry, 'end');
     this.#setMore(answer.more);
-    if (this.#list.childElementCount === 0) this.#live.textContent = this.#t('No entries yet.', '还没有日记。');
+    this.#live.textContent = this.#list.childElementCount === 0 ? this.#t('No entries yet.', '还没有日记。') : '';
     this.#openEvents();
   }
 
@@ -221,8 +221,9 @@ class DiaryView {
       await this.#ctx.api.send('POST', '/entries', { diary: this.#diary, text }, this.#ctx.signal);
       this.#text.value = '';
       this.#ctx.announce(t('Entry written', '日记已写入'));
-      // The stream brings it too; reading what is new covers a stream that is down.
-      if (generation === this.#generation) await this.#catchUp();
+      // The stream brings it too; reading what is new covers a stream that is down (and a
+      // failure of that read is not a failure of the write).
+      if (generation === this.#generation) await this.#catchUp().catch(() => undefined);
     } catch (error) {
       this.#written.splice(this.#written.indexOf(text), 1);
       this.#fail(error);
