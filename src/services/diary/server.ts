@@ -100,6 +100,8 @@ export const diaryConfigSchema = z
     portalHeartbeatMs: z.number().int().min(100).default(15_000),
     /** How often the live streams look for entries stored by another process (`wharf diary import`, other workers). */
     portalPollMs: z.number().int().min(0).default(5_000),
+    /** Entries a reconnecting stream is sent to catch up; past it, the page reloads its list instead. */
+    portalMaxCatchUp: z.number().int().min(1).max(100_000).default(1000),
   })
   .strict();
 
@@ -189,7 +191,7 @@ export class DiaryServer implements RunningService {
       pollMs: options.config.portalPollMs,
       maxStreams: options.config.portalMaxStreams,
       maxStreamsPerClient: options.config.portalMaxStreamsPerClient,
-      maxCatchUp: 1000,
+      maxCatchUp: options.config.portalMaxCatchUp,
       maxQueuedBytes: 1024 * 1024,
     });
     this.#maintenance = setInterval(() => this.#maintain(), 30_000);

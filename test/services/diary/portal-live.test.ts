@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { DiaryStore } from '../../../src/services/diary/diary-store.js';
 import { allEntries, openClient, seedSocket, stopAll } from './support.js';
 import { ALICE, BOB, call, closeSections, dataOf, entries, openEvents, startPortalDiary } from './portal-support.js';
 
@@ -70,6 +71,35 @@ describe("the portal's live diary (Server-Sent Events)", () => {
     const ids = again.events.map((e) => Number(e.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     again.close();
+  });
+
+  it('tells a page that missed more than a catch-up sends to reload, then goes on live', async () => {
+    const portal = await startPortalDiary(undefined, { portalMaxCatchUp: 3 });
+    const seed = await seedSocket(portal.port);
+    await seed.ask('seen');
+    const [seen] = (await entries(portal, 'diary=public')).entries;
+    for (let i = 1; i <= 4; i++) await seed.ask(`missed ${i}`);
+    const stream = await openEvents(portal, 'diary=public', { 'Last-Event-ID': String(seen!.id) });
+    await stream.waitFor(() => stream.events.some((e) => e.event === 'reset'));
+    await seed.ask('after the reset');
+    await stream.waitFor(() => stream.events.some((e) => e.event === 'entry'));
+    expect(stream.events.map((e) => (e.event === 'entry' ? dataOf(e).text : e.event))).toEqual(['reset', 'after the reset']);
+    // Exactly three missed: sent one by one.
+    const three = await openEvents(portal, 'diary=public', { 'Last-Event-ID': String(seen!.id + 2) });
+    await three.waitForEvents(3);
+    expect(three.events.map((e) => dataOf(e).text)).toEqual(['missed 3', 'missed 4', 'after the reset']);
+    stream.close();
+    three.close();
+  });
+
+  it('finds entries another process stored (not through this writer) by polling the store', async () => {
+    const portal = await startPortalDiary(undefined, { portalPollMs: 100 });
+    const stream = await openEvents(portal, 'diary=public&after=0');
+    // As `wharf diary import` or a second worker would: straight into the store.
+    await new DiaryStore(portal.store).importEntries('', [{ ms: Date.now(), text: 'imported elsewhere' }]);
+    await stream.waitForEvents(1, 3_000);
+    expect(dataOf(stream.events[0]!).text).toBe('imported elsewhere');
+    stream.close();
   });
 
   it('misses nothing written between the page reading its list and opening the stream (after=)', async () => {
