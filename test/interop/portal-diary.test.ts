@@ -121,6 +121,8 @@ describe.skipIf(browserMissing !== undefined)(`the diary in the portal, in Chrom
     await page.getByRole('button', { name: 'Write' }).click();
     await expect.poll(async () => (await texts(page))[0]).toBe('<b>visitor</b> & friends');
     expect(await page.locator('.diary-entries img, .diary-entries script, .diary-entries b').count()).toBe(0);
+    // Four entries: nothing older to load (the portal's button style must not undo hiding it).
+    expect(await page.getByRole('button', { name: 'Load older' }).isHidden()).toBe(true);
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     expect(dialogs).toEqual([]);
     const seedRead = await seedWrite('-r');

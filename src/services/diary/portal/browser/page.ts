@@ -28,6 +28,15 @@ const PAGE_SIZE = 50;
 /** After the server refuses a stream (or it cannot be opened), try again this much later. */
 const REOPEN_MS = 5_000;
 
+/**
+ * Hidden or shown: `hidden` and `display`, since a stylesheet's `display` for buttons or forms
+ * outranks the `hidden` attribute's.
+ */
+function setShown(element: HTMLElement, shown: boolean): void {
+  element.hidden = !shown;
+  element.style.display = shown ? '' : 'none';
+}
+
 /** Styles set through the CSSOM (which a Content-Security-Policy without inline styles allows). */
 function styled<E extends HTMLElement>(element: E, style: Partial<CSSStyleDeclaration>): E {
   Object.assign(element.style, style);
@@ -43,7 +52,7 @@ class DiaryView {
   readonly #form: HTMLFormElement;
   readonly #text: HTMLTextAreaElement;
   readonly #write: HTMLButtonElement;
-  readonly #problem = h('p', { class: 'diary-problem', role: 'alert' });
+  readonly #problem = h('p', { class: 'diary-problem error', role: 'alert' });
   readonly #live = h('p', { class: 'diary-live', 'aria-live': 'polite', 'aria-atomic': 'true' });
   readonly #tabs: Record<DiaryName, HTMLButtonElement | undefined>;
   /** Entries shown, by id: an entry that arrives twice (the stream and a reload) is shown once. */
@@ -82,7 +91,8 @@ class DiaryView {
       styled(h('div', {}, this.#write, h('span', { id: 'diary-hint' }, t(' Ctrl+Enter writes it.', ' Ctrl+Enter 写入。'))), { display: 'flex', flexWrap: 'wrap', gap: '0.5em', alignItems: 'center' }),
       this.#problem,
     );
-    this.#older = h('button', { type: 'button', hidden: true, onclick: () => void this.#loadOlder() }, t('Load older', '加载更早的日记'));
+    this.#older = h('button', { type: 'button', class: 'secondary', onclick: () => void this.#loadOlder() }, t('Load older', '加载更早的日记'));
+    setShown(this.#older, false);
     styled(this.#list, { listStyle: 'none', padding: '0', margin: '0' });
     // Big enough for a finger on a phone.
     for (const button of [this.#tabs.mine, this.#tabs.public, this.#write, this.#older]) if (button) button.style.minHeight = '2.75em';
@@ -111,6 +121,8 @@ class DiaryView {
     this.#generation += 1;
     for (const [name, tab] of Object.entries(this.#tabs)) {
       tab?.setAttribute('aria-pressed', String(name === diary));
+      // The portal's buttons are filled; the diary not shown is an outline one.
+      tab?.classList.toggle('secondary', name !== diary);
       if (tab) tab.style.fontWeight = name === diary ? 'bold' : '';
     }
     this.#text.setAttribute('placeholder', diary === 'mine' ? this.#t('Only you can read your diary', '只有你能读自己的日记') : this.#t('Everyone can read the public diary', '所有人都能读公共日记'));
@@ -132,7 +144,7 @@ class DiaryView {
     }
     if (generation !== this.#generation) return;
     this.#maxEntryBytes = answer.maxEntryBytes;
-    this.#form.hidden = !answer.canWrite;
+    setShown(this.#form, answer.canWrite);
     for (const entry of answer.entries) this.#add(entry, 'end');
     this.#setMore(answer.more);
     this.#live.textContent = this.#list.childElementCount === 0 ? this.#t('No entries yet.', '还没有日记。') : '';
@@ -141,7 +153,7 @@ class DiaryView {
 
   #setMore(more: boolean): void {
     this.#more = more;
-    this.#older.hidden = !more;
+    setShown(this.#older, more);
   }
 
   async #loadOlder(): Promise<void> {
@@ -176,8 +188,8 @@ class DiaryView {
       h(
         'li',
         { class: 'diary-entry', 'data-id': entry.id },
-        h('time', { datetime: when.toISOString() }, this.#times.format(when)),
-        this.#diary === 'public' ? h('span', { class: 'diary-by' }, ' · ', entry.by ?? t('anonymous', '匿名')) : null,
+        styled(h('time', { datetime: when.toISOString() }, this.#times.format(when)), { color: 'var(--muted)' }),
+        this.#diary === 'public' ? styled(h('span', { class: 'diary-by' }, ' · ', entry.by ?? t('anonymous', '匿名')), { color: 'var(--muted)' }) : null,
         // Text, never markup; pre-wrap keeps its line breaks and long words wrap on a phone.
         styled(h('p', { class: 'diary-text' }, entry.text), { whiteSpace: 'pre-wrap', overflowWrap: 'anywhere', margin: '0.25em 0 0' }),
       ),
