@@ -111,6 +111,11 @@ describe.skipIf(browserMissing !== undefined)(`the portal's shell in Chromium${b
     // Shown as text: no element came out of a name.
     expect(await page.locator('tbody b, tbody i, tbody img, tbody svg').count()).toBe(0);
     expect(await page.locator('tbody').textContent()).toContain(MARKUP_USER);
+    // The server's refusal, shown as it says it (the page's bundle recognises the shell's errors).
+    await page.locator('#add-name').fill('alice');
+    await page.locator('#add-password').fill('whatever');
+    await page.locator('#add-submit').click();
+    await expect.poll(() => page.locator('form[aria-labelledby="add-title"] .error').textContent()).toBe('the account name "alice" is taken');
     const locked = await person();
     await locked.goto(`${portal.url}/signin`);
     await locked.locator('#signin-name').fill(MARKUP_NAME);
