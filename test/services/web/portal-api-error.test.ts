@@ -5,10 +5,11 @@
  */
 import { expect, it } from 'vitest';
 import { PortalApiError } from '../../../src/portal-kit/api.js';
+import type * as Api from '../../../src/portal-kit/api.js';
 
 it('recognises a PortalApiError made by another copy of the kit, and nothing else', async () => {
   // A second instance of the module, as a second bundle has.
-  const other = (await import('../../../src/portal-kit/api.js?another-bundle')) as typeof import('../../../src/portal-kit/api.js');
+  const other = (await import('../../../src/portal-kit/api.js?another-bundle')) as typeof Api;
   expect(other.PortalApiError).not.toBe(PortalApiError);
   const foreign = new other.PortalApiError('the account has used its storage allowance', 507, 'EQUOTA');
   expect(foreign instanceof PortalApiError).toBe(true);
