@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { diaryService } from '../../src/services/diary/server.js';
 import { browserMissing, launchBrowser, newPerson } from '../helpers/browser.js';
 import { runWharf } from '../helpers/cli.js';
-import { startPortal, type StartedPortal } from '../helpers/portal.js';
+import { signIn, startPortal, type StartedPortal } from '../helpers/portal.js';
 
 const PASSWORD = 'alice-password';
 
@@ -45,23 +45,10 @@ describe.skipIf(browserMissing !== undefined)(`the diary in the portal, in Chrom
     }
   }
 
-  /**
-   * test/helpers/portal.ts's signIn, waiting from here: its waitForFunction with a string is an
-   * eval in the page, which the portal's CSP refuses whenever the first check is false (a slow
-   * sign-in on a busy machine).
-   */
-  async function signIn(page: Page, name: string, password: string): Promise<void> {
-    await page.goto(`${portal.url}/signin`);
-    await page.locator('#signin-name').fill(name);
-    await page.locator('#signin-password').fill(password);
-    await page.locator('#signin-submit').click();
-    await expect.poll(() => page.locator('html').getAttribute('data-user'), { timeout: 10_000 }).toBe(name);
-  }
-
   const texts = (page: Page) => page.locator('.diary-entry .diary-text').allTextContents();
 
   beforeAll(async () => {
-    portal = await startPortal({ services: [{ definition: diaryService, config: { timeZone: 'UTC' } }], accounts: [{ name: 'alice', password: PASSWORD }] });
+    portal = await startPortal({ services: [{ definition: diaryService, config: { timeZone: 'UTC', portalWriteBurst: 1, portalWritesPerSecond: 0.01 } }], accounts: [{ name: 'alice', password: PASSWORD }] });
     diaryPort = portal.services.get('diary')!.addresses[0]!.port;
     browser = await launchBrowser();
   });
@@ -73,13 +60,18 @@ describe.skipIf(browserMissing !== undefined)(`the diary in the portal, in Chrom
 
   it('writes an entry in the page that wharf diary read and export print identically', async () => {
     const page = await person();
-    await signIn(page, 'alice', PASSWORD);
+    await signIn(page, portal, 'alice', PASSWORD);
     await page.goto(`${portal.url}/diary`);
     await expect.poll(() => page.getByRole('button', { name: 'My diary' }).getAttribute('aria-pressed')).toBe('true');
     const text = '今天天气很好，去了长城 🏯🎉\n第二行：emoji 👩‍💻 and 中文';
     await page.getByLabel('New entry').fill(text);
     await page.getByLabel('New entry').press('Control+Enter');
     await expect.poll(() => texts(page)).toEqual([text]);
+    // A refusal shows the server's own sentence (one write per account at once here).
+    await page.getByLabel('New entry').fill('one too many');
+    await page.getByRole('button', { name: 'Write' }).click();
+    await expect.poll(() => page.locator('.diary-problem').textContent()).toBe('too many entries in a short time; wait a few seconds');
+    expect(await page.getByLabel('New entry').inputValue()).toBe('one too many');
 
     const env = { WHARF_PASSWORD: PASSWORD };
     const read = await runWharf(['diary', 'read', '-p', String(diaryPort), '-u', 'alice', '--json'], { env });
