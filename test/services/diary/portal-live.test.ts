@@ -142,6 +142,18 @@ describe("the portal's live diary (Server-Sent Events)", () => {
     for (const stream of [one, bobs, replacement]) stream.close();
   });
 
+  it('does not count a stream whose reader left before it was opened', async () => {
+    const portal = await startPortalDiary(ALICE, { portalMaxStreamsPerClient: 1 });
+    const gone = { writeHead: () => gone, write: () => true, once: () => gone, end: () => undefined, destroyed: true, writableLength: 0 };
+    const req = { socket: { destroyed: true }, headers: {} };
+    portal.server.feed.open(req as never, gone as never, { diary: '', client: 'account:alice', after: undefined });
+    expect(portal.server.feed.size).toBe(0);
+    // Its place is free: alice's one allowed stream opens.
+    const stream = await openEvents(portal, 'diary=public');
+    expect(stream.status).toBe(200);
+    stream.close();
+  });
+
   it('ends every stream when the service stops', async () => {
     const portal = await startPortalDiary(ALICE);
     const stream = await openEvents(portal, 'diary=public');

@@ -129,6 +129,11 @@ export class DiaryFeed {
     this.#streams += 1;
     this.#perClient.set(options.client, mine + 1);
     res.once('close', () => this.#forget(stream));
+    // Gone before we listened (the portal's own checks are asynchronous): 'close' will not come.
+    if (res.destroyed || req.socket?.destroyed === true) {
+      this.#forget(stream);
+      return;
+    }
     this.#enqueue(channel, () => this.#catchUp(stream, options.after));
   }
 
