@@ -67,12 +67,23 @@ export function sendPortalError(res: ServerResponse, error: unknown, logger: Log
   sendJson(res, 500, { error: 'the server failed to answer this request; the server log says why', code: 'EINTERNAL' }, headers);
 }
 
+/** What `readJsonBody` also checks. */
+export interface JsonBodyOptions {
+  /**
+   * Refuse a body whose bytes are not UTF-8 (EENCODING) instead of reading them with U+FFFD in
+   * place of the bad bytes: for text that is stored as the person sent it (a diary entry).
+   */
+  strictUtf8?: boolean;
+}
+
+const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
  * Read a JSON body of at most `maxBytes` (413 past it, said before reading it all when the
  * length is announced). Refuses a body that is not `application/json`, which is also what keeps
  * an HTML form on another site from posting here without a CORS preflight.
  */
-export async function readJsonBody(req: IncomingMessage, maxBytes = DEFAULT_JSON_BODY_BYTES): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, maxBytes = DEFAULT_JSON_BODY_BYTES, options: JsonBodyOptions = {}): Promise<unknown> {
   const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') throw new WharfError('EBADVALUE', 'the request body must be JSON (Content-Type: application/json)');
   const announced = Number(req.headers['content-length'] ?? NaN);
@@ -90,7 +101,17 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = DEFAULT_JSON
     }
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const bytes = Buffer.concat(chunks);
+  let text: string;
+  if (options.strictUtf8 === true) {
+    try {
+      text = strictUtf8Decoder.decode(bytes);
+    } catch {
+      throw new WharfError('EENCODING', 'the request body is not valid UTF-8');
+    }
+  } else {
+    text = bytes.toString('utf8');
+  }
   try {
     return text === '' ? undefined : JSON.parse(text);
   } catch {

@@ -6,7 +6,21 @@
 /** The header every state-changing request carries; the server compares it with the session's token. */
 export const CSRF_HEADER = 'X-CSRF-Token';
 
+/**
+ * Marks a PortalApiError of any copy of this module: the shell and each page are bundled apart,
+ * each with its own copy of the kit, so a page's `instanceof PortalApiError` meets errors made by
+ * the shell's class (its `ctx.api`). The brand, a registered symbol, is the same in every copy.
+ */
+const API_ERROR_BRAND = Symbol.for('wharf.portal.PortalApiError');
+
 export class PortalApiError extends Error {
+  readonly [API_ERROR_BRAND] = true;
+
+  /** `error instanceof PortalApiError` whichever bundle's class made it. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[API_ERROR_BRAND] === true;
+  }
+
   constructor(
     message: string,
     readonly status: number,

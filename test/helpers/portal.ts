@@ -98,6 +98,26 @@ export async function startPortal(options: StartPortalOptions = {}): Promise<Sta
 }
 
 /**
+ * Wait until the shell's mark `name` on <html> (`data-user`: who is signed in; `data-ready`: the
+ * path of the page mounted last) is `expected` (null: absent). Read through a locator: the
+ * portal's CSP refuses the eval that a string given to waitForFunction needs.
+ */
+export async function waitForShell(page: Page, name: 'data-user' | 'data-ready', expected: string | null, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await page.locator('html').getAttribute(name);
+  while (value !== expected) {
+    if (Date.now() > deadline) throw new Error(`the portal's ${name} is ${JSON.stringify(value)}, not ${JSON.stringify(expected)}, after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await page.locator('html').getAttribute(name);
+  }
+}
+
+/** Wait until the shell has mounted the page at `path` (`/`, `/admin`). */
+export function pageReady(page: Page, path: string): Promise<void> {
+  return waitForShell(page, 'data-ready', path);
+}
+
+/**
  * Sign in as a person does: open the sign-in page, type the name and the password into the
  * form, press the button; resolves once the portal shows the account signed in.
  */
@@ -106,11 +126,11 @@ export async function signIn(page: Page, portal: Pick<StartedPortal, 'url'>, nam
   await page.locator('#signin-name').fill(name);
   await page.locator('#signin-password').fill(password);
   await page.locator('#signin-submit').click();
-  await page.waitForFunction(`document.documentElement.dataset.user === ${JSON.stringify(name)}`);
+  await waitForShell(page, 'data-user', name);
 }
 
 /** Sign out with the header's button; resolves once the portal shows a visitor. */
 export async function signOut(page: Page): Promise<void> {
   await page.locator('#sign-out').click();
-  await page.waitForFunction('document.documentElement.dataset.user === undefined');
+  await waitForShell(page, 'data-user', null);
 }

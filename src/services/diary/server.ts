@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { listenSchema, portSchema } from '../../core/config.js';
 import { WharfError } from '../../core/errors.js';
@@ -6,7 +7,8 @@ import { silentLogger, type Logger } from '../../core/logger.js';
 import type { ServiceMetrics } from '../../core/metrics.js';
 import { AnswerBudget } from '../../core/answer-budget.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
-import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import type { PortalRegistry } from '../../core/portal.js';
+import type { ClientCommand, ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
 import { loginFailureLine, type Role, type Store } from '../../store/index.js';
@@ -31,6 +33,8 @@ import {
   type ServerMessage,
 } from './protocol.js';
 import { DiaryWriter } from './writer.js';
+import { DiaryFeed } from './portal/feed.js';
+import { diaryPortalSection } from './portal/section.js';
 
 export const diaryConfigSchema = z
   .object({
@@ -84,6 +88,20 @@ export const diaryConfigSchema = z
      * the process (which the default already survives). The rest of the store is unchanged.
      */
     fsync: z.boolean().default(false),
+    /** The portal's page (docs/portal.md): visitors without an account may write the public diary, as seed clients may. */
+    portalAnonymousWrite: z.boolean().default(true),
+    /** Entries written from the portal per second per account or address, sustained, and at once. */
+    portalWritesPerSecond: z.number().positive().default(1),
+    portalWriteBurst: z.number().int().min(1).default(10),
+    /** Live diary streams (Server-Sent Events) open at once: in all, and per account or address. */
+    portalMaxStreams: z.number().int().min(1).default(1000),
+    portalMaxStreamsPerClient: z.number().int().min(1).default(8),
+    /** A comment on every live stream this often, so that idle proxies and timers keep it open. */
+    portalHeartbeatMs: z.number().int().min(100).default(15_000),
+    /** How often the live streams look for entries stored by another process (`wharf diary import`, other workers). */
+    portalPollMs: z.number().int().min(0).default(5_000),
+    /** Entries a reconnecting stream is sent to catch up; past it, the page reloads its list instead. */
+    portalMaxCatchUp: z.number().int().min(1).max(100_000).default(1000),
   })
   .strict();
 
@@ -121,6 +139,8 @@ export interface DiaryServerOptions {
   metrics?: ServiceMetrics;
   /** The UDP ports of the host's services (refused as sources: core/udp-guard.ts). */
   ownUdpPorts?: () => Iterable<number>;
+  /** The host's portal: the diary adds its page there while it runs (portal/section.ts). */
+  portal?: PortalRegistry;
 }
 
 /**
@@ -131,6 +151,8 @@ export class DiaryServer implements RunningService {
   readonly name = 'diary';
   readonly diaryStore: DiaryStore;
   readonly writer: DiaryWriter;
+  /** The portal's live streams, fed by the writer's commits. */
+  readonly feed: DiaryFeed;
   readonly #store: Store;
   readonly #config: DiaryConfig;
   readonly #logger: Logger;
@@ -141,6 +163,7 @@ export class DiaryServer implements RunningService {
   readonly #logins = new Map<string, Promise<ServerMessage>>();
   readonly #maintenance: NodeJS.Timeout;
   #udp: DatagramServer | undefined;
+  #withdrawSection: (() => void) | undefined;
 
   private constructor(options: DiaryServerOptions) {
     this.#store = options.store;
@@ -159,6 +182,17 @@ export class DiaryServer implements RunningService {
       maxHeldEntries: options.config.maxHeldEntries,
       maxHeldPerClient: options.config.maxHeldPerClient,
       maxQueuedSeedEntries: options.config.maxQueuedSeedEntries,
+      changed: (change) => (change.kind === 'entries' ? change.diaries.forEach((diary) => this.feed.changed(diary)) : this.feed.cleared(change.diary)),
+    });
+    this.feed = new DiaryFeed({
+      store: this.diaryStore,
+      logger: this.#logger,
+      heartbeatMs: options.config.portalHeartbeatMs,
+      pollMs: options.config.portalPollMs,
+      maxStreams: options.config.portalMaxStreams,
+      maxStreamsPerClient: options.config.portalMaxStreamsPerClient,
+      maxCatchUp: options.config.portalMaxCatchUp,
+      maxQueuedBytes: 1024 * 1024,
     });
     this.#maintenance = setInterval(() => this.#maintain(), 30_000);
     this.#maintenance.unref();
@@ -182,7 +216,39 @@ export class DiaryServer implements RunningService {
       },
       onMessage: (message, peer) => server.#onMessage(message, peer),
     });
+    try {
+      server.#withdrawSection = options.portal?.add(server.portalSection());
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
     return server;
+  }
+
+  /** The diary's page in the browser portal, on this server's store and writer. */
+  portalSection(): ReturnType<typeof diaryPortalSection> {
+    const config = this.#config;
+    return diaryPortalSection({
+      store: this.diaryStore,
+      writer: this.writer,
+      feed: this.feed,
+      logger: this.#logger,
+      limits: { maxEntryBytes: config.maxEntryBytes, anonymousWrite: config.portalAnonymousWrite, writesPerSecond: config.portalWritesPerSecond, writeBurst: config.portalWriteBurst },
+    });
+  }
+
+  /** The seed's flow, wharf's verbs and nc, for the portal's home page. */
+  clientCommands(): ClientCommand[] {
+    return this.addresses.flatMap((address) => {
+      const host = address.address === '0.0.0.0' || address.address === '::' ? hostname() : address.address;
+      const flags = `${host === '127.0.0.1' ? '' : ` -H ${host}`}${address.port === 8888 ? '' : ` -p ${address.port}`}`;
+      return [
+        { summary: 'read the public diary, then write each line you type', command: `wharf diary${flags}` },
+        { summary: 'write an entry in the public diary', command: `wharf diary write${flags} "今天天气很好"` },
+        { summary: 'read your own diary', command: `wharf diary read${flags} -u NAME` },
+        { summary: "the seed's protocol by hand: a line is an entry, -r reads", command: `nc -u ${host} ${address.port}` },
+      ];
+    });
   }
 
   get addresses(): ListeningAddress[] {
@@ -205,6 +271,8 @@ export class DiaryServer implements RunningService {
 
   async stop(): Promise<void> {
     clearInterval(this.#maintenance);
+    this.#withdrawSection?.();
+    this.feed.close();
     await this.#udp?.stop();
     await this.writer.idle();
     this.diaryStore.close();
@@ -454,7 +522,7 @@ export class DiaryServer implements RunningService {
 }
 
 export async function startDiary(ctx: ServiceContext, config: DiaryConfig): Promise<RunningService> {
-  return DiaryServer.start({ store: requireStore(ctx, 'diary'), config, logger: ctx.logger, metrics: ctx.metrics, ownUdpPorts: hostUdpPorts(ctx) });
+  return DiaryServer.start({ store: requireStore(ctx, 'diary'), config, logger: ctx.logger, metrics: ctx.metrics, ownUdpPorts: hostUdpPorts(ctx), ...(ctx.portal ? { portal: ctx.portal } : {}) });
 }
 
 export const diaryService: ServiceDefinition<DiaryConfig> = {

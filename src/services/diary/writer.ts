@@ -29,7 +29,15 @@ export interface DiaryWriterOptions {
   maxHeldPerClient: number;
   /** Seed entries waiting for a commit; past this, a seed client is told to try again. */
   maxQueuedSeedEntries: number;
+  /**
+   * Told after each commit which diaries got entries, and after each clear which diary was
+   * emptied: the portal's live feed (portal/feed.ts) reads the new entries then.
+   */
+  changed?: (change: DiaryChange) => void;
 }
+
+/** What a commit or a clear did, for whoever follows the diaries live. */
+export type DiaryChange = { kind: 'entries'; diaries: ReadonlySet<string> } | { kind: 'cleared'; diary: string };
 
 interface ClientState {
   /** Entries that arrived and are not stored yet, by sequence number. */
@@ -179,7 +187,9 @@ export class DiaryWriter {
       for (let op = this.#queue.shift(); op !== undefined; op = this.#queue.shift()) {
         if (op.kind === 'clear') {
           try {
-            op.resolve(await this.#options.store.clear(op.diary, op.who, op.requestId));
+            const result = await this.#options.store.clear(op.diary, op.who, op.requestId);
+            if (!result.replayed) this.#tell({ kind: 'cleared', diary: op.diary });
+            op.resolve(result);
           } catch (error) {
             op.reject(error as Error);
           }
@@ -189,6 +199,15 @@ export class DiaryWriter {
       }
     } finally {
       this.#running = undefined;
+    }
+  }
+
+  /** A follower's failure is its own: it never fails a commit or its acknowledgements. */
+  #tell(change: DiaryChange): void {
+    try {
+      this.#options.changed?.(change);
+    } catch (error) {
+      this.#options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'diary: a live follower failed');
     }
   }
 
@@ -219,6 +238,7 @@ export class DiaryWriter {
     }
     this.stats.commits += 1;
     this.stats.stored += op.seed.length;
+    const diaries = new Set(op.seed.map((s) => s.entry.diary));
     for (const s of op.seed) s.resolve(result.ms);
     for (const [clientId, { before, after }] of result.clients) {
       const state = this.#clients.get(clientId);
@@ -226,6 +246,7 @@ export class DiaryWriter {
       const times = new Map<number, number>();
       for (let seq = before + 1; seq <= after; seq++) {
         const entry = state.held.get(seq);
+        if (entry && !entry.refused) diaries.add(entry.diary);
         if (entry?.refused) {
           state.refused.set(seq, [entry.refused.code, entry.refused.message]);
           if (state.refused.size > MAX_REMEMBERED_REFUSALS) state.refused.delete(state.refused.keys().next().value!);
@@ -289,5 +310,6 @@ export class DiaryWriter {
         } while (t.length > 0 || rej.length > 0);
       }
     }
+    if (diaries.size > 0) this.#tell({ kind: 'entries', diaries });
   }
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { listenSchema, portSchema, streamLimitsSchema } from '../../core/config.js';
 import type { Connection, StreamHandler } from '../../core/connection.js';
 import { ForkingServer } from '../../core/fork-server.js';
-import type { RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
+import type { ClientCommand, ListeningAddress, RunningService, ServiceContext, ServiceDefinition } from '../../core/service.js';
 import { listenStreamService } from '../../core/tcp-server.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer } from '../../core/udp-server.js';
@@ -134,7 +134,7 @@ export async function startEcho(ctx: ServiceContext, config: EchoConfig, options
   const operator = config.replyFromConsole ? new ConsoleReplies(printTo, config.maxWaitingReplies) : undefined;
   let consoleReader: ConsoleReader | undefined;
   const stops: Array<(deadlineMs?: number) => Promise<void>> = [];
-  const addresses = [];
+  const addresses: ListeningAddress[] = [];
   try {
     if (config.tcp) {
       if (config.model === 'fork') {
@@ -190,11 +190,22 @@ export async function startEcho(ctx: ServiceContext, config: EchoConfig, options
   return {
     name: 'echo',
     addresses,
+    clientCommands: () => echoClientCommands(addresses),
     async stop(deadlineMs) {
       consoleReader?.close();
       await Promise.all(stops.map((stop) => stop(deadlineMs)));
     },
   };
+}
+
+/** netcat, the standard client of an echo server (the portal's home page lists these). */
+function echoClientCommands(addresses: readonly ListeningAddress[]): ClientCommand[] {
+  const commands: ClientCommand[] = [];
+  const tcp = addresses.find((address) => address.transport === 'tcp');
+  const udp = addresses.find((address) => address.transport === 'udp');
+  if (tcp !== undefined) commands.push({ summary: 'send a line over TCP, read it back', command: `echo hi | nc ${tcp.address} ${tcp.port}` });
+  if (udp !== undefined) commands.push({ summary: 'send a datagram, read it back', command: `echo hi | nc -u -w1 ${udp.address} ${udp.port}` });
+  return commands;
 }
 
 export const echoService: ServiceDefinition<EchoConfig> = {

@@ -10,7 +10,7 @@ import { formatBytes } from '../../core/human-size.js';
 import type { Logger } from '../../core/logger.js';
 import type { ServiceMetrics } from '../../core/metrics.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
-import type { ListeningAddress, RunningService, ServiceContext, ServiceDefinition, ServiceStatus } from '../../core/service.js';
+import type { ClientCommand, ListeningAddress, RunningService, ServiceContext, ServiceDefinition, ServiceStatus } from '../../core/service.js';
 import { hostUdpPorts } from '../../core/udp-guard.js';
 import { DatagramServer, type DatagramPeer } from '../../core/udp-server.js';
 import { FileBytesCache } from './file-bytes-cache.js';
@@ -179,6 +179,19 @@ export class TftpServer implements TftpRunningService {
 
   async status(): Promise<ServiceStatus> {
     return { transfers: this.#transfers.size };
+  }
+
+  /** tftp-hpa and curl, the standard clients (the portal's home page lists these). */
+  clientCommands(): ClientCommand[] {
+    const address = this.addresses[0];
+    if (address === undefined) return [];
+    const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+    const commands: ClientCommand[] = [
+      { summary: 'download FILE with tftp-hpa', command: `tftp ${address.address} ${address.port} -c get FILE` },
+      { summary: 'download FILE with curl', command: `curl -o FILE tftp://${host}:${address.port}/FILE` },
+    ];
+    if (this.#config.allowWrite) commands.push({ summary: 'upload FILE with curl', command: `curl -T FILE tftp://${host}:${address.port}/` });
+    return commands;
   }
 
   /** Stop taking requests, let transfers finish up to `deadlineMs`, then abort the rest. */

@@ -5,8 +5,11 @@
  * given a new password, and every state-changing request refused without the same origin and
  * the CSRF token (with nothing done).
  */
+import http2 from 'node:http2';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPortal, type StartedPortal } from '../../helpers/portal.js';
+import { FIXTURES } from './support.js';
 import { PortalClient, rawRequest } from './portal-support.js';
 
 let portal: StartedPortal;
@@ -235,5 +238,44 @@ describe('CSRF and the same-origin rule on every state-changing request', () => 
     const answer = await browser.call('POST', '/portal/api/session', { headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
     expect(answer.status).toBe(400);
     expect(answer.json.code).toBe('EBADVALUE');
+  });
+});
+
+describe('under TLS', () => {
+  it('marks the cookies Secure and checks the https origin, over HTTP/1.1 and HTTP/2', async () => {
+    const tls = await startPortal({ accounts: [{ name: 'alice', password: 'secret' }], web: { cert: join(FIXTURES, 'localhost.crt'), key: join(FIXTURES, 'localhost.key') } });
+    try {
+      expect(tls.url).toMatch(/^https:/);
+      const browser = new PortalClient(tls.url);
+      const visitor = await browser.session();
+      expect(visitor.setCookies[0]).toMatch(/; HttpOnly; SameSite=Strict; Secure$/);
+      expect((await browser.call('POST', '/portal/api/session', { body: { name: 'alice', password: 'secret' }, headers: { Origin: tls.url.replace('https:', 'http:') } })).status).toBe(403);
+      const signedIn = await browser.signIn('alice', 'secret');
+      expect(signedIn.status).toBe(200);
+      expect(signedIn.setCookies.find((line) => line.startsWith('wharf_session='))).toMatch(/; HttpOnly; SameSite=Strict; Secure$/);
+
+      const session = http2.connect(tls.url, { rejectUnauthorized: false });
+      try {
+        const answer = await new Promise<{ status: number; cookies: string[]; body: string }>((resolve, reject) => {
+          const stream = session.request({ ':method': 'GET', ':path': '/portal/api/session', cookie: `wharf_session=${browser.cookies.get('wharf_session')}` });
+          let status = 0;
+          let cookies: string[] = [];
+          const chunks: Buffer[] = [];
+          stream.on('response', (headers) => {
+            status = Number(headers[':status']);
+            cookies = (headers['set-cookie'] as string[] | undefined) ?? [];
+          });
+          stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+          stream.on('end', () => resolve({ status, cookies, body: Buffer.concat(chunks).toString() }));
+          stream.on('error', reject);
+        });
+        expect(answer.status).toBe(200);
+        expect(JSON.parse(answer.body).user).toEqual({ name: 'alice', admin: false });
+      } finally {
+        session.close();
+      }
+    } finally {
+      await tls.stop();
+    }
   });
 });

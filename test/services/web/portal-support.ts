@@ -3,6 +3,7 @@
  * the Origin a page of the portal sends, the CSRF token it learned, raw upgrade requests.
  */
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 
 export interface PortalResponse {
@@ -71,9 +72,11 @@ export class PortalClient {
 }
 
 export function rawRequest(url: string, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<PortalResponse> {
-  const { hostname, port } = new URL(url);
+  const { hostname, port, protocol } = new URL(url);
+  // Under TLS: the test certificate is self-signed.
+  const client = protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port: Number(port), method, path, headers, agent: false }, (res) => {
+    const req = client.request({ host: hostname, port: Number(port), method, path, headers, agent: false, rejectUnauthorized: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {

@@ -100,7 +100,8 @@ export interface Identity {
 /** A fresh visitor CSRF token and its cookie. */
 export function visitorToken(secure: boolean): { token: string; setCookie: string } {
   const token = newToken();
-  return { token, setCookie: cookie(CSRF_COOKIE, token, { secure, maxAgeSeconds: 24 * 3600 }) };
+  // As long as a session may last: a page left open for days can still sign in.
+  return { token, setCookie: cookie(CSRF_COOKIE, token, { secure, maxAgeSeconds: 30 * 24 * 3600 }) };
 }
 
 export function userOf(session: PortalSession | undefined): PortalUser | undefined {

@@ -1,0 +1,143 @@
+/**
+ * `node --import tsx bench/portal.ts [--write] [--no-screenshots]`
+ *
+ * The browser portal's page weight and time to interactive (issue #19, "Made with care"), and
+ * its screenshots for docs/portal.md. Starts every service that has a page (as `wharf serve`
+ * does, on free ports, in a fresh data folder) with the portal on, then opens each page the
+ * server offers in Debian's Chromium with an empty cache: the home page and the sign-in page as
+ * a visitor, every section as an admin. For each page:
+ *   bytes    what crossed the wire (headers and bodies as sent: brotli), every request of the load
+ *   TTI      from the navigation's start to the shell's `portal-ready` mark (the page mounted)
+ *   FCP      first contentful paint
+ * Screenshots at desktop (1280×800) and phone (390×844) width go to docs/portal/<page>-<width>.png.
+ * With --write the table replaces the one between the markers in docs/portal.md.
+ */
+import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { loadDefinitions } from '../src/cli/services.js';
+import { DESKTOP, PHONE, launchBrowser, browserMissing } from '../test/helpers/browser.js';
+import { pageReady, startPortal, type StartedPortal } from '../test/helpers/portal.js';
+import { PortalClient } from '../test/services/web/portal-support.js';
+
+const root = join(import.meta.dirname, '..');
+const shots = join(root, 'docs', 'portal');
+const args = new Set(process.argv.slice(2));
+const ADMIN = { name: 'ada', password: 'ada-portal-bench', admin: true };
+
+interface Measure {
+  page: string;
+  who: string;
+  bytes: number;
+  requests: number;
+  ttiMs: number;
+  fcpMs: number;
+}
+
+/** Every service that `wharf serve` starts by default, but web (the portal adds it) and discovery (broadcasts). */
+async function portal(): Promise<StartedPortal> {
+  const definitions = (await loadDefinitions()).filter((definition) => definition.namedOnly !== true && definition.name !== 'web' && definition.name !== 'discovery');
+  const base = 40_000 + Math.floor(Math.random() * 20_000);
+  return startPortal({
+    services: definitions.map((definition) => ({ definition, config: definition.name === 'ftp' ? { passivePorts: `${base}-${base + 19}` } : {} })),
+    accounts: [ADMIN, { name: 'alice', password: 'alice-portal-bench' }],
+  });
+}
+
+async function sessionCookie(url: string): Promise<string> {
+  const client = new PortalClient(url);
+  const answer = await client.signIn(ADMIN.name, ADMIN.password);
+  if (answer.status !== 200) throw new Error(`cannot sign in as ${ADMIN.name}: ${answer.text}`);
+  return client.cookies.get('wharf_session')!;
+}
+
+async function person(browser: Browser, url: string, cookie: string | undefined, phone: boolean): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: phone ? PHONE : DESKTOP, locale: 'en-US', ...(phone ? { isMobile: true, hasTouch: true } : {}) });
+  if (cookie !== undefined) await context.addCookies([{ name: 'wharf_session', value: cookie, url, httpOnly: true, sameSite: 'Strict' }]);
+  return context;
+}
+
+/** Open `path` cold; measure the load, then take the screenshots. */
+async function measure(browser: Browser, url: string, path: string, name: string, cookie: string | undefined, screenshots = !args.has('--no-screenshots')): Promise<Measure> {
+  const context = await person(browser, url, cookie, false);
+  const page = await context.newPage();
+  let bytes = 0;
+  let requests = 0;
+  const sizes: Array<Promise<void>> = [];
+  page.on('requestfinished', (request) => {
+    requests++;
+    sizes.push(request.sizes().then((size) => void (bytes += size.responseHeadersSize + size.responseBodySize)));
+  });
+  await page.goto(`${url}${path}`);
+  await pageReady(page, path);
+  await page.waitForLoadState('networkidle');
+  await Promise.all(sizes);
+  const timing = (await page.evaluate(`({
+    tti: performance.getEntriesByName('portal-ready')[0]?.startTime ?? NaN,
+    fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,
+  })`)) as { tti: number; fcp: number };
+  if (screenshots) {
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: join(shots, `${name}-desktop.png`), fullPage: true });
+    const phone = await person(browser, url, cookie, true);
+    const small = await phone.newPage();
+    await small.goto(`${url}${path}`);
+    await pageReady(small, path);
+    await small.waitForLoadState('networkidle');
+    await small.screenshot({ path: join(shots, `${name}-phone.png`), fullPage: true });
+    await phone.close();
+  }
+  await context.close();
+  return { page: path, who: cookie === undefined ? 'visitor' : 'admin', bytes, requests, ttiMs: timing.tti, fcpMs: timing.fcp };
+}
+
+function builtFiles(): string {
+  const dir = join(root, 'dist', 'portal');
+  const files = ['shell.js', 'portal.css', ...readdirSync(join(dir, 'pages')).filter((file) => file.endsWith('.js')).map((file) => `pages/${file}`)];
+  const rows = files.map((file) => `| ${file} | ${statSync(join(dir, file)).size} | ${statSync(join(dir, `${file}.br`)).size} |`);
+  return ['| file | bytes | brotli |', '|---|---:|---:|', ...rows].join('\n');
+}
+
+async function main(): Promise<void> {
+  if (browserMissing !== undefined) throw new Error(browserMissing);
+  const started = await portal();
+  const browser = await launchBrowser();
+  try {
+    const cookie = await sessionCookie(started.url);
+    const sections = (await new PortalClient(started.url).session()).json.sections as Array<{ id: string }>;
+    // A first load, not counted: the browser's own start-up (its processes, its caches of code).
+    await measure(browser, started.url, '/signin', 'warm-up', undefined, false);
+    const measures: Measure[] = [];
+    measures.push(await measure(browser, started.url, '/', 'home', undefined));
+    measures.push(await measure(browser, started.url, '/signin', 'signin', undefined));
+    measures.push(await measure(browser, started.url, '/', 'home-signed-in', cookie));
+    for (const section of sections) measures.push(await measure(browser, started.url, `/${section.id}`, section.id, cookie));
+    const table = [
+      `Measured by \`node --import tsx bench/portal.ts\` (${new Date().toISOString().slice(0, 10)}, Chromium ${browser.version()}, loopback, empty cache).`,
+      '',
+      '| page | as | bytes over the wire | requests | time to interactive | first paint |',
+      '|---|---|---:|---:|---:|---:|',
+      ...measures.map((m) => `| \`${m.page}\` | ${m.who} | ${(m.bytes / 1000).toFixed(1)} kB | ${m.requests} | ${Math.round(m.ttiMs)} ms | ${Math.round(m.fcpMs)} ms |`),
+      '',
+      'The built files (dist/portal/, served precompressed):',
+      '',
+      builtFiles(),
+    ].join('\n');
+    process.stdout.write(`${table}\n`);
+    if (args.has('--write')) {
+      const doc = join(root, 'docs', 'portal.md');
+      const text = readFileSync(doc, 'utf8');
+      const start = '<!-- portal-bench:start -->';
+      const end = '<!-- portal-bench:end -->';
+      const from = text.indexOf(start);
+      const to = text.indexOf(end);
+      if (from < 0 || to < from) throw new Error(`docs/portal.md has no ${start} … ${end} markers`);
+      writeFileSync(doc, `${text.slice(0, from + start.length)}\n${table}\n${text.slice(to)}`);
+    }
+  } finally {
+    await browser.close();
+    await started.stop();
+  }
+}
+
+await main();
