@@ -70,7 +70,7 @@ function drawHeader(): void {
     document.documentElement.dataset.user = session.user.name;
     replaceChildren(
       who,
-      h('span', { class: 'user' }, t('Signed in as ', '已登录：'), h('strong', {}, session.user.name)),
+      h('span', { class: 'user' }, h('span', { class: 'user-label' }, t('Signed in as ', '已登录：')), h('strong', {}, session.user.name)),
       h('button', { type: 'button', id: 'sign-out', onclick: () => void signOut() }, t('Sign out', '退出')),
     );
   }
