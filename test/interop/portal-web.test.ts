@@ -135,7 +135,7 @@ describe.skipIf(browserMissing !== undefined)(`the portal's shell in Chromium${b
     expect(await page.locator('header strong').textContent()).toBe(MARKUP_USER);
     expect(await page.locator('main img, main svg, header img, header svg').count()).toBe(0);
     const echoPort = portal.services.get('echo')!.addresses[0]!.port;
-    const command = `echo hi | nc 127.0.0.1 ${echoPort}`;
+    const command = `echo hi | nc -N 127.0.0.1 ${echoPort}`;
     const item = page.locator('.commands li', { hasText: command });
     await expect.poll(() => item.count()).toBe(1);
     await item.getByRole('button').click();
