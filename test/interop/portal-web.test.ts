@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { portalAssetPath } from '../../src/core/portal.js';
 import { echoService } from '../../src/services/echo/server.js';
 import { browserMissing, launchBrowser, newPerson } from '../helpers/browser.js';
-import { pageReady, signIn, signOut, startPortal, type StartedPortal } from '../helpers/portal.js';
+import { pageReady, signIn, signOut, startPortal, waitForShell, type StartedPortal } from '../helpers/portal.js';
 
 /** Account names that would be markup if a page ever put a name in as HTML (names hold no spaces or slashes). */
 const MARKUP_NAME = '<b>mallory<i>';
@@ -135,7 +135,7 @@ describe.skipIf(browserMissing !== undefined)(`the portal's shell in Chromium${b
     expect(await page.locator('header strong').textContent()).toBe(MARKUP_USER);
     expect(await page.locator('main img, main svg, header img, header svg').count()).toBe(0);
     const echoPort = portal.services.get('echo')!.addresses[0]!.port;
-    const command = `echo hi | nc 127.0.0.1 ${echoPort}`;
+    const command = `echo hi | nc -N 127.0.0.1 ${echoPort}`;
     const item = page.locator('.commands li', { hasText: command });
     await expect.poll(() => item.count()).toBe(1);
     await item.getByRole('button').click();
@@ -193,5 +193,19 @@ describe.skipIf(browserMissing !== undefined)(`the portal's shell in Chromium${b
     expect(opened).toBe('open');
     expect(violations).toEqual([]);
     await page.context().close();
+  });
+
+  it('shows a session that ended meanwhile (the account locked) as signed out at the next page', async () => {
+    const page = await person();
+    await signIn(page, portal, 'alice', 'secret');
+    await portal.store.accounts.setDisabled('alice', true);
+    try {
+      await page.locator('header nav').getByRole('link', { name: 'Home' }).click();
+      await waitForShell(page, 'data-user', null);
+      expect(await page.locator('header').textContent()).toContain('Sign in');
+    } finally {
+      await portal.store.accounts.setDisabled('alice', false);
+      await page.context().close();
+    }
   });
 });

@@ -203,7 +203,7 @@ function echoClientCommands(addresses: readonly ListeningAddress[]): ClientComma
   const commands: ClientCommand[] = [];
   const tcp = addresses.find((address) => address.transport === 'tcp');
   const udp = addresses.find((address) => address.transport === 'udp');
-  if (tcp !== undefined) commands.push({ summary: 'send a line over TCP, read it back', command: `echo hi | nc ${tcp.address} ${tcp.port}` });
+  if (tcp !== undefined) commands.push({ summary: 'send a line over TCP, read it back', command: `echo hi | nc -N ${tcp.address} ${tcp.port}` });
   if (udp !== undefined) commands.push({ summary: 'send a datagram, read it back', command: `echo hi | nc -u -w1 ${udp.address} ${udp.port}` });
   return commands;
 }

@@ -3,9 +3,14 @@
  * dispatch (an account needed, the path and the user given), WebSocket upgrades refused from
  * another origin, the home status, and `wharf web serve` serving a plain site with no portal.
  */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portalAssetPath, type PortalRequest } from '../../../src/core/portal.js';
 import { webConfigSchema, webService } from '../../../src/services/web/server.js';
+import { echoService } from '../../../src/services/echo/server.js';
+import { tftpService } from '../../../src/services/tftp/server.js';
 import { resolveConfig } from '../../../src/cli/config.js';
 import { resourcesUsed } from '../../../src/core/service.js';
 import { startPortal, type StartedPortal } from '../../helpers/portal.js';
@@ -18,6 +23,7 @@ const upgrades: PortalRequest[] = [];
 
 beforeAll(async () => {
   portal = await startPortal({
+    services: [{ definition: echoService }, { definition: tftpService, config: { allowWrite: true } }],
     accounts: [
       { name: 'alice', password: 'secret' },
       { name: 'boss', password: 'bosspw', admin: true },
@@ -112,7 +118,16 @@ describe('admin', () => {
     expect(web.clientCommands).toContainEqual({ summary: 'fetch the home page', command: `curl ${portal.url}/` });
     const home = await new PortalClient(portal.url).call('GET', '/portal/api/home/status');
     expect(home.status).toBe(200);
-    expect(home.json.services.map((service: { name: string }) => service.name)).toContain('web');
+    expect(home.json.services.map((service: { name: string }) => service.name)).toEqual(['echo', 'tftp', 'web']);
+    const commands = (name: string) => home.json.services.find((service: { name: string }) => service.name === name).clientCommands.map((command: { command: string }) => command.command);
+    const echoPort = portal.services.get('echo')!.addresses[0]!.port;
+    const tftpPort = portal.services.get('tftp')!.addresses[0]!.port;
+    expect(commands('echo')).toEqual([`echo hi | nc -N 127.0.0.1 ${echoPort}`, `echo hi | nc -u -w1 127.0.0.1 ${echoPort}`]);
+    if (existsSync('/usr/bin/nc') || existsSync('/bin/nc')) {
+      // The commands work as pasted, with the standard client.
+      for (const command of commands('echo')) expect((await promisify(execFile)('sh', ['-c', command], { timeout: 5_000 })).stdout, command).toBe('hi\n');
+    }
+    expect(commands('tftp')).toEqual([`tftp 127.0.0.1 ${tftpPort} -c get FILE`, `curl -o FILE tftp://127.0.0.1:${tftpPort}/FILE`, `curl -T FILE tftp://127.0.0.1:${tftpPort}/`]);
   });
 });
 

@@ -70,7 +70,7 @@ function drawHeader(): void {
     document.documentElement.dataset.user = session.user.name;
     replaceChildren(
       who,
-      h('span', { class: 'user' }, t('Signed in as ', '已登录：'), h('strong', {}, session.user.name)),
+      h('span', { class: 'user' }, h('span', { class: 'user-label' }, t('Signed in as ', '已登录：')), h('strong', {}, session.user.name)),
       h('button', { type: 'button', id: 'sign-out', onclick: () => void signOut() }, t('Sign out', '退出')),
     );
   }
@@ -117,6 +117,16 @@ async function show(): Promise<void> {
   current = controller;
   const mine = ++navigation;
   delete document.documentElement.dataset.ready;
+  // Asked again at each page (one small request): a session that ended meanwhile (signed out in
+  // another tab, the account locked) shows as such, and sections that came or went are in the menu.
+  if (mine > 1) {
+    try {
+      session = await new PortalApi('/portal/api', '').get<SessionState>('/session', undefined, controller.signal);
+    } catch {
+      // Offline or aborted: the page says so itself when it asks the server.
+    }
+    if (mine !== navigation) return;
+  }
   drawHeader();
   const root = h('div', { class: 'page' });
   replaceChildren(main, root);
@@ -165,7 +175,8 @@ function onLinkClick(event: MouseEvent): void {
   const url = new URL(anchor.href, location.href);
   if (!isPortalPage(url)) return;
   event.preventDefault();
-  if (url.href !== location.href) navigate(url.href);
+  // The link of the page already shown shows it afresh (no new history entry).
+  navigate(url.href, url.href === location.href);
   main.focus();
 }
 
