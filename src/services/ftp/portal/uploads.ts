@@ -72,8 +72,14 @@ function stateOf(upload: Upload): UploadState {
 export class PortalUploads {
   readonly #options: PortalUploadsOptions;
   readonly #uploads = new Map<string, Upload>();
-  /** Homes whose uploads folder was swept of dead uploads in this process. */
-  readonly #swept = new Set<string>();
+  /**
+   * Homes whose uploads folder is being or was swept of dead uploads in this process: every
+   * announcement waits for its home's sweep, so that none creates a partial file the sweep would
+   * take for a forgotten one.
+   */
+  readonly #swept = new Map<string, Promise<void>>();
+  /** Announcements under way, per account: how many, and the bytes of those that passed the quota check. */
+  readonly #announcing = new Map<string, { count: number; bytes: number }>();
   readonly #timer: NodeJS.Timeout;
 
   constructor(options: PortalUploadsOptions) {
@@ -85,22 +91,42 @@ export class PortalUploads {
   /** Announce an upload: refused at once when it cannot fit the quota or its name is taken. */
   async begin(account: string, home: Home, target: BrowserPath, size: number, replace: boolean): Promise<UploadState> {
     if (!Number.isSafeInteger(size) || size < 0) throw new WharfError('EBADVALUE', 'size: a whole number of bytes, 0 or more');
-    const open = [...this.#uploads.values()].filter((u) => u.account === account);
-    if (open.length >= this.#options.maxUploadsPerAccount) throw new WharfError('EOVERLOAD', `at most ${this.#options.maxUploadsPerAccount} uploads at once; finish or cancel one first`);
-    const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
-    if (entry.existing?.isDirectory()) throw new WharfError('ETAKEN', `${target.path}: a folder has that name`);
-    if (entry.existing && !replace) throw new WharfError('ETAKEN', `${target.path}: a file of that name exists (ask to replace it)`);
-    // What is left, less what the account's other unfinished uploads here still have to bring.
-    const promised = open.reduce((sum, u) => sum + (u.size - u.received), 0);
-    const left = Math.max(0, (await this.#options.quota.usage(account)).freeBytes - promised);
-    if (size > left) throw new WharfError('EQUOTA', `over quota: the file has ${size} bytes and ${left} bytes of your quota are left`);
-    const folder = await this.#uploadsFolder(home);
-    const id = randomBytes(16).toString('hex');
-    const partial = join(folder, `${process.pid}.${id}`);
-    await refusingAs(target.path, async () => (await home.createFile(partial)).close());
-    const upload: Upload = { id, account, home, target, size, replace, partial, received: 0, touched: Date.now(), busy: false, abandoned: false };
-    this.#uploads.set(id, upload);
-    return stateOf(upload);
+    // Counted before the first await: announcements sent at once (a drop of many files, or a
+    // hostile page) see each other, so neither the bound nor the quota check is raced past.
+    const announcing = this.#announcing.get(account) ?? { count: 0, bytes: 0 };
+    const open = this.#openOf(account).length + announcing.count;
+    if (open >= this.#options.maxUploadsPerAccount) throw new WharfError('EOVERLOAD', `at most ${this.#options.maxUploadsPerAccount} uploads at once; finish or cancel one first`);
+    announcing.count++;
+    this.#announcing.set(account, announcing);
+    let promisedHere = 0;
+    try {
+      const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
+      if (entry.existing?.isDirectory()) throw new WharfError('ETAKEN', `${target.path}: a folder has that name`);
+      if (entry.existing && !replace) throw new WharfError('ETAKEN', `${target.path}: a file of that name exists (ask to replace it)`);
+      const free = (await this.#options.quota.usage(account)).freeBytes;
+      // What is left, less what the account's other unfinished uploads (those announced and
+      // those being announced now) still have to bring; checked and claimed with no await between.
+      const promised = this.#openOf(account).reduce((sum, u) => sum + (u.size - u.received), 0) + announcing.bytes;
+      const left = Math.max(0, free - promised);
+      if (size > left) throw new WharfError('EQUOTA', `over quota: the file has ${size} bytes and ${left} bytes of your quota are left`);
+      announcing.bytes += size;
+      promisedHere = size;
+      const folder = await this.#uploadsFolder(home);
+      const id = randomBytes(16).toString('hex');
+      const partial = join(folder, `${process.pid}.${id}`);
+      await refusingAs(target.path, async () => (await home.createFile(partial)).close());
+      const upload: Upload = { id, account, home, target, size, replace, partial, received: 0, touched: Date.now(), busy: false, abandoned: false };
+      this.#uploads.set(id, upload);
+      return stateOf(upload);
+    } finally {
+      announcing.count--;
+      announcing.bytes -= promisedHere;
+      if (announcing.count === 0) this.#announcing.delete(account);
+    }
+  }
+
+  #openOf(account: string): Upload[] {
+    return [...this.#uploads.values()].filter((u) => u.account === account);
   }
 
   /** An upload of this account, or EMISSING (another account's id is as unknown as a made-up one). */
@@ -246,10 +272,14 @@ export class PortalUploads {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     });
     else if (!present.isDirectory()) throw new WharfError('EINTERNAL', 'the home holds something unexpected where uploads go');
-    if (!this.#swept.has(home.root)) {
-      this.#swept.add(home.root);
-      await this.#sweep(home, folder);
+    let sweep = this.#swept.get(home.root);
+    if (sweep === undefined) {
+      sweep = this.#sweep(home, folder);
+      this.#swept.set(home.root, sweep);
+      // A sweep that failed is tried again by the next announcement.
+      sweep.catch(() => this.#swept.delete(home.root));
     }
+    await sweep;
     return folder;
   }
 
