@@ -23,6 +23,7 @@ import type { Quota } from '../../../store/quota.js';
 import type { Home } from '../files.js';
 import { writerAliveCheck } from '../recovery.js';
 import type { BrowserPath } from './paths.js';
+import { holdForQuota } from './quota-hold.js';
 import { refusingAs } from './refusals.js';
 
 /** The hidden folder of a home that holds the portal's uploads in progress. */
@@ -33,6 +34,8 @@ export interface PortalUploadsOptions {
   logger: Logger;
   /** FTP's upload locks (real paths being written): a finish waits for none, it refuses. */
   uploadLocks: Set<string>;
+  /** FTP's quota recounts under way, by account (quota-hold.ts). */
+  recoveries?: Map<string, Promise<void>>;
   /** Largest chunk one PUT may carry. */
   maxChunkBytes: number;
   /** An upload untouched this long is removed. */
@@ -151,27 +154,33 @@ export class PortalUploads {
     let reserved = 0;
     let written = 0;
     try {
-      await this.#options.quota.reserve(account, length);
-      reserved = length;
-      const handle = await refusingAs(upload.target.path, () => upload.home.openForWriting(upload.partial));
+      // No FTP recount of the quota between the reservation and the bytes reaching the disk.
+      const unlock = await holdForQuota(this.#options, account, upload.partial, 'another chunk of this upload is being sent');
       try {
-        for await (const piece of request as AsyncIterable<Buffer>) {
-          if (written + piece.length > length) throw new WharfError('EPROTOCOL', 'the chunk is longer than its Content-Length');
-          await handle.write(piece, 0, piece.length, offset + written);
-          written += piece.length;
-          upload.received = offset + written;
+        await this.#options.quota.reserve(account, length);
+        reserved = length;
+        const handle = await refusingAs(upload.target.path, () => upload.home.openForWriting(upload.partial));
+        try {
+          for await (const piece of request as AsyncIterable<Buffer>) {
+            if (written + piece.length > length) throw new WharfError('EPROTOCOL', 'the chunk is longer than its Content-Length');
+            await handle.write(piece, 0, piece.length, offset + written);
+            written += piece.length;
+            upload.received = offset + written;
+          }
+        } catch (error) {
+          // The browser went away mid-chunk: what arrived is kept for the resume.
+          if (!(error instanceof Error && (error as NodeJS.ErrnoException).code === 'ECONNRESET') && !(error instanceof Error && error.message === 'aborted')) throw error;
+        } finally {
+          await handle.close();
         }
-      } catch (error) {
-        // The browser went away mid-chunk: what arrived is kept for the resume.
-        if (!(error instanceof Error && (error as NodeJS.ErrnoException).code === 'ECONNRESET') && !(error instanceof Error && error.message === 'aborted')) throw error;
       } finally {
-        await handle.close();
+        if (reserved > written) await this.#release(account, reserved - written);
+        unlock();
       }
       return stateOf(upload);
     } finally {
       upload.busy = false;
       upload.touched = Date.now();
-      if (reserved > written) await this.#release(account, reserved - written);
       if (upload.abandoned) await this.#remove(upload);
     }
   }
@@ -186,13 +195,18 @@ export class PortalUploads {
     if (upload.received !== upload.size) throw new WharfError('ERESUME', `the upload has ${upload.received} of ${upload.size} bytes`);
     const { home, target } = upload;
     const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
-    const locks = this.#options.uploadLocks;
-    if (locks.has(entry.real)) throw new WharfError('ETAKEN', `${target.path}: an FTP upload of this file is in progress; try again later`);
     if (entry.existing?.isDirectory()) throw new WharfError('ETAKEN', `${target.path}: a folder has that name`);
     const replace = upload.replace || replaceNow;
     if (entry.existing && !replace) throw new WharfError('ETAKEN', `${target.path}: a file of that name exists (ask to replace it)`);
+    if (upload.busy) throw new WharfError('ECHANGED', 'this upload is being finished');
     upload.busy = true;
-    locks.add(entry.real);
+    let unlock: () => void;
+    try {
+      unlock = await holdForQuota(this.#options, account, entry.real, `${target.path}: an FTP upload of this file is in progress; try again later`);
+    } catch (error) {
+      upload.busy = false;
+      throw error;
+    }
     try {
       if (entry.existing) {
         await refusingAs(target.path, () => home.move(upload.partial, entry.real));
@@ -204,7 +218,7 @@ export class PortalUploads {
       this.#uploads.delete(id);
       return stateOf(upload);
     } finally {
-      locks.delete(entry.real);
+      unlock();
       upload.busy = false;
     }
   }
@@ -247,9 +261,14 @@ export class PortalUploads {
 
   async #remove(upload: Upload): Promise<void> {
     this.#uploads.delete(upload.id);
-    const stats = await upload.home.statIfPresent(upload.partial);
-    await upload.home.removeFile(upload.partial).catch(() => {});
-    if (stats?.isFile()) await this.#release(upload.account, stats.size);
+    const unlock = await holdForQuota(this.#options, upload.account, upload.partial, 'this upload is busy');
+    try {
+      const stats = await upload.home.statIfPresent(upload.partial);
+      await upload.home.removeFile(upload.partial).catch(() => {});
+      if (stats?.isFile()) await this.#release(upload.account, stats.size);
+    } finally {
+      unlock();
+    }
   }
 
   async #release(account: string, bytes: number): Promise<void> {
@@ -290,11 +309,16 @@ export class PortalUploads {
       const match = /^(\d{1,7})\.[0-9a-f]{32}$/.exec(name);
       const path = join(folder, name);
       if (match && alive(Number(match[1]), path)) continue;
-      const stats = await home.statIfPresent(path);
-      if (!stats?.isFile()) continue;
-      await home.removeFile(path).catch(() => {});
-      // Left by an upload that never finished: its bytes were counted and are given back.
-      if (match) await this.#release(this.#accountOf(home), stats.size);
+      const unlock = await holdForQuota(this.#options, this.#accountOf(home), path, 'busy');
+      try {
+        const stats = await home.statIfPresent(path);
+        if (!stats?.isFile()) continue;
+        await home.removeFile(path).catch(() => {});
+        // Left by an upload that never finished: its bytes were counted and are given back.
+        if (match) await this.#release(this.#accountOf(home), stats.size);
+      } finally {
+        unlock();
+      }
     }
   }
 
