@@ -130,7 +130,7 @@ export async function startFtp(context: ServiceContext, config: FtpConfig): Prom
     throw error;
   });
   // The portal's files page (issue #19): the same homes, confinement, quota and upload locks.
-  const files = filesSection({ store: host.store, logger: host.logger.child({ portal: 'files' }), usersRoot, uploadLocks: ctx.uploadLocks });
+  const files = filesSection({ store: host.store, logger: host.logger.child({ portal: 'files' }), usersRoot, uploadLocks: ctx.uploadLocks, recoveries: ctx.recoveries });
   const withdrawSection = context.portal?.add(files.section);
   host.logger.info({ root, passivePorts: config.passivePorts, tls: secureContext !== undefined, anonymous: config.anonymous }, 'ftp ready');
   return {

@@ -1,6 +1,6 @@
 /** Logging in and out: USER, PASS, REIN, QUIT (and the crash recovery a first login waits for). */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { Home } from '../files.js';
 import { printable } from '../protocol/commands.js';
 import { recoverHome, writerAliveCheck } from '../recovery.js';
@@ -81,6 +81,9 @@ async function recoverFirstLogin(session: FtpSession, account: string, home: Hom
   const running = ctx.recoveries.get(account);
   if (running) return running;
   for (const other of ctx.sessions) if (other !== session && other.user === account) return;
+  // The portal's files page is changing this home's bytes and quota (portal/quota-hold.ts).
+  const inHome = `${home.root}${sep}`;
+  for (const locked of ctx.uploadLocks) if (locked.startsWith(inHome)) return;
   const recovery = (async () => {
     try {
       const found = await recoverHome(home.root, writerAliveCheck(ctx.workingFiles));

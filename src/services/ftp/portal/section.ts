@@ -26,6 +26,7 @@ import { readJsonBody, sendJson, sendPortalError } from '../../../core/portal-ht
 import type { Store } from '../../../store/index.js';
 import { Home } from '../files.js';
 import { attachmentDisposition, browserEntryPath, browserPath, parseRange } from './paths.js';
+import { holdForQuota } from './quota-hold.js';
 import { refusingAs } from './refusals.js';
 import { PortalUploads } from './uploads.js';
 
@@ -36,6 +37,8 @@ export interface FilesSectionOptions {
   usersRoot: string;
   /** FTP's upload locks, shared: neither side publishes a file the other is writing. */
   uploadLocks: Set<string>;
+  /** FTP's quota recounts under way, by account: a portal change of the quota waits for one (quota-hold.ts). */
+  recoveries?: Map<string, Promise<void>>;
   maxChunkBytes?: number;
   expireMs?: number;
 }
@@ -61,6 +64,7 @@ interface SectionDeps {
   logger: Logger;
   uploads: PortalUploads;
   uploadLocks: Set<string>;
+  recoveries?: Map<string, Promise<void>>;
 }
 
 interface Call {
@@ -78,11 +82,12 @@ export function filesSection(options: FilesSectionOptions): FilesSection {
     quota: store.quota,
     logger,
     uploadLocks: options.uploadLocks,
+    ...(options.recoveries !== undefined ? { recoveries: options.recoveries } : {}),
     maxChunkBytes: options.maxChunkBytes ?? MAX_CHUNK_BYTES,
     expireMs: options.expireMs ?? DAY_MS,
     maxUploadsPerAccount: 32,
   });
-  const deps: SectionDeps = { store, logger, uploads, uploadLocks: options.uploadLocks };
+  const deps: SectionDeps = { store, logger, uploads, uploadLocks: options.uploadLocks, ...(options.recoveries !== undefined ? { recoveries: options.recoveries } : {}) };
 
   const section: PortalSection = {
     id: 'files',
@@ -245,21 +250,27 @@ async function remove({ res, request, account, home, deps }: Call): Promise<void
   const target = browserEntryPath(request.query.get('path'));
   const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
   if (!entry.existing) throw new WharfError('EMISSING', `${target.path}: no such file or folder`);
-  if (deps.uploadLocks.has(entry.real)) throw new WharfError('ETAKEN', `${target.path}: an FTP upload of this file is in progress`);
   if (entry.existing.isDirectory()) {
+    if (deps.uploadLocks.has(entry.real)) throw new WharfError('ETAKEN', `${target.path}: an FTP upload of this file is in progress`);
     await refusingAs(target.path, () => home.removeFolder(entry.real));
     return sendJson(res, 200, { path: target.path });
   }
-  await refusingAs(target.path, () => home.removeFile(entry.real));
-  let freed = entry.existing.size;
-  // As FTP's DELE: deleting a file also drops an interrupted FTP upload of it.
-  const partial = home.partialOf(entry);
-  const partialStats = await home.statIfPresent(partial);
-  if (partialStats?.isFile()) {
-    await home.removeFile(partial).catch(() => {});
-    freed += partialStats.size;
+  // No FTP recount of the quota between the file going and its bytes given back.
+  const unlock = await holdForQuota(deps, account, entry.real, `${target.path}: an FTP upload of this file is in progress`);
+  try {
+    await refusingAs(target.path, () => home.removeFile(entry.real));
+    let freed = entry.existing.size;
+    // As FTP's DELE: deleting a file also drops an interrupted FTP upload of it.
+    const partial = home.partialOf(entry);
+    const partialStats = await home.statIfPresent(partial);
+    if (partialStats?.isFile()) {
+      await home.removeFile(partial).catch(() => {});
+      freed += partialStats.size;
+    }
+    await deps.store.quota.release(account, freed).catch((error: unknown) => deps.logger.warn({ err: (error as Error).message }, 'could not give quota back'));
+  } finally {
+    unlock();
   }
-  await deps.store.quota.release(account, freed).catch((error: unknown) => deps.logger.warn({ err: (error as Error).message }, 'could not give quota back'));
   sendJson(res, 200, { path: target.path });
 }
 

@@ -23,6 +23,7 @@ import type { Quota } from '../../../store/quota.js';
 import type { Home } from '../files.js';
 import { writerAliveCheck } from '../recovery.js';
 import type { BrowserPath } from './paths.js';
+import { holdForQuota } from './quota-hold.js';
 import { refusingAs } from './refusals.js';
 
 /** The hidden folder of a home that holds the portal's uploads in progress. */
@@ -33,6 +34,8 @@ export interface PortalUploadsOptions {
   logger: Logger;
   /** FTP's upload locks (real paths being written): a finish waits for none, it refuses. */
   uploadLocks: Set<string>;
+  /** FTP's quota recounts under way, by account (quota-hold.ts). */
+  recoveries?: Map<string, Promise<void>>;
   /** Largest chunk one PUT may carry. */
   maxChunkBytes: number;
   /** An upload untouched this long is removed. */
@@ -72,8 +75,14 @@ function stateOf(upload: Upload): UploadState {
 export class PortalUploads {
   readonly #options: PortalUploadsOptions;
   readonly #uploads = new Map<string, Upload>();
-  /** Homes whose uploads folder was swept of dead uploads in this process. */
-  readonly #swept = new Set<string>();
+  /**
+   * Homes whose uploads folder is being or was swept of dead uploads in this process: every
+   * announcement waits for its home's sweep, so that none creates a partial file the sweep would
+   * take for a forgotten one.
+   */
+  readonly #swept = new Map<string, Promise<void>>();
+  /** Announcements under way, per account: how many, and the bytes of those that passed the quota check. */
+  readonly #announcing = new Map<string, { count: number; bytes: number }>();
   readonly #timer: NodeJS.Timeout;
 
   constructor(options: PortalUploadsOptions) {
@@ -85,22 +94,42 @@ export class PortalUploads {
   /** Announce an upload: refused at once when it cannot fit the quota or its name is taken. */
   async begin(account: string, home: Home, target: BrowserPath, size: number, replace: boolean): Promise<UploadState> {
     if (!Number.isSafeInteger(size) || size < 0) throw new WharfError('EBADVALUE', 'size: a whole number of bytes, 0 or more');
-    const open = [...this.#uploads.values()].filter((u) => u.account === account);
-    if (open.length >= this.#options.maxUploadsPerAccount) throw new WharfError('EOVERLOAD', `at most ${this.#options.maxUploadsPerAccount} uploads at once; finish or cancel one first`);
-    const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
-    if (entry.existing?.isDirectory()) throw new WharfError('ETAKEN', `${target.path}: a folder has that name`);
-    if (entry.existing && !replace) throw new WharfError('ETAKEN', `${target.path}: a file of that name exists (ask to replace it)`);
-    // What is left, less what the account's other unfinished uploads here still have to bring.
-    const promised = open.reduce((sum, u) => sum + (u.size - u.received), 0);
-    const left = Math.max(0, (await this.#options.quota.usage(account)).freeBytes - promised);
-    if (size > left) throw new WharfError('EQUOTA', `over quota: the file has ${size} bytes and ${left} bytes of your quota are left`);
-    const folder = await this.#uploadsFolder(home);
-    const id = randomBytes(16).toString('hex');
-    const partial = join(folder, `${process.pid}.${id}`);
-    await refusingAs(target.path, async () => (await home.createFile(partial)).close());
-    const upload: Upload = { id, account, home, target, size, replace, partial, received: 0, touched: Date.now(), busy: false, abandoned: false };
-    this.#uploads.set(id, upload);
-    return stateOf(upload);
+    // Counted before the first await: announcements sent at once (a drop of many files, or a
+    // hostile page) see each other, so neither the bound nor the quota check is raced past.
+    const announcing = this.#announcing.get(account) ?? { count: 0, bytes: 0 };
+    const open = this.#openOf(account).length + announcing.count;
+    if (open >= this.#options.maxUploadsPerAccount) throw new WharfError('EOVERLOAD', `at most ${this.#options.maxUploadsPerAccount} uploads at once; finish or cancel one first`);
+    announcing.count++;
+    this.#announcing.set(account, announcing);
+    let promisedHere = 0;
+    try {
+      const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
+      if (entry.existing?.isDirectory()) throw new WharfError('ETAKEN', `${target.path}: a folder has that name`);
+      if (entry.existing && !replace) throw new WharfError('ETAKEN', `${target.path}: a file of that name exists (ask to replace it)`);
+      const free = (await this.#options.quota.usage(account)).freeBytes;
+      // What is left, less what the account's other unfinished uploads (those announced and
+      // those being announced now) still have to bring; checked and claimed with no await between.
+      const promised = this.#openOf(account).reduce((sum, u) => sum + (u.size - u.received), 0) + announcing.bytes;
+      const left = Math.max(0, free - promised);
+      if (size > left) throw new WharfError('EQUOTA', `over quota: the file has ${size} bytes and ${left} bytes of your quota are left`);
+      announcing.bytes += size;
+      promisedHere = size;
+      const folder = await this.#uploadsFolder(home);
+      const id = randomBytes(16).toString('hex');
+      const partial = join(folder, `${process.pid}.${id}`);
+      await refusingAs(target.path, async () => (await home.createFile(partial)).close());
+      const upload: Upload = { id, account, home, target, size, replace, partial, received: 0, touched: Date.now(), busy: false, abandoned: false };
+      this.#uploads.set(id, upload);
+      return stateOf(upload);
+    } finally {
+      announcing.count--;
+      announcing.bytes -= promisedHere;
+      if (announcing.count === 0) this.#announcing.delete(account);
+    }
+  }
+
+  #openOf(account: string): Upload[] {
+    return [...this.#uploads.values()].filter((u) => u.account === account);
   }
 
   /** An upload of this account, or EMISSING (another account's id is as unknown as a made-up one). */
@@ -125,27 +154,33 @@ export class PortalUploads {
     let reserved = 0;
     let written = 0;
     try {
-      await this.#options.quota.reserve(account, length);
-      reserved = length;
-      const handle = await refusingAs(upload.target.path, () => upload.home.openForWriting(upload.partial));
+      // No FTP recount of the quota between the reservation and the bytes reaching the disk.
+      const unlock = await holdForQuota(this.#options, account, upload.partial, 'another chunk of this upload is being sent');
       try {
-        for await (const piece of request as AsyncIterable<Buffer>) {
-          if (written + piece.length > length) throw new WharfError('EPROTOCOL', 'the chunk is longer than its Content-Length');
-          await handle.write(piece, 0, piece.length, offset + written);
-          written += piece.length;
-          upload.received = offset + written;
+        await this.#options.quota.reserve(account, length);
+        reserved = length;
+        const handle = await refusingAs(upload.target.path, () => upload.home.openForWriting(upload.partial));
+        try {
+          for await (const piece of request as AsyncIterable<Buffer>) {
+            if (written + piece.length > length) throw new WharfError('EPROTOCOL', 'the chunk is longer than its Content-Length');
+            await handle.write(piece, 0, piece.length, offset + written);
+            written += piece.length;
+            upload.received = offset + written;
+          }
+        } catch (error) {
+          // The browser went away mid-chunk: what arrived is kept for the resume.
+          if (!(error instanceof Error && (error as NodeJS.ErrnoException).code === 'ECONNRESET') && !(error instanceof Error && error.message === 'aborted')) throw error;
+        } finally {
+          await handle.close();
         }
-      } catch (error) {
-        // The browser went away mid-chunk: what arrived is kept for the resume.
-        if (!(error instanceof Error && (error as NodeJS.ErrnoException).code === 'ECONNRESET') && !(error instanceof Error && error.message === 'aborted')) throw error;
       } finally {
-        await handle.close();
+        if (reserved > written) await this.#release(account, reserved - written);
+        unlock();
       }
       return stateOf(upload);
     } finally {
       upload.busy = false;
       upload.touched = Date.now();
-      if (reserved > written) await this.#release(account, reserved - written);
       if (upload.abandoned) await this.#remove(upload);
     }
   }
@@ -160,13 +195,18 @@ export class PortalUploads {
     if (upload.received !== upload.size) throw new WharfError('ERESUME', `the upload has ${upload.received} of ${upload.size} bytes`);
     const { home, target } = upload;
     const entry = await refusingAs(target.path, () => home.creatableEntry(target.segments));
-    const locks = this.#options.uploadLocks;
-    if (locks.has(entry.real)) throw new WharfError('ETAKEN', `${target.path}: an FTP upload of this file is in progress; try again later`);
     if (entry.existing?.isDirectory()) throw new WharfError('ETAKEN', `${target.path}: a folder has that name`);
     const replace = upload.replace || replaceNow;
     if (entry.existing && !replace) throw new WharfError('ETAKEN', `${target.path}: a file of that name exists (ask to replace it)`);
+    if (upload.busy) throw new WharfError('ECHANGED', 'this upload is being finished');
     upload.busy = true;
-    locks.add(entry.real);
+    let unlock: () => void;
+    try {
+      unlock = await holdForQuota(this.#options, account, entry.real, `${target.path}: an FTP upload of this file is in progress; try again later`);
+    } catch (error) {
+      upload.busy = false;
+      throw error;
+    }
     try {
       if (entry.existing) {
         await refusingAs(target.path, () => home.move(upload.partial, entry.real));
@@ -178,7 +218,7 @@ export class PortalUploads {
       this.#uploads.delete(id);
       return stateOf(upload);
     } finally {
-      locks.delete(entry.real);
+      unlock();
       upload.busy = false;
     }
   }
@@ -221,9 +261,14 @@ export class PortalUploads {
 
   async #remove(upload: Upload): Promise<void> {
     this.#uploads.delete(upload.id);
-    const stats = await upload.home.statIfPresent(upload.partial);
-    await upload.home.removeFile(upload.partial).catch(() => {});
-    if (stats?.isFile()) await this.#release(upload.account, stats.size);
+    const unlock = await holdForQuota(this.#options, upload.account, upload.partial, 'this upload is busy');
+    try {
+      const stats = await upload.home.statIfPresent(upload.partial);
+      await upload.home.removeFile(upload.partial).catch(() => {});
+      if (stats?.isFile()) await this.#release(upload.account, stats.size);
+    } finally {
+      unlock();
+    }
   }
 
   async #release(account: string, bytes: number): Promise<void> {
@@ -246,10 +291,14 @@ export class PortalUploads {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     });
     else if (!present.isDirectory()) throw new WharfError('EINTERNAL', 'the home holds something unexpected where uploads go');
-    if (!this.#swept.has(home.root)) {
-      this.#swept.add(home.root);
-      await this.#sweep(home, folder);
+    let sweep = this.#swept.get(home.root);
+    if (sweep === undefined) {
+      sweep = this.#sweep(home, folder);
+      this.#swept.set(home.root, sweep);
+      // A sweep that failed is tried again by the next announcement.
+      sweep.catch(() => this.#swept.delete(home.root));
     }
+    await sweep;
     return folder;
   }
 
@@ -260,11 +309,16 @@ export class PortalUploads {
       const match = /^(\d{1,7})\.[0-9a-f]{32}$/.exec(name);
       const path = join(folder, name);
       if (match && alive(Number(match[1]), path)) continue;
-      const stats = await home.statIfPresent(path);
-      if (!stats?.isFile()) continue;
-      await home.removeFile(path).catch(() => {});
-      // Left by an upload that never finished: its bytes were counted and are given back.
-      if (match) await this.#release(this.#accountOf(home), stats.size);
+      const unlock = await holdForQuota(this.#options, this.#accountOf(home), path, 'busy');
+      try {
+        const stats = await home.statIfPresent(path);
+        if (!stats?.isFile()) continue;
+        await home.removeFile(path).catch(() => {});
+        // Left by an upload that never finished: its bytes were counted and are given back.
+        if (match) await this.#release(this.#accountOf(home), stats.size);
+      } finally {
+        unlock();
+      }
     }
   }
 
