@@ -29,6 +29,7 @@ import { PortalSessions, isTokenShaped, type PortalSessionsOptions } from '../..
 import { adminSection } from './admin.js';
 import { PORTAL_HEADERS, PortalAssets, sendAsset, shellLanguage, CONTENT_SECURITY_POLICY } from './assets.js';
 import { CSRF_COOKIE, SESSION_COOKIE, cookie, crossOriginProblem, isSafeMethod, portalOrigin, readCookies, tokensEqual, userOf, type Identity } from './guard.js';
+import { LiveConnections } from './live-connections.js';
 import { SessionApi } from './session-api.js';
 
 export interface WebPortalOptions {
@@ -64,18 +65,21 @@ export class WebPortal {
   readonly #assets = new PortalAssets();
   readonly #api: SessionApi;
   readonly #withdrawAdmin: () => void;
+  readonly #live: LiveConnections;
 
   constructor(options: WebPortalOptions) {
     this.#options = options;
     this.sessions = new PortalSessions(options.store, options.sessions);
     this.#api = new SessionApi({ store: options.store, sessions: this.sessions, registry: options.registry, logger: options.logger, secure: options.secure });
     const statuses = options.statuses ?? (() => Promise.resolve([]));
+    this.#live = new LiveConnections({ stillOpen: async (token) => (await this.sessions.find(token)) !== undefined, logger: options.logger });
     this.#withdrawAdmin = options.registry.add(adminSection({ store: options.store, statuses, logger: options.logger }), { allowReserved: true });
   }
 
   /** Withdraw the portal's own sections (the web service is stopping). */
   close(): void {
     this.#withdrawAdmin();
+    this.#live.close();
   }
 
   /**
@@ -134,6 +138,7 @@ export class WebPortal {
           return;
         }
         if (socket.destroyed) return;
+        if (identity.token !== undefined) this.#live.track(identity.token, { end: () => socket.destroy() }, socket);
         upgrade(req, socket, head, this.#request(identity, user, match[2] ?? '/', target.query, origin));
       })
       .catch((error: unknown) => {
@@ -176,6 +181,9 @@ export class WebPortal {
         sendJson(res, 403, { error: `refused: ${problem}`, code: 'EFORBIDDEN' }, headers);
         return;
       }
+      // A sign-out, a locked account, a new password: the open connections of a session that
+      // ended are cut once it is done (live-connections.ts).
+      res.once('finish', () => this.#live.check());
     }
     if (path === '/portal/api/session' || path === '/portal/api/account') {
       await this.#api.handle(req, res, path, identity, headers);
@@ -201,6 +209,7 @@ export class WebPortal {
       return;
     }
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    if (identity.token !== undefined) this.#live.track(identity.token, { end: () => res.destroy() }, res);
     await section.handle(req, res, this.#request(identity, user, match[2] ?? '/', query, identity.origin));
   }
 
