@@ -49,3 +49,17 @@ export function formatBytes(bytes: number): string {
   }
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
+
+/**
+ * Give the document a page's styles while the page is shown: a constructed style sheet, not an
+ * inline <style>, so the portal's Content-Security-Policy (no 'unsafe-inline') leaves it alone.
+ * Removed again when `signal` aborts (the person left the page).
+ */
+export function adoptStyles(css: string, signal: AbortSignal): void {
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(css);
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+  signal.addEventListener('abort', () => {
+    document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== sheet);
+  });
+}

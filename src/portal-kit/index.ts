@@ -4,6 +4,6 @@
  * imports nothing else of wharf's.
  */
 export type { PortalPage, PageContext, PageUser, Language } from './page.js';
-export { h, append, replaceChildren, formatBytes, type Attributes } from './dom.js';
+export { h, append, replaceChildren, formatBytes, adoptStyles, type Attributes } from './dom.js';
 export { PortalApi, PortalApiError, CSRF_HEADER, readJson, type UploadOptions } from './api.js';
 export { preferredLanguage, translator } from './i18n.js';

@@ -6,7 +6,7 @@
  * remembers the last message number it has of each room and asks for what came after, so no
  * message is lost or shown twice. Names and texts are only ever text (portal-kit `h()`), never HTML.
  */
-import { h, replaceChildren, type PageContext, type PortalPage } from '../../../../portal-kit/index.js';
+import { h, replaceChildren, type PageContext, type PortalPage, adoptStyles } from '../../../../portal-kit/index.js';
 import { CLOSE_REPLACED, RoomLog, parseTypedLine, reconnectDelayMs, utf8Length, type PortalChatMessage, type PortalMember, type PortalPresenceChange, type PortalServerMessage } from '../messages.js';
 
 const CSS = `
@@ -48,16 +48,6 @@ interface Note {
 const MAX_NOTES = 200;
 
 type Connection = 'connecting' | 'open' | 'closed' | 'replaced';
-
-/** Adopt the page's stylesheet (a constructed one: the portal's CSP allows no inline styles). */
-function adoptStyles(signal: AbortSignal): void {
-  const sheet = new CSSStyleSheet();
-  sheet.replaceSync(CSS);
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-  signal.addEventListener('abort', () => {
-    document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== sheet);
-  });
-}
 
 class ChatView {
   readonly #ctx: PageContext;
@@ -451,7 +441,7 @@ class ChatView {
 
 const page: PortalPage = {
   mount(root: HTMLElement, ctx: PageContext): void {
-    adoptStyles(ctx.signal);
+    adoptStyles(CSS, ctx.signal);
     new ChatView(ctx).mount(root);
   },
 };

@@ -7,7 +7,7 @@
  * button goes back to the word before; the shell mounts the page again for each one.
  * Every word and definition from the network goes in as text (portal-kit `h()`), never as HTML.
  */
-import { h, PortalApiError, replaceChildren, type PageContext, type PortalPage } from '../../../../portal-kit/index.js';
+import { h, PortalApiError, replaceChildren, type PageContext, type PortalPage, adoptStyles } from '../../../../portal-kit/index.js';
 import type { DatabaseMatches, DefineAnswer, DefinitionAnswer, DefinitionSegment, HistoryAnswer, MatchAnswer, StrategiesAnswer } from '../api-types.js';
 import { bodySegments, unwrapSegments } from '../cross-references.js';
 
@@ -48,16 +48,6 @@ const MAX_QUERY_CHARS = 200;
 
 /** Kept across mounts (the shell mounts the page again for every look-up): the strategy chosen, and where focus goes next. */
 const remembered: { strategy: string; focus: 'search' | 'results' | undefined } = { strategy: 'prefix', focus: undefined };
-
-/** Adopt the page's stylesheet (a constructed one: the portal's CSP allows no inline styles). */
-function adoptStyles(signal: AbortSignal): void {
-  const sheet = new CSSStyleSheet();
-  sheet.replaceSync(CSS);
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-  signal.addEventListener('abort', () => {
-    document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== sheet);
-  });
-}
 
 function messageOf(error: unknown, t: PageContext['t']): string {
   if (error instanceof PortalApiError) return error.status === 0 ? t('The server cannot be reached.', '无法连接服务器。') : error.message;
@@ -479,7 +469,7 @@ class DictionaryPage {
 
 const page: PortalPage = {
   async mount(root, ctx) {
-    adoptStyles(ctx.signal);
+    adoptStyles(CSS, ctx.signal);
     const view = new DictionaryPage(ctx);
     view.build(root);
     await view.start();

@@ -5,7 +5,7 @@
  * resumes after a failure or a page reload, and the quota. Every name from the server goes in as
  * text (portal-kit's `h()`), never as markup. The API is src/services/ftp/portal/section.ts.
  */
-import { PortalApiError, formatBytes, h, replaceChildren, type PageContext, type PortalPage } from '../../../../portal-kit/index.js';
+import { PortalApiError, formatBytes, h, replaceChildren, type PageContext, type PortalPage, adoptStyles } from '../../../../portal-kit/index.js';
 
 interface Entry {
   name: string;
@@ -46,18 +46,6 @@ const STYLE = `
 .files-link{background:none;border:0;padding:0;color:#06c;text-decoration:underline;cursor:pointer;font:inherit;text-align:left}
 @media (max-width:480px){.files-table .files-date{display:none}.files-quota progress{width:100%}}
 `;
-
-/**
- * The page's styles as a constructed style sheet: not an inline <style>, so a Content-Security-
- * Policy without 'unsafe-inline' leaves them alone. Added once per document.
- */
-let sheet: CSSStyleSheet | undefined;
-function adoptStyles(): void {
-  if (sheet !== undefined) return;
-  sheet = new CSSStyleSheet();
-  sheet.replaceSync(STYLE);
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-}
 
 function joinPath(folder: string, name: string): string {
   return folder === '/' ? `/${name}` : `${folder}/${name}`;
@@ -106,7 +94,7 @@ class FilesPage {
 
   mount(root: HTMLElement): Promise<void> {
     const { t } = this.#ctx;
-    adoptStyles();
+    adoptStyles(STYLE, this.#ctx.signal);
     const table = h(
       'table',
       { class: 'files-table' },
