@@ -18,7 +18,8 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { loadDefinitions } from '../src/cli/services.js';
 import { DESKTOP, PHONE, launchBrowser, browserMissing } from '../test/helpers/browser.js';
 import { pageReady, startPortal, type StartedPortal } from '../test/helpers/portal.js';
-import { PortalClient } from '../test/services/web/portal-support.js';
+import { PortalClient, rawRequest } from '../test/services/web/portal-support.js';
+import WebSocket from 'ws';
 
 const root = join(import.meta.dirname, '..');
 const shots = join(root, 'docs', 'portal');
@@ -51,6 +52,34 @@ async function sessionCookie(url: string): Promise<string> {
   return client.cookies.get('wharf_session')!;
 }
 
+/**
+ * A little of everything, so the screenshots show pages in use: a chat line, an entry in each
+ * diary, a folder and a file, each through the portal's own API as the admin.
+ */
+async function seedContent(url: string): Promise<void> {
+  const admin = new PortalClient(url);
+  await admin.signIn(ADMIN.name, ADMIN.password);
+  const cookie = [...admin.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  await admin.call('POST', '/portal/api/diary/entries', { body: { diary: 'public', text: '今天天气很好 ☀️ The first entry of the public diary, written in the portal.' } });
+  await admin.call('POST', '/portal/api/diary/entries', { body: { diary: 'mine', text: 'Make an administrator: wharf user add NAME --admin\n管理员可以在 Admin 页面添加账户。' } });
+  await admin.call('POST', '/portal/api/files/folder', { body: { path: '/photos' } });
+  const bytes = Buffer.from('Notes kept in my FTP home.\n我的笔记。\n');
+  const upload = await admin.call('POST', '/portal/api/files/upload', { body: { path: '/notes.txt', size: bytes.length } });
+  await rawRequest(url, 'PUT', `/portal/api/files/upload/${upload.json.id}?offset=0`, { Origin: admin.origin, 'X-CSRF-Token': admin.csrf, Cookie: cookie, 'Content-Type': 'application/octet-stream' }, bytes);
+  await admin.call('POST', `/portal/api/files/upload/${upload.json.id}/finish`, { body: {} });
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/portal/api/chat/socket`, { headers: { Origin: admin.origin, Cookie: cookie } });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string };
+      if (message.type === 'hello') socket.send(JSON.stringify({ type: 'join', room: 'lobby' }));
+      if (message.type === 'synced') socket.send(JSON.stringify({ type: 'say', text: '大家好 👋 Hello from the portal: the seed clients in this room read this too.' }));
+      if (message.type === 'msg') resolve();
+    });
+  });
+  socket.close(1000);
+}
+
 async function person(browser: Browser, url: string, cookie: string | undefined, phone: boolean): Promise<BrowserContext> {
   const context = await browser.newContext({ viewport: phone ? PHONE : DESKTOP, locale: 'en-US', ...(phone ? { isMobile: true, hasTouch: true } : {}) });
   if (cookie !== undefined) await context.addCookies([{ name: 'wharf_session', value: cookie, url, httpOnly: true, sameSite: 'Strict' }]);
@@ -69,7 +98,7 @@ async function measure(browser: Browser, url: string, path: string, name: string
     sizes.push(request.sizes().then((size) => void (bytes += size.responseHeadersSize + size.responseBodySize)));
   });
   await page.goto(`${url}${path}`);
-  await pageReady(page, path);
+  await pageReady(page, path.split('?')[0] ?? path);
   await page.waitForLoadState('networkidle');
   await Promise.all(sizes);
   const timing = (await page.evaluate(`({
@@ -82,7 +111,7 @@ async function measure(browser: Browser, url: string, path: string, name: string
     const phone = await person(browser, url, cookie, true);
     const small = await phone.newPage();
     await small.goto(`${url}${path}`);
-    await pageReady(small, path);
+    await pageReady(small, path.split('?')[0] ?? path);
     await small.waitForLoadState('networkidle');
     await small.screenshot({ path: join(shots, `${name}-phone.png`), fullPage: true });
     await phone.close();
@@ -103,6 +132,7 @@ async function main(): Promise<void> {
   const started = await portal();
   const browser = await launchBrowser();
   try {
+    await seedContent(started.url);
     const cookie = await sessionCookie(started.url);
     const sections = (await new PortalClient(started.url).session()).json.sections as Array<{ id: string }>;
     // A first load, not counted: the browser's own start-up (its processes, its caches of code).
@@ -111,7 +141,7 @@ async function main(): Promise<void> {
     measures.push(await measure(browser, started.url, '/', 'home', undefined));
     measures.push(await measure(browser, started.url, '/signin', 'signin', undefined));
     measures.push(await measure(browser, started.url, '/', 'home-signed-in', cookie));
-    for (const section of sections) measures.push(await measure(browser, started.url, `/${section.id}`, section.id, cookie));
+    for (const section of sections) measures.push(await measure(browser, started.url, section.id === 'dict' ? '/dict?q=harbor' : `/${section.id}`, section.id, cookie));
     const table = [
       `Measured by \`node --import tsx bench/portal.ts\` (${new Date().toISOString().slice(0, 10)}, Chromium ${browser.version()}, loopback, empty cache).`,
       '',
