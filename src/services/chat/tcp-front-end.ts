@@ -14,38 +14,29 @@ import { RateLimiter } from '../../core/rate-limiter.js';
 import type { ListeningAddress } from '../../core/service.js';
 import { StreamServer } from '../../core/tcp-server.js';
 import type { ChatAccounts } from './accounts.js';
-import { PresenceBatcher, type PresenceRun } from './presence.js';
+import { MemberSession, MemberSessions, type MemberSessionsOptions } from './member-sessions.js';
 import {
   FRAME_LENGTH_BYTES,
   PROTOCOL_VERSION,
   cleanText,
   decodeClientFrame,
   encodeFrame,
-  mergeCatchUp,
-  messageFrame,
   nameProblem,
   normalizeName,
   roomProblem,
   textProblem,
-  type ChatMessage,
   type ClientFrame,
   type ErrorCode,
   type ServerFrame,
 } from './protocol.js';
-import type { RoomBus, RoomEvent } from './room.js';
 
-export interface TcpFrontEndOptions {
-  bus: RoomBus;
+export interface TcpFrontEndOptions extends MemberSessionsOptions {
   accounts: ChatAccounts;
   defaultRoom: string;
   host: string;
   port: number;
   maxFrameBytes: number;
   maxTextBytes: number;
-  /** Messages sent to a member who joins without `since`. */
-  historyOnJoin: number;
-  /** Most messages one catch-up sends (the newest ones; older ones are reported as a gap). */
-  maxCatchUp: number;
   /** Most messages one `history` request returns. */
   historyLimit: number;
   /** `say` and `pm` per second per connection, and the burst allowed. */
@@ -54,12 +45,6 @@ export interface TcpFrontEndOptions {
   maxConnections: number;
   maxConnectionsPerIp: number;
   idleTimeoutMs: number;
-  /** Unsent bytes above which a member counts as behind. */
-  writeHighWaterBytes: number;
-  /** A member further behind than this at the end of an event-loop turn is dropped. */
-  maxWriteQueueBytes: number;
-  /** A member behind (above the high-water mark) for this long is dropped. */
-  slowReaderMs: number;
   logger: Logger;
   metrics: ServiceMetrics;
 }
@@ -89,24 +74,10 @@ export const MAX_PENDING_REQUESTS = 32;
 /** Frames gathered for one member are written once they reach this size, without waiting for the turn to end. */
 const OUT_CHUNK_BYTES = 256 * 1024;
 
-class Session {
-  name: string | undefined;
-  room: string | undefined;
+class Session extends MemberSession<Buffer> {
   account = false;
   readonly owner: string;
   readonly token = randomBytes(16).toString('hex');
-  /**
-   * The highest sequence number sent to this member in its room: a message at or below it is not
-   * sent again (over Redis, a message can arrive after the history that already held it).
-   */
-  delivered = 0;
-  /** Messages that arrived while this member's catch-up was being read; undefined when live. */
-  catchingUp: ChatMessage[] | undefined;
-  /** More than `maxCatchUp` live messages arrived during the catch-up: the oldest were let go. */
-  heldOverflow = false;
-  /** Other frames held back during a catch-up (presence, private messages), in order. */
-  deferred: Buffer[] = [];
-  deferredBytes = 0;
   /** Frames of this event-loop turn, written as one chunk at the end of it. */
   out: Buffer[] = [];
   outBytes = 0;
@@ -119,10 +90,9 @@ class Session {
   /** Set when another connection took this member over (resume): leave nothing behind. */
   transferred = false;
   lastRateError = 0;
-  /** When this member's unsent bytes went above the high-water mark (undefined: not behind). */
-  behindSince: number | undefined;
 
   constructor(readonly connection: Connection) {
+    super();
     this.owner = `tcp:${connection.id}:${randomBytes(4).toString('hex')}`;
   }
 }
@@ -130,10 +100,9 @@ class Session {
 export class TcpFrontEnd {
   readonly stats: TcpStats = { sessions: 0, messages: 0, badFrames: 0, rateLimited: 0, authFailures: 0, slowDropped: 0, readPauses: 0, deliveries: 0 };
   readonly #options: TcpFrontEndOptions;
-  readonly #byName = new Map<string, Session>();
-  readonly #rooms = new Map<string, Set<Session>>();
+  /** Names, rooms, room events and catch-ups: the rules shared with the WebSocket front end. */
+  readonly #members: MemberSessions<Session, Buffer>;
   readonly #limiter: RateLimiter;
-  readonly #presence: PresenceBatcher;
   readonly #dirty = new Set<Session>();
   #flushScheduled = false;
   #server!: StreamServer;
@@ -143,7 +112,12 @@ export class TcpFrontEnd {
   private constructor(options: TcpFrontEndOptions) {
     this.#options = options;
     this.#limiter = new RateLimiter({ ratePerSecond: options.ratePerSecond, burst: options.rateBurst });
-    this.#presence = new PresenceBatcher((run) => this.#deliverPresence(run));
+    this.#members = new MemberSessions(options, {
+      encode: encodeFrame,
+      deliver: (session, frame) => this.#queue(session, frame),
+      dropSlow: (session, behind) => this.#dropSlow(session, behind),
+      gone: (session) => session.connection.closed,
+    });
   }
 
   static async start(options: TcpFrontEndOptions): Promise<TcpFrontEnd> {
@@ -163,7 +137,7 @@ export class TcpFrontEnd {
       onConnection: (connection) => front.#accept(connection),
       refusal: (reason) => encodeFrame({ type: 'error', code: 'full', message: reason === 'shutting-down' ? 'the server is shutting down' : 'too many connections; try again later' }),
     });
-    front.#unsubscribe = options.bus.subscribe((event) => front.#onEvent(event));
+    front.#unsubscribe = options.bus.subscribe((event) => front.#members.onEvent(event));
     return front;
   }
 
@@ -172,7 +146,7 @@ export class TcpFrontEnd {
   }
 
   get memberCount(): number {
-    return this.#byName.size;
+    return this.#members.size;
   }
 
   async stop(deadlineMs?: number): Promise<void> {
@@ -180,7 +154,7 @@ export class TcpFrontEnd {
     this.#flush();
     await this.#server.stop(deadlineMs);
     this.#unsubscribe?.();
-    this.#presence.stop();
+    this.#members.stop();
   }
 
   // -- connections ------------------------------------------------------------------------------
@@ -246,31 +220,8 @@ export class TcpFrontEnd {
     this.#dirty.delete(session);
     const { name, room } = session;
     if (name === undefined || room === undefined) return;
-    this.#detach(session);
+    this.#members.detach(session);
     if (!session.transferred) await this.#options.bus.release(name, session.owner, 'disconnected');
-  }
-
-  /** Forget a session's name and room here (the bus is told separately). */
-  #detach(session: Session): void {
-    const { name, room } = session;
-    if (name !== undefined && this.#byName.get(name) === session) this.#byName.delete(name);
-    if (room !== undefined) {
-      const members = this.#rooms.get(room);
-      members?.delete(session);
-      if (members?.size === 0) this.#rooms.delete(room);
-    }
-  }
-
-  #attach(session: Session, name: string, room: string): void {
-    session.name = name;
-    session.room = room;
-    this.#byName.set(name, session);
-    let members = this.#rooms.get(room);
-    if (!members) {
-      members = new Set();
-      this.#rooms.set(room, members);
-    }
-    members.add(session);
   }
 
   // -- requests ---------------------------------------------------------------------------------
@@ -288,7 +239,7 @@ export class TcpFrontEnd {
       case 'bye':
         if (session.name !== undefined) {
           const name = session.name;
-          this.#detach(session);
+          this.#members.detach(session);
           session.name = undefined;
           session.room = undefined;
           await this.#options.bus.release(name, session.owner, 'left');
@@ -357,11 +308,11 @@ export class TcpFrontEnd {
     const account = identity.account;
 
     // A client coming back with its token takes its name over from its old connection.
-    const holder = this.#byName.get(name);
+    const holder = this.#members.named(name);
     if (holder && frame.resume !== undefined && frame.resume === holder.token && holder !== session) {
       if (await bus.transfer(name, holder.owner, session.owner, { address: this.#address(session) })) {
         holder.transferred = true;
-        this.#detach(holder);
+        this.#members.detach(holder);
         holder.name = undefined;
         holder.room = undefined;
         holder.connection.destroy();
@@ -369,12 +320,12 @@ export class TcpFrontEnd {
         // The room may differ from the one the old connection was in.
         const claimedRoom = (await bus.member(name))?.room ?? room;
         session.catchingUp = [];
-        this.#attach(session, name, claimedRoom);
+        this.#members.attach(session, name, claimedRoom);
         if (claimedRoom !== room) {
           const moved = await bus.move(name, session.owner, room);
           if (moved.ok) {
-            this.#detach(session);
-            this.#attach(session, name, room);
+            this.#members.detach(session);
+            this.#members.attach(session, name, room);
           }
         }
         logger.debug({ name, connection: session.connection.id }, 'chat member resumed');
@@ -383,10 +334,10 @@ export class TcpFrontEnd {
     }
 
     session.catchingUp = [];
-    this.#attach(session, name, room);
+    this.#members.attach(session, name, room);
     const claimed = await bus.claim({ name, room, via: 'tcp', account, address: this.#address(session) }, session.owner);
     if (!claimed.ok) {
-      this.#detach(session);
+      this.#members.detach(session);
       session.name = undefined;
       session.room = undefined;
       session.catchingUp = undefined;
@@ -395,7 +346,7 @@ export class TcpFrontEnd {
     }
     session.account = account;
     if (session.connection.closed) {
-      this.#detach(session);
+      this.#members.detach(session);
       await bus.release(name, session.owner, 'disconnected');
       return;
     }
@@ -453,73 +404,29 @@ export class TcpFrontEnd {
     const previous = session.room!;
     // Live messages of the new room are held from the moment the move is made.
     session.catchingUp = [];
-    this.#detach(session);
-    this.#attach(session, name, room);
+    this.#members.detach(session);
+    this.#members.attach(session, name, room);
     const moved = await this.#options.bus.move(name, session.owner, room);
     if (!moved.ok) {
-      this.#detach(session);
-      this.#attach(session, name, previous);
+      this.#members.detach(session);
+      this.#members.attach(session, name, previous);
       session.catchingUp = undefined;
-      this.#flushDeferred(session);
+      this.#members.flushDeferred(session);
       return this.#error(session, id, 'full', 'too many rooms are open');
     }
     return this.#sync(session, 'joined', since, id);
   }
 
-  /**
-   * Send the welcome (or joined) frame, then the history the member is owed, then `synced`. Live
-   * messages that arrive meanwhile are held in `catchingUp` and merged, so none is lost or sent twice.
-   */
+  /** The welcome (or joined) frame, then the catch-up owed (MemberSessions.sync). */
   async #sync(session: Session, kind: 'welcome' | 'joined', since: number | undefined, id: number | undefined): Promise<void> {
-    const { bus } = this.#options;
-    const room = session.room!;
-    session.catchingUp ??= [];
-    const [members, lastSeq] = await Promise.all([bus.members(room), bus.lastSeq(room)]);
-    const page =
-      since === undefined
-        ? await bus.history(room, { limit: this.#options.historyOnJoin })
-        : await bus.history(room, { after: since, limit: this.#options.maxCatchUp });
-    if (session.connection.closed || session.room !== room) return;
     const withId = id !== undefined ? { id } : {};
-    if (kind === 'welcome') {
-      this.#send(session, { type: 'welcome', ...withId, v: PROTOCOL_VERSION, name: session.name!, room, account: session.account, members, lastSeq, token: session.token });
-    } else {
-      this.#send(session, { type: 'joined', ...withId, room, members, lastSeq });
-    }
-    const held = session.catchingUp;
-    const overflow = session.heldOverflow;
-    session.catchingUp = undefined;
-    session.heldOverflow = false;
-    const messages = mergeCatchUp(since ?? 0, page.messages, held);
-    let last = Math.max(lastSeq, since ?? 0);
-    let delivered = lastSeq;
-    for (const message of messages) {
-      this.#send(session, messageFrame(message));
-      if (message.seq > last) last = message.seq;
-      if (message.seq > delivered) delivered = message.seq;
-    }
-    session.delivered = delivered;
-    this.#send(session, { type: 'synced', room, lastSeq: last, gap: (since !== undefined && !page.complete) || overflow });
-    this.#flushDeferred(session);
-  }
-
-  /**
-   * Keep a live message for a member whose catch-up is being read: at most `maxCatchUp` (the
-   * newest), so a busy room and a slow store cannot fill memory; `synced` then reports a gap.
-   */
-  #hold(session: Session, held: ChatMessage[], message: ChatMessage): void {
-    held.push(message);
-    if (held.length > this.#options.maxCatchUp) {
-      held.shift();
-      session.heldOverflow = true;
-    }
-  }
-
-  #flushDeferred(session: Session): void {
-    const deferred = session.deferred;
-    session.deferred = [];
-    session.deferredBytes = 0;
-    for (const frame of deferred) this.#queue(session, frame);
+    await this.#members.sync(session, since, (room, members, lastSeq) => {
+      if (kind === 'welcome') {
+        this.#send(session, { type: 'welcome', ...withId, v: PROTOCOL_VERSION, name: session.name!, room, account: session.account, members, lastSeq, token: session.token });
+      } else {
+        this.#send(session, { type: 'joined', ...withId, room, members, lastSeq });
+      }
+    });
   }
 
   #allowed(session: Session, id: number | undefined): boolean {
@@ -542,61 +449,10 @@ export class TcpFrontEnd {
     this.#send(session, { type: 'error', ...(id !== undefined ? { id } : {}), code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
   }
 
-  // -- events from the room ---------------------------------------------------------------------
-
-  #onEvent(event: RoomEvent): void {
-    switch (event.type) {
-      case 'message': {
-        const members = this.#rooms.get(event.message.room);
-        if (!members) return;
-        this.#presence.flushRoom(event.message.room);
-        const frame = encodeFrame(messageFrame(event.message));
-        const seq = event.message.seq;
-        for (const session of members) {
-          if (session.catchingUp) this.#hold(session, session.catchingUp, event.message);
-          else if (seq > session.delivered) {
-            session.delivered = seq;
-            this.#queue(session, frame);
-          }
-        }
-        return;
-      }
-      case 'join':
-      case 'leave':
-        if (!this.#rooms.has(event.room)) return;
-        this.#presence.add(event.room, event.type, event.member, event.type === 'leave' ? event.reason : undefined);
-        return;
-      case 'private': {
-        const frame = encodeFrame({ type: 'pm', from: event.from, to: event.to, text: event.text, time: event.time });
-        const to = this.#byName.get(event.to);
-        if (to) this.#queueOrDefer(to, frame);
-        const from = this.#byName.get(event.from);
-        if (from && from !== to) this.#queueOrDefer(from, frame);
-        return;
-      }
-    }
-  }
-
-  #deliverPresence(run: PresenceRun): void {
-    const members = this.#rooms.get(run.room);
-    if (!members) return;
-    const changes = run.members.map((m) => ({ name: m.name, via: m.via, account: m.account, ...(run.reason !== undefined ? { reason: run.reason } : {}) }));
-    const frame = encodeFrame({ type: 'presence', room: run.room, joined: run.kind === 'join' ? changes : [], left: run.kind === 'leave' ? changes : [] });
-    for (const session of members) this.#queueOrDefer(session, frame);
-  }
-
   // -- writing: one chunk per member per event-loop turn ----------------------------------------
 
   #send(session: Session, frame: ServerFrame): void {
     this.#queue(session, encodeFrame(frame));
-  }
-
-  #queueOrDefer(session: Session, frame: Buffer): void {
-    if (!session.catchingUp) return this.#queue(session, frame);
-    session.deferred.push(frame);
-    session.deferredBytes += frame.length;
-    // Presence and private messages held during a catch-up count against the same bound as unread ones.
-    if (session.deferredBytes > this.#options.maxWriteQueueBytes) this.#dropSlow(session, session.deferredBytes);
   }
 
   #queue(session: Session, frame: Buffer): void {
@@ -633,17 +489,7 @@ export class TcpFrontEnd {
     session.outBytes = 0;
     const connection = session.connection;
     if (connection.closed) return;
-    const behind = connection.writeQueueBytes;
-    if (behind > this.#options.writeHighWaterBytes) {
-      const now = Date.now();
-      session.behindSince ??= now;
-      if (behind > this.#options.maxWriteQueueBytes || now - session.behindSince > this.#options.slowReaderMs) {
-        this.#dropSlow(session, behind);
-        return;
-      }
-    } else {
-      session.behindSince = undefined;
-    }
+    if (this.#members.droppedAsSlow(session, connection.writeQueueBytes)) return;
     connection.write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 

@@ -18,29 +18,19 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../../../core/logger.js';
 import type { ServiceMetrics } from '../../../core/metrics.js';
 import { RateLimiter } from '../../../core/rate-limiter.js';
-import { PresenceBatcher, type PresenceRun } from '../presence.js';
-import { cleanText, mergeCatchUp, messageFrame, nameKey, nameProblem, normalizeName, roomProblem, textProblem, type ChatMessage } from '../protocol.js';
-import type { RoomBus, RoomEvent } from '../room.js';
+import { MemberSession, MemberSessions, type MemberSessionsOptions } from '../member-sessions.js';
+import { cleanText, nameKey, nameProblem, normalizeName, roomProblem, textProblem } from '../protocol.js';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_REPLACED, CLOSE_TRY_LATER, parsePortalClientMessage, type PortalClientMessage, type PortalErrorCode, type PortalServerMessage } from './messages.js';
 
-export interface WebFrontEndOptions {
-  bus: RoomBus;
+export interface WebFrontEndOptions extends MemberSessionsOptions {
   defaultRoom: string;
   /** Largest message a page may send (the WebSocket's `maxPayload`). */
   maxMessageBytes: number;
   maxTextBytes: number;
-  historyOnJoin: number;
-  maxCatchUp: number;
   historyLimit: number;
   /** Messages a second per account (every kind counts), and the burst allowed. */
   ratePerSecond: number;
   rateBurst: number;
-  /** Bytes sent and not yet taken above which a member is behind. */
-  writeHighWaterBytes: number;
-  /** A member further behind than this is dropped. */
-  maxWriteQueueBytes: number;
-  /** A member behind for this long is dropped. */
-  slowReaderMs: number;
   /** A ping this often; a socket that has not answered the previous one is dropped. */
   pingIntervalMs: number;
   /**
@@ -84,9 +74,7 @@ const MAX_PENDING_REQUESTS = 32;
 /** Most rooms one `rooms` answer lists (each costs a look-up of its members). */
 const MAX_LISTED_ROOMS = 100;
 
-class WebSession {
-  name: string | undefined;
-  room: string | undefined;
+class WebSession extends MemberSession<string> {
   /** The membership of the tab this one replaced, to take over at `join` (or free at close). */
   inherited: { name: string; owner: string } | undefined;
   replaced = false;
@@ -94,13 +82,6 @@ class WebSession {
   /** The server cut it (not reading, not answering pings, too many bad messages): no grace. */
   dropped = false;
   readonly owner = `web:${randomBytes(8).toString('hex')}`;
-  /** Highest sequence number sent in `room` (see the TCP front end's Session). */
-  delivered = 0;
-  catchingUp: ChatMessage[] | undefined;
-  heldOverflow = false;
-  deferred: string[] = [];
-  deferredBytes = 0;
-  behindSince: number | undefined;
   /** Answered the last ping. */
   alive = true;
   badMessages = 0;
@@ -114,7 +95,9 @@ class WebSession {
     readonly ws: WebSocket,
     readonly peer: WebPeer,
     readonly accountKey: string,
-  ) {}
+  ) {
+    super();
+  }
 }
 
 export class WebFrontEnd {
@@ -122,14 +105,13 @@ export class WebFrontEnd {
   readonly #options: WebFrontEndOptions;
   readonly #sessions = new Set<WebSession>();
   readonly #byAccount = new Map<string, WebSession>();
-  readonly #byName = new Map<string, WebSession>();
-  readonly #rooms = new Map<string, Set<WebSession>>();
+  /** Names, rooms, room events and catch-ups: the rules shared with the TCP front end. */
+  readonly #members: MemberSessions<WebSession, string>;
   /** Names of sockets that dropped, held for `reconnectGraceMs` by account. */
   readonly #orphans = new Map<string, { name: string; owner: string; timer: NodeJS.Timeout }>();
   /** One chain of work per account: its tabs' joins and leaves happen in order. */
   readonly #chains = new Map<string, Promise<void>>();
   readonly #limiter: RateLimiter;
-  readonly #presence: PresenceBatcher;
   readonly #unsubscribe: () => void;
   readonly #pinger: NodeJS.Timeout;
   #stopping = false;
@@ -137,14 +119,19 @@ export class WebFrontEnd {
   constructor(options: WebFrontEndOptions) {
     this.#options = options;
     this.#limiter = new RateLimiter({ ratePerSecond: options.ratePerSecond, burst: options.rateBurst });
-    this.#presence = new PresenceBatcher((run) => this.#deliverPresence(run));
-    this.#unsubscribe = options.bus.subscribe((event) => this.#onEvent(event));
+    this.#members = new MemberSessions(options, {
+      encode: (frame) => JSON.stringify(frame),
+      deliver: (session, text) => this.#deliver(session, text),
+      dropSlow: (session, behind) => this.#dropSlow(session, behind),
+      gone: (session) => session.closed || session.replaced,
+    });
+    this.#unsubscribe = options.bus.subscribe((event) => this.#members.onEvent(event));
     this.#pinger = setInterval(() => this.#pingAll(), options.pingIntervalMs);
     this.#pinger.unref();
   }
 
   get memberCount(): number {
-    return this.#byName.size;
+    return this.#members.size;
   }
 
   get connectionCount(): number {
@@ -171,7 +158,7 @@ export class WebFrontEnd {
     }
     clearTimeout(cut);
     this.#unsubscribe();
-    this.#presence.stop();
+    this.#members.stop();
   }
 
   // -- connections ------------------------------------------------------------------------------
@@ -267,28 +254,11 @@ export class WebFrontEnd {
     return next;
   }
 
+  /** Leave the room here and forget the name on the session too (the bus is told separately). */
   #detach(session: WebSession): void {
-    const { name, room } = session;
-    if (name !== undefined && this.#byName.get(name) === session) this.#byName.delete(name);
-    if (room !== undefined) {
-      const members = this.#rooms.get(room);
-      members?.delete(session);
-      if (members?.size === 0) this.#rooms.delete(room);
-    }
+    this.#members.detach(session);
     session.name = undefined;
     session.room = undefined;
-  }
-
-  #attach(session: WebSession, name: string, room: string): void {
-    session.name = name;
-    session.room = room;
-    this.#byName.set(name, session);
-    let members = this.#rooms.get(room);
-    if (!members) {
-      members = new Set();
-      this.#rooms.set(room, members);
-    }
-    members.add(session);
   }
 
   // -- requests ---------------------------------------------------------------------------------
@@ -323,7 +293,7 @@ export class WebFrontEnd {
     if (session.catchingUp !== undefined) {
       session.catchingUp = undefined;
       session.heldOverflow = false;
-      this.#flushDeferred(session);
+      this.#members.flushDeferred(session);
     }
     this.#error(session, message.id, 'unavailable', 'the chat could not do that just now; try again');
   }
@@ -427,13 +397,13 @@ export class WebFrontEnd {
     if (await this.#takeOver(session, name, room)) return this.#sync(session, since, id);
     if (session.closed || session.replaced) return;
     session.catchingUp = [];
-    this.#attach(session, name, room);
+    this.#members.attach(session, name, room);
     const claimed = await this.#options.bus.claim({ name, room, via: 'web', account: true, address: session.peer.address }, session.owner);
     if (session.replaced) return; // the tab that replaced this one takes the name over
     if (!claimed.ok) {
       this.#detach(session);
       session.catchingUp = undefined;
-      this.#flushDeferred(session);
+      this.#members.flushDeferred(session);
       if (claimed.reason === 'taken') return this.#error(session, id, 'name-taken', `${name} is already in the chat from another program (wharf chat?); leave there first`);
       return this.#error(session, id, 'full', claimed.reason === 'full' ? 'the chat is full' : 'too many rooms are open');
     }
@@ -456,7 +426,7 @@ export class WebFrontEnd {
     session.inherited = undefined;
     const { bus } = this.#options;
     session.catchingUp = [];
-    this.#attach(session, name, room);
+    this.#members.attach(session, name, room);
     const taken = await bus.transfer(name, inherited.owner, session.owner, { address: session.peer.address, via: 'web' });
     // Closed: its close frees the name (queued after this); replaced: the next tab takes it.
     if (session.closed || session.replaced) return taken;
@@ -468,7 +438,7 @@ export class WebFrontEnd {
     const heldRoom = (await bus.member(name))?.room ?? room;
     if (heldRoom !== room && !(await bus.move(name, session.owner, room)).ok && session.name !== undefined) {
       this.#detach(session);
-      this.#attach(session, name, heldRoom);
+      this.#members.attach(session, name, heldRoom);
     }
     return true;
   }
@@ -479,107 +449,26 @@ export class WebFrontEnd {
     const previous = session.room!;
     session.catchingUp = [];
     this.#detach(session);
-    this.#attach(session, name, room);
+    this.#members.attach(session, name, room);
     const moved = await this.#options.bus.move(name, session.owner, room);
     if (session.replaced || session.closed) return;
     if (!moved.ok) {
       this.#detach(session);
-      this.#attach(session, name, previous);
+      this.#members.attach(session, name, previous);
       session.catchingUp = undefined;
-      this.#flushDeferred(session);
+      this.#members.flushDeferred(session);
       return this.#error(session, id, 'full', 'too many rooms are open');
     }
     return this.#sync(session, since, id);
   }
 
-  /**
-   * `joined`, then the history owed (after `since`, or the last `historyOnJoin`), then `synced`.
-   * Live messages that arrive meanwhile are held and merged: none lost, none sent twice.
-   */
+  /** `joined`, then the catch-up owed (MemberSessions.sync). */
   async #sync(session: WebSession, since: number | undefined, id: number | undefined): Promise<void> {
-    const { bus } = this.#options;
-    const room = session.room!;
-    session.catchingUp ??= [];
-    const [members, lastSeq] = await Promise.all([bus.members(room), bus.lastSeq(room)]);
-    const page = since === undefined ? await bus.history(room, { limit: this.#options.historyOnJoin }) : await bus.history(room, { after: since, limit: this.#options.maxCatchUp });
-    if (session.closed || session.replaced || session.room !== room) return;
-    this.#send(session, { type: 'joined', ...(id !== undefined ? { id } : {}), room, members, lastSeq });
-    const held = session.catchingUp;
-    const overflow = session.heldOverflow;
-    session.catchingUp = undefined;
-    session.heldOverflow = false;
-    let last = Math.max(lastSeq, since ?? 0);
-    let delivered = lastSeq;
-    for (const message of mergeCatchUp(since ?? 0, page.messages, held)) {
-      this.#send(session, messageFrame(message) as PortalServerMessage);
-      last = Math.max(last, message.seq);
-      delivered = Math.max(delivered, message.seq);
-    }
-    session.delivered = delivered;
-    this.#send(session, { type: 'synced', room, lastSeq: last, gap: (since !== undefined && !page.complete) || overflow });
-    this.#flushDeferred(session);
-  }
-
-  #flushDeferred(session: WebSession): void {
-    const deferred = session.deferred;
-    session.deferred = [];
-    session.deferredBytes = 0;
-    for (const text of deferred) this.#deliver(session, text);
+    await this.#members.sync(session, since, (room, members, lastSeq) => this.#send(session, { type: 'joined', ...(id !== undefined ? { id } : {}), room, members, lastSeq }));
   }
 
   #error(session: WebSession, id: number | undefined, code: PortalErrorCode, message: string, retryAfterMs?: number): void {
     this.#send(session, { type: 'error', ...(id !== undefined ? { id } : {}), code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
-  }
-
-  // -- events from the room ---------------------------------------------------------------------
-
-  #onEvent(event: RoomEvent): void {
-    switch (event.type) {
-      case 'message': {
-        const members = this.#rooms.get(event.message.room);
-        if (!members) return;
-        this.#presence.flushRoom(event.message.room);
-        const text = JSON.stringify(messageFrame(event.message));
-        const seq = event.message.seq;
-        for (const session of members) {
-          if (session.catchingUp) this.#hold(session, session.catchingUp, event.message);
-          else if (seq > session.delivered) {
-            session.delivered = seq;
-            this.#deliver(session, text);
-          }
-        }
-        return;
-      }
-      case 'join':
-      case 'leave':
-        if (!this.#rooms.has(event.room)) return;
-        this.#presence.add(event.room, event.type, event.member, event.type === 'leave' ? event.reason : undefined);
-        return;
-      case 'private': {
-        const text = JSON.stringify({ type: 'pm', from: event.from, to: event.to, text: event.text, time: event.time } satisfies PortalServerMessage);
-        const to = this.#byName.get(event.to);
-        if (to) this.#deliverOrDefer(to, text);
-        const from = this.#byName.get(event.from);
-        if (from && from !== to) this.#deliverOrDefer(from, text);
-        return;
-      }
-    }
-  }
-
-  #hold(session: WebSession, held: ChatMessage[], message: ChatMessage): void {
-    held.push(message);
-    if (held.length > this.#options.maxCatchUp) {
-      held.shift();
-      session.heldOverflow = true;
-    }
-  }
-
-  #deliverPresence(run: PresenceRun): void {
-    const members = this.#rooms.get(run.room);
-    if (!members) return;
-    const changes = run.members.map((m) => ({ name: m.name, via: m.via, account: m.account, ...(run.reason !== undefined ? { reason: run.reason } : {}) }));
-    const text = JSON.stringify({ type: 'presence', room: run.room, joined: run.kind === 'join' ? changes : [], left: run.kind === 'leave' ? changes : [] } satisfies PortalServerMessage);
-    for (const session of members) this.#deliverOrDefer(session, text);
   }
 
   // -- writing ----------------------------------------------------------------------------------
@@ -591,13 +480,6 @@ export class WebFrontEnd {
   /** Send even to a socket being replaced (its last word); no bound check needed for one message. */
   #sendNow(session: WebSession, message: PortalServerMessage): void {
     if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(message));
-  }
-
-  #deliverOrDefer(session: WebSession, text: string): void {
-    if (!session.catchingUp) return this.#deliver(session, text);
-    session.deferred.push(text);
-    session.deferredBytes += text.length;
-    if (session.deferredBytes > this.#options.maxWriteQueueBytes) this.#dropSlow(session, session.deferredBytes);
   }
 
   /**
@@ -614,16 +496,7 @@ export class WebFrontEnd {
   }
 
   #tooFarBehind(session: WebSession): boolean {
-    const behind = session.ws.bufferedAmount;
-    if (behind <= this.#options.writeHighWaterBytes) {
-      session.behindSince = undefined;
-      return false;
-    }
-    const now = Date.now();
-    session.behindSince ??= now;
-    if (behind <= this.#options.maxWriteQueueBytes && now - session.behindSince <= this.#options.slowReaderMs) return false;
-    this.#dropSlow(session, behind);
-    return true;
+    return this.#members.droppedAsSlow(session, session.ws.bufferedAmount);
   }
 
   #dropSlow(session: WebSession, behind: number): void {
