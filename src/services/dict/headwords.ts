@@ -143,6 +143,8 @@ export class HeadwordIndex {
   readonly #raw: string[];
   /** What is compared: column 1 itself, or column 1 reduced to letters, digits and spaces, lowered. */
   readonly #keys: string[];
+  /** The longest key's length in UTF-16 units: a query of more code points than this plus one is no edit away from any. */
+  readonly #longestKey: number;
   /** Column 4 where it differs from column 1. */
   readonly #shown: Array<string | undefined>;
   /** What the substring strategies search: the key with ASCII letters lowered (dictd's tolowertab). */
@@ -174,6 +176,9 @@ export class HeadwordIndex {
     this.size = raw.length;
     this.#raw = raw;
     this.#keys = keys;
+    let longest = 0;
+    for (const key of keys) if (key.length > longest) longest = key.length;
+    this.#longestKey = longest;
     this.#shown = shown.length > 0 ? shown.map((s, i) => (s !== undefined && s !== raw[i] ? s : undefined)) : [];
     const caseSensitive = this.flags.caseSensitive;
     let search = keys;
@@ -356,6 +361,11 @@ export class HeadwordIndex {
     const key = this.#query(word);
     if (key === undefined) return [];
     const chars = Array.from(key);
+    // Every candidate one edit away has at least n - 1 code points, so at least as many UTF-16
+    // units: past the longest key there is nothing to find, and building ~2 × n × alphabet
+    // candidates of a long query (a peer's 200 characters, a CJK alphabet of thousands) would
+    // cost a core for nothing.
+    if (chars.length - 1 > this.#longestKey) return [];
     const alphabet = this.alphabet;
     const out: number[] = [];
     const tried = new Set<string>();

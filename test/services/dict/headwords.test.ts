@@ -57,6 +57,21 @@ describe('headword index: all characters significant (dict-wn)', () => {
     expect(shown(allChars, allChars.suffix('llo', 3))).toEqual(['cello', 'hallo', 'hello']);
   });
 
+  it('lev answers a query longer than every headword by two or more at once, without building a candidate (a peer\'s 200-character word costs nothing)', () => {
+    const index = new HeadwordIndex(['hello', 'help', 'world'], { alphabet: 'abcdefghijklmnopqrstuvwxyz的是不了' });
+    let probes = 0;
+    const lowerBound = index.lowerBound.bind(index);
+    index.lowerBound = (key: string) => {
+      probes++;
+      return lowerBound(key);
+    };
+    expect(index.lev('x'.repeat(200))).toEqual([]);
+    expect(index.lev('helloo' + 'o')).toEqual([]);
+    expect(probes).toBe(0);
+    // One longer than the longest headword can still be one deletion away.
+    expect(shown(index, index.lev('helloo'))).toEqual(['hello']);
+  });
+
   it('lev tries edits in dictd\'s order (deletions, transpositions, insertions, substitutions)', () => {
     // "hallo" itself comes back from the transposition of its two l's; "hello" once (the first entry).
     expect(shown(allChars, allChars.lev('hallo'))).toEqual(['halo', 'hall', 'hallo', 'halloo', 'hallow', 'hello', 'hollo', 'hullo', 'halle']);
