@@ -15,7 +15,12 @@ export const CSRF_COOKIE = 'wharf_csrf';
 
 const MAX_COOKIES = 64;
 
-/** The cookies of a request, the first of each name (a long junk header costs no more than 64 entries). */
+/**
+ * The cookies of a request (a long junk header costs no more than 64 entries). A name sent twice
+ * with different values reads as empty: cookies ignore ports, so another program on this host
+ * (127.0.0.1:OTHERPORT) can toss in a `wharf_session` of its own with a longer Path, which the
+ * browser sends first; the portal cannot tell which one is its own, so it trusts neither.
+ */
 export function readCookies(req: IncomingMessage): Map<string, string> {
   const cookies = new Map<string, string>();
   const header = req.headers.cookie;
@@ -26,7 +31,9 @@ export function readCookies(req: IncomingMessage): Map<string, string> {
     const equals = part.indexOf('=');
     if (equals < 0) continue;
     const name = part.slice(0, equals).trim();
-    if (!cookies.has(name)) cookies.set(name, part.slice(equals + 1).trim());
+    const value = part.slice(equals + 1).trim();
+    const earlier = cookies.get(name);
+    cookies.set(name, earlier === undefined || earlier === value ? value : '');
   }
   return cookies;
 }

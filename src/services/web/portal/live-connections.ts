@@ -36,8 +36,13 @@ export class LiveConnections {
     this.#sweep.unref();
   }
 
-  /** Track a connection of `token`'s session until `closed` emits 'close'. */
-  track(token: string, connection: Closable, closed: { once(event: 'close', listener: () => void): unknown }): void {
+  /**
+   * Track a connection of `token`'s session until `closed` emits 'close'. One already destroyed
+   * (its client hung up while the session was read) is not tracked: its 'close' has been emitted
+   * and will not come again, so it would stay here as long as the session lives.
+   */
+  track(token: string, connection: Closable, closed: { readonly destroyed: boolean; once(event: 'close', listener: () => void): unknown }): void {
+    if (closed.destroyed) return;
     let set = this.#byToken.get(token);
     if (set === undefined) {
       set = new Set();
