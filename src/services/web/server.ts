@@ -16,6 +16,7 @@ import { formatServiceAddress, type ClientCommand, type ListeningAddress, type R
 import { requireStore } from '../../store/service-store.js';
 import { WebPortal } from './portal/portal.js';
 import { normaliseAddress } from '../../core/connection.js';
+import { isLoopbackAddress } from '../../core/address.js';
 import { ConnectionLimiter } from '../../core/connection-limiter.js';
 import { listenError } from '../../core/tcp-server.js';
 import { welcomePage } from './pages.js';
@@ -88,6 +89,11 @@ export const webConfigSchema = z
      * on; `wharf web serve` serves a plain site unless given --portal. Needs the store.
      */
     portal: z.boolean().default(false),
+    /**
+     * Names the portal answers to besides its addresses and localhost (`wharf.lan`). Listening on
+     * loopback, it answers no other name in `Host` (DNS rebinding: docs/portal.md, Security).
+     */
+    portalHosts: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$/, 'a host name, without port')).default([]),
     /** A connection with no traffic at all (a reader that stopped reading) is closed after this. */
     idleTimeoutMs: z.number().int().min(0).default(120_000),
     /** Largest request head (request line and headers); past it: 431. */
@@ -338,6 +344,10 @@ class RunningWebServer implements WebServerHandle {
       logger: this.#logger,
       secure: this.#tls !== undefined,
       statuses: ctx.statuses,
+      hosts: {
+        enforce: isLoopbackAddress(this.#config.host) || this.#config.host === 'localhost' || this.#config.portalHosts.length > 0,
+        names: new Set(this.#config.portalHosts.map((name) => name.toLowerCase())),
+      },
       accessLog: accessLog === undefined ? undefined : (entry) => accessLog.write(entry),
     });
   }

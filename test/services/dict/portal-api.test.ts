@@ -188,6 +188,21 @@ describe('regular expressions and load, bounded as the DICT server bounds them',
     return serveSection(new DictPortalApi(state, silentLogger(), limits).section(), undefined);
   }
 
+  it('records no lookup that a page elsewhere on this host made the browser ask for (Sec-Fetch-Site: same-site, cross-site): SameSite cookies still go with an <img> from another port', async () => {
+    api.user = bob;
+    for (const site of ['same-site', 'cross-site']) {
+      const answer = await fetch(`${api.base}/define?word=planted`, { headers: { 'Sec-Fetch-Site': site } });
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as DefineAnswer).recorded, site).toBe(false);
+    }
+    const own = await fetch(`${api.base}/define?word=chosen`, { headers: { 'Sec-Fetch-Site': 'same-origin' } });
+    expect(((await own.json()) as DefineAnswer).recorded).toBe(true);
+    const words = (await get<HistoryAnswer>('/history')).body.history.map((row) => row.word);
+    expect(words[0]).toBe('chosen');
+    expect(words).not.toContain('planted');
+    api.user = undefined;
+  });
+
   it('runs catastrophic patterns in linear time, refuses patterns too large to run, and stops at the CPU budget', async () => {
     for (const pattern of ['^(a+)+$', '^(x+x+)+z$', '(a|aa)*b', '(.*a){20}']) {
       const started = performance.now();

@@ -158,7 +158,7 @@ export class DictPortalApi {
       case '/match':
         return this.#match(request.query, res);
       case '/define':
-        return this.#define(request, req.method === 'GET');
+        return this.#define(request, req.method === 'GET' && !fetchedForAnotherPage(req));
       case '/databases':
         return { databases: this.#state.databases.list.map((db) => ({ name: db.name, description: db.description })) } satisfies DatabasesAnswer;
       case '/strategies':
@@ -251,4 +251,15 @@ export class DictPortalApi {
     }
     return { history: rows.map((row) => ({ word: row.word, database: row.database, at: row.at.toISOString() })) };
   }
+}
+
+/**
+ * A look-up the browser made for a page that is not the portal's own: an `<img>` or a link on a
+ * page elsewhere on this host (another port: SameSite cookies still go with it) or another site.
+ * It is answered, but not written into the account's history, which only the person's own
+ * look-ups may fill. Without `Sec-Fetch-Site` (not a browser, or an old one) it is the person's.
+ */
+function fetchedForAnotherPage(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return site === 'same-site' || site === 'cross-site';
 }

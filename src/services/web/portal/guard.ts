@@ -4,6 +4,7 @@
  * request and every WebSocket, and the CSRF token compared in constant time.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { PortalUser } from '../../../core/portal.js';
 import { newToken, type PortalSession } from '../../../store/portal-sessions.js';
@@ -62,6 +63,31 @@ export function portalOrigin(req: IncomingMessage, secure: boolean): string | un
   const host = typeof authority === 'string' ? authority.toLowerCase() : undefined;
   if (host === undefined || !HOST.test(host)) return undefined;
   return `${secure ? 'https' : 'http'}://${host}`;
+}
+
+/** Which `Host` names the portal answers (DNS rebinding: see `foreignHost`). */
+export interface HostNames {
+  /** Check at all: the web service listens on loopback only, or names were given. */
+  readonly enforce: boolean;
+  /** Names given in the config (`portalHosts`), lower-case, without ports. */
+  readonly names: ReadonlySet<string>;
+}
+
+/**
+ * Why the portal does not answer under this request's `Host`, or undefined when it does.
+ * A page at `evil.example` whose name is made to resolve to 127.0.0.1 (DNS rebinding) reaches
+ * a loopback-only portal with its own name in `Host`, and its `Origin` then matches the origin
+ * built from `Host`: so, listening on loopback, the portal answers only the names a person on
+ * this machine opens it by (IP literals, `localhost`, `*.localhost`) and those it is told.
+ */
+export function foreignHost(req: IncomingMessage, hosts: HostNames): string | undefined {
+  if (!hosts.enforce) return undefined;
+  const authority = req.headers[':authority'] ?? req.headers.host;
+  const host = typeof authority === 'string' ? authority.toLowerCase() : '';
+  if (!HOST.test(host)) return 'the request names no valid Host';
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  if (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || hosts.names.has(name)) return undefined;
+  return `this portal answers to its addresses and to localhost, not to ${name}; add the name to web.portalHosts to open it by that name`;
 }
 
 /**

@@ -16,7 +16,7 @@
  * session's CSRF token (a visitor's: the `wharf_csrf` cookie's) in `X-CSRF-Token`; else 403 and
  * nothing happens. A WebSocket's `Origin` must be the portal's.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { normaliseAddress } from '../../../core/connection.js';
 import { WharfError } from '../../../core/errors.js';
@@ -28,7 +28,7 @@ import type { Store } from '../../../store/database.js';
 import { PortalSessions, isTokenShaped, type PortalSessionsOptions } from '../../../store/portal-sessions.js';
 import { adminSection } from './admin.js';
 import { PORTAL_HEADERS, PortalAssets, sendAsset, shellLanguage, CONTENT_SECURITY_POLICY } from './assets.js';
-import { CSRF_COOKIE, SESSION_COOKIE, cookie, crossOriginProblem, isSafeMethod, portalOrigin, readCookies, tokensEqual, userOf, type Identity } from './guard.js';
+import { CSRF_COOKIE, SESSION_COOKIE, cookie, crossOriginProblem, foreignHost, type HostNames, isSafeMethod, portalOrigin, readCookies, tokensEqual, userOf, type Identity } from './guard.js';
 import { LiveConnections } from './live-connections.js';
 import { SessionApi } from './session-api.js';
 
@@ -41,6 +41,8 @@ export interface WebPortalOptions {
   /** What runs (the host's `statuses`); none outside a host. */
   statuses?: () => Promise<ServiceStatusLine[]>;
   sessions?: PortalSessionsOptions;
+  /** The `Host` names the portal answers (DNS rebinding); every name when absent. */
+  hosts?: HostNames;
   /** One entry per answered request, as the static files log theirs. */
   accessLog?: (entry: { request: IncomingMessage; status: number; bytes: number; startMs: number }) => void;
 }
@@ -99,6 +101,12 @@ export class WebPortal {
     }
     if (work === undefined) return false;
     this.#logWhenDone(req, res);
+    const foreign = this.#foreignHost(req);
+    if (foreign !== undefined) {
+      req.resume();
+      res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(foreign)), 'Cache-Control': 'no-store' }).end(foreign);
+      return true;
+    }
     work().catch((error: unknown) => sendPortalError(res, error, this.#options.logger, PORTAL_HEADERS));
     return true;
   }
@@ -115,8 +123,13 @@ export class WebPortal {
     socket.on('error', () => socket.destroy());
     const refuse = (status: number, reason: string) => {
       this.#options.logger.debug({ peer: req.socket.remoteAddress, url: req.url, status }, `portal WebSocket refused: ${reason}`);
-      socket.end(`HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : status === 401 ? 'Unauthorized' : 'Not Found'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Refused'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
     };
+    const foreign = this.#foreignHost(req);
+    if (foreign !== undefined) {
+      refuse(421, foreign);
+      return true;
+    }
     const origin = portalOrigin(req, this.#options.secure);
     const sentOrigin = req.headers.origin;
     if (origin === undefined || typeof sentOrigin !== 'string' || sentOrigin.toLowerCase() !== origin) {
@@ -146,6 +159,13 @@ export class WebPortal {
         socket.destroy();
       });
     return true;
+  }
+
+  #foreignHost(req: IncomingMessage): string | undefined {
+    const hosts = this.#options.hosts;
+    const problem = hosts === undefined ? undefined : foreignHost(req, hosts);
+    if (problem !== undefined) this.#options.logger.debug({ peer: req.socket?.remoteAddress, host: req.headers.host }, `portal request refused: ${problem}`);
+    return problem;
   }
 
   #isShellPage(path: string): boolean {
