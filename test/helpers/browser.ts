@@ -4,7 +4,7 @@
  * profile each launch. Without Chromium a suite skips with the reason; under CI=true it fails.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
 
@@ -29,4 +29,18 @@ export async function launchBrowser(): Promise<Browser> {
 /** A browser context (cookies of its own) for one person, English unless `locale` says otherwise. */
 export function newPerson(browser: Browser, options: { locale?: string; phone?: boolean } = {}): Promise<BrowserContext> {
   return browser.newContext({ locale: options.locale ?? 'en-US', viewport: options.phone === true ? PHONE : DESKTOP, ...(options.phone === true ? { isMobile: true, hasTouch: true } : {}) });
+}
+
+/**
+ * A page for one person (a context of its own, see `newPerson`) whose dialogs (`alert`, `confirm`)
+ * are dismissed and recorded in `dialogs`: a script injected through a name or a message that ran
+ * would show there, so the security tests expect it to stay empty.
+ */
+export async function newPage(browser: Browser, dialogs: string[], options: { locale?: string; phone?: boolean } = {}): Promise<Page> {
+  const page = await (await newPerson(browser, options)).newPage();
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  return page;
 }

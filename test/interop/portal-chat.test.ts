@@ -15,20 +15,8 @@ import WebSocket from 'ws';
 import { chatService } from '../../src/services/chat/index.js';
 import type { RunningChat } from '../../src/services/chat/server.js';
 import { browserMissing, launchBrowser, newPerson } from '../helpers/browser.js';
-import { startPortal, type StartedPortal } from '../helpers/portal.js';
+import { signIn, startPortal, type StartedPortal } from '../helpers/portal.js';
 import { SeedPeer } from '../services/chat/support.js';
-
-/**
- * Sign in through the form (test/helpers/portal.ts's signIn, whose string predicate the portal's
- * CSP refuses to evaluate: 'unsafe-eval'); the predicate here is a function, which it allows.
- */
-async function signIn(page: Page, portal: { url: string }, name: string, password: string): Promise<void> {
-  await page.goto(`${portal.url}/signin`);
-  await page.locator('#signin-name').fill(name);
-  await page.locator('#signin-password').fill(password);
-  await page.locator('#signin-submit').click();
-  await page.waitForFunction((expected) => (globalThis as unknown as BrowserGlobals).document.documentElement.dataset.user === expected, name);
-}
 
 /** What the functions evaluated in the page read there (this file is typed without the DOM). */
 interface BrowserGlobals {

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { diaryService } from '../../src/services/diary/server.js';
-import { browserMissing, launchBrowser, newPerson } from '../helpers/browser.js';
+import { browserMissing, launchBrowser, newPage } from '../helpers/browser.js';
 import { runWharf } from '../helpers/cli.js';
 import { signIn, startPortal, type StartedPortal } from '../helpers/portal.js';
 
@@ -22,15 +22,7 @@ describe.skipIf(browserMissing !== undefined)(`the diary in the portal, in Chrom
   let diaryPort: number;
   const dialogs: string[] = [];
 
-  async function person(options: { locale?: string; phone?: boolean } = {}): Promise<Page> {
-    const context = await newPerson(browser, options);
-    const page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    return page;
-  }
+  const person = (options: { locale?: string; phone?: boolean } = {}): Promise<Page> => newPage(browser, dialogs, options);
 
   /** A seed client: one datagram of text, the stamped line back. */
   async function seedWrite(text: string): Promise<string> {

@@ -12,9 +12,9 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dictService } from '../../src/services/dict/server.js';
-import { browserMissing, launchBrowser, newPerson } from '../helpers/browser.js';
+import { browserMissing, launchBrowser, newPage } from '../helpers/browser.js';
 import { runWharf } from '../helpers/cli.js';
-import { startPortal, type StartedPortal } from '../helpers/portal.js';
+import { signIn, startPortal, type StartedPortal } from '../helpers/portal.js';
 
 const SHOTS = process.env.PORTAL_SCREENSHOTS;
 
@@ -33,30 +33,13 @@ describe.skipIf(browserMissing !== undefined)(`the portal's dictionary in Chromi
   let browser: Browser;
   const dialogs: string[] = [];
 
-  async function person(options: { locale?: string; phone?: boolean } = {}): Promise<Page> {
-    const context = await newPerson(browser, options);
-    const page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    return page;
-  }
+  const person = (options: { locale?: string; phone?: boolean } = {}): Promise<Page> => newPage(browser, dialogs, options);
 
   /** Wait until the page shows the definitions of `word` (the shell marks a page ready once mounted). */
   async function definitionsOf(page: Page, word: string): Promise<void> {
     // Locators, not waitForFunction('…'): the portal's CSP forbids eval, which a string predicate needs.
     await page.locator('#dict-results h3').getByText(word, { exact: true }).first().waitFor();
     await page.locator('html[data-ready="/dict"]').waitFor({ state: 'attached' });
-  }
-
-  /** The sign-in form, as test/helpers/portal.ts's signIn fills it (its string predicate is refused by the CSP). */
-  async function signInAs(page: Page, name: string, password: string): Promise<void> {
-    await page.goto(`${portal.url}/signin`);
-    await page.locator('#signin-name').fill(name);
-    await page.locator('#signin-password').fill(password);
-    await page.locator('#signin-submit').click();
-    await page.locator(`html[data-user="${name}"]`).waitFor({ state: 'attached' });
   }
 
   beforeAll(async () => {
@@ -114,7 +97,7 @@ describe.skipIf(browserMissing !== undefined)(`the portal's dictionary in Chromi
 
   it("keeps a signed-in person's lookups: in the page's history, and in wharf dict's, which reads the same store", async () => {
     const page = await person();
-    await signInAs(page, 'alice', 'alice-secret');
+    await signIn(page, portal, 'alice', 'alice-secret');
     await page.goto(`${portal.url}/dict?q=tree`);
     await definitionsOf(page, 'tree');
     const box = page.getByRole('combobox', { name: 'Word' });

@@ -14,8 +14,8 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ftpService, type FtpRunningService } from '../../src/services/ftp/server.js';
-import { browserMissing, launchBrowser, newPerson } from '../helpers/browser.js';
-import { startPortal, type StartedPortal } from '../helpers/portal.js';
+import { browserMissing, launchBrowser, newPage } from '../helpers/browser.js';
+import { signIn, startPortal, type StartedPortal } from '../helpers/portal.js';
 import { freePortRange } from '../services/ftp/support.js';
 
 const run = promisify(execFile);
@@ -31,26 +31,10 @@ describe.skipIf(browserMissing !== undefined)(`the files page through the portal
   const ftpUrl = (path: string) => `ftp://127.0.0.1:${ftp.port}/${path}`;
 
   async function person(name: string): Promise<Page> {
-    const page = await (await newPerson(browser)).newPage();
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    await signInByForm(page, name);
+    const page = await newPage(browser, dialogs);
+    await signIn(page, portal, name, 'secret');
     await openFiles(page);
     return page;
-  }
-
-  /**
-   * helpers/portal.ts's signIn, waiting by polling from here: its page.waitForFunction evaluates
-   * text in the page, which the portal's CSP (no 'unsafe-eval') refuses now and then.
-   */
-  async function signInByForm(page: Page, name: string): Promise<void> {
-    await page.goto(`${portal.url}/signin`);
-    await page.locator('#signin-name').fill(name);
-    await page.locator('#signin-password').fill('secret');
-    await page.locator('#signin-submit').click();
-    await expect.poll(() => page.locator('html').getAttribute('data-user'), { timeout: 10_000 }).toBe(name);
   }
 
   async function openFiles(page: Page): Promise<void> {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { portalAssetPath } from '../../src/core/portal.js';
 import { echoService } from '../../src/services/echo/server.js';
-import { browserMissing, launchBrowser, newPerson } from '../helpers/browser.js';
+import { browserMissing, launchBrowser, newPage } from '../helpers/browser.js';
 import { pageReady, signIn, signOut, startPortal, waitForShell, type StartedPortal } from '../helpers/portal.js';
 
 /** Account names that would be markup if a page ever put a name in as HTML (names hold no spaces or slashes). */
@@ -28,15 +28,7 @@ describe.skipIf(browserMissing !== undefined)(`the portal's shell in Chromium${b
   let browser: Browser;
   const dialogs: string[] = [];
 
-  async function person(options: { locale?: string; phone?: boolean } = {}): Promise<Page> {
-    const context = await newPerson(browser, options);
-    const page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    return page;
-  }
+  const person = (options: { locale?: string; phone?: boolean } = {}): Promise<Page> => newPage(browser, dialogs, options);
 
   beforeAll(async () => {
     portal = await startPortal({

@@ -260,17 +260,10 @@ async function startFrontEnds(ctx: ServiceContext, config: ChatConfig, bus: Room
       tcp = await TcpFrontEnd.start({
         bus,
         accounts,
-        defaultRoom: config.room,
+        ...roomMemberLimits(config),
         ...streamLimits(config),
         port: config.tcpPort,
         maxFrameBytes: config.maxFrameBytes,
-        maxTextBytes: config.maxTextBytes,
-        historyOnJoin: config.historyOnJoin,
-        maxCatchUp: config.maxCatchUp,
-        historyLimit: config.historyLimit,
-        ratePerSecond: config.ratePerSecond,
-        rateBurst: config.rateBurst,
-        slowReaderMs: config.slowReaderMs,
         logger,
         metrics,
       });
@@ -283,6 +276,20 @@ async function startFrontEnds(ctx: ServiceContext, config: ChatConfig, bus: Room
   return { udp, tcp };
 }
 
+/** What a member of the room gets, whichever front end holds it (TCP, WebSocket): one mapping from the config. */
+function roomMemberLimits(config: ChatConfig) {
+  return {
+    defaultRoom: config.room,
+    maxTextBytes: config.maxTextBytes,
+    historyOnJoin: config.historyOnJoin,
+    maxCatchUp: config.maxCatchUp,
+    historyLimit: config.historyLimit,
+    ratePerSecond: config.ratePerSecond,
+    rateBurst: config.rateBurst,
+    slowReaderMs: config.slowReaderMs,
+  };
+}
+
 /** The portal's chat page: a WebSocket front end over the same bus, and its section in the portal. */
 function startWebFrontEnd(ctx: ServiceContext, config: ChatConfig, bus: RoomBus): { front: WebFrontEnd; withdraw: () => void } {
   // A page's message is a few fields around one text of at most maxTextBytes; JSON may escape
@@ -290,17 +297,10 @@ function startWebFrontEnd(ctx: ServiceContext, config: ChatConfig, bus: RoomBus)
   const maxMessageBytes = Math.max(config.maxFrameBytes, 2 * config.maxTextBytes + 1024);
   const front = new WebFrontEnd({
     bus,
-    defaultRoom: config.room,
+    ...roomMemberLimits(config),
     maxMessageBytes,
-    maxTextBytes: config.maxTextBytes,
-    historyOnJoin: config.historyOnJoin,
-    maxCatchUp: config.maxCatchUp,
-    historyLimit: config.historyLimit,
-    ratePerSecond: config.ratePerSecond,
-    rateBurst: config.rateBurst,
     writeHighWaterBytes: config.writeHighWaterBytes,
     maxWriteQueueBytes: config.maxWriteQueueBytes,
-    slowReaderMs: config.slowReaderMs,
     pingIntervalMs: config.webPingMs,
     reconnectGraceMs: config.webReconnectGraceMs,
     logger: ctx.logger,

@@ -17,6 +17,7 @@ import { portalAssetPath, type PortalRequest, type PortalSection } from '../../.
 import { readJsonBody, sendJson, sendPortalError } from '../../../core/portal-http.js';
 import type { ServiceStatusLine } from '../../../core/service.js';
 import type { Account } from '../../../store/accounts.js';
+import type { AdminAccount } from './admin-types.js';
 import type { Store } from '../../../store/database.js';
 
 const MAX_BODY_BYTES = 8 * 1024;
@@ -27,15 +28,6 @@ export interface AdminSectionOptions {
   logger: Logger;
 }
 
-/** An account as the admin page shows it. */
-export interface AdminAccount {
-  name: string;
-  admin: boolean;
-  disabled: boolean;
-  quotaBytes: number;
-  bytesUsed: number;
-  createdAt: string;
-}
 
 function shown(account: Account): AdminAccount {
   return { name: account.name, admin: account.role === 'admin', disabled: account.disabled, quotaBytes: account.quotaBytes, bytesUsed: account.bytesUsed, createdAt: account.createdAt.toISOString() };

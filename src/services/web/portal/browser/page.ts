@@ -3,18 +3,11 @@
  * its use of its quota, adding one, locking and unlocking, a new password, a new quota; and the
  * live status of every service. Names are shown as text, whatever they hold.
  */
+import type { AdminAccount } from '../admin-types.js';
 import { PortalApiError, formatBytes, h, replaceChildren, type PageContext, type PortalPage } from '../../../../portal-kit/index.js';
 import { ServicesView } from './services-view.js';
 import type { ServiceLine } from './types.js';
 
-interface AdminAccount {
-  name: string;
-  admin: boolean;
-  disabled: boolean;
-  quotaBytes: number;
-  bytesUsed: number;
-  createdAt: string;
-}
 
 const REFRESH_MS = 4_000;
 
